@@ -1,0 +1,43 @@
+/**
+ * The congestion controller contract the loss-recovery machinery drives (RFC 9002 §7).
+ * Bytes in flight are tracked by Recovery, not here: a controller only owns the window.
+ */
+import type { RttEstimator } from '../recovery/rtt.js';
+
+/** What a controller needs to know about an acknowledged packet. */
+export interface AckedPacketInfo {
+  readonly size: number;
+  readonly timeSent: number;
+}
+
+export interface CongestionController {
+  readonly name: string;
+  /** Congestion window in bytes. */
+  readonly window: number;
+  /** Slow-start threshold in bytes; Infinity until the first congestion event. */
+  readonly ssthresh: number;
+  readonly inSlowStart: boolean;
+  /**
+   * Start of the current recovery period (ms); -Infinity when not in recovery.
+   * Packets sent at or before it neither grow the window nor cause another reduction.
+   */
+  readonly recoveryStartTime: number;
+  onPacketSent(bytes: number, now: number): void;
+  onPacketsAcked(acked: readonly AckedPacketInfo[], now: number, rtt: RttEstimator, appLimited: boolean): void;
+  /** One congestion event per recovery period: ignored when largestLostTimeSent <= recoveryStartTime. */
+  onCongestionEvent(largestLostTimeSent: number, now: number): void;
+  onPersistentCongestion(now: number): void;
+  setMaxDatagramSize(bytes: number): void;
+  /** Path change: back to the initial state (keeps the current datagram size). */
+  reset(): void;
+}
+
+export interface CongestionConfig {
+  maxDatagramSize: number;
+  /** Initial window in datagrams (default 10, RFC 9002 §7.2), limited as the RFC limits 10. */
+  initialWindowPackets?: number;
+  /** Minimum window in datagrams (default 2). */
+  minimumWindowPackets?: number;
+}
+
+export type CongestionAlgorithm = 'newreno';

@@ -1,0 +1,1690 @@
+/**
+ * The Petrel connection: a sans-IO state machine. It is fed authenticated-or-not datagrams with `now`,
+ * produces datagrams through `pollTransmit`, tells its next deadline through `pollTimeout`, and emits
+ * events through `pollEvent`. It never touches sockets, timers, the clock or global randomness.
+ *
+ * Layout of one outgoing datagram: [Initial pkt][Handshake pkt][1-RTT pkt][CRC-32], each optional.
+ */
+import { PetrelError, PetrelWireError, TransportErrorCode, transportErrorName } from '../errors.js';
+import { ByteReader, ByteWriter } from '../wire/buffer.js';
+import {
+  ackFrameSize,
+  cryptoFrameOverhead,
+  datagramFrameOverhead,
+  decodeFrame,
+  encodeFrame,
+  frameAllowedIn,
+  isAckEliciting,
+  streamFrameOverhead,
+} from '../wire/frames.js';
+import type { AckRange, Frame } from '../wire/frame-types.js';
+import {
+  CID_LENGTH,
+  PETREL_VERSION,
+  parsePacketHeader,
+  patchLongHeaderLength,
+  readPacketNumber,
+  writeLongHeader,
+  writeShortHeader,
+} from '../wire/packet.js';
+import { decodePacketNumber, encodePacketNumber } from '../wire/packet-number.js';
+import { BASE_DATAGRAM_SIZE, CRC_LENGTH, MAX_DATAGRAM_IPV4, MIN_INITIAL_DATAGRAM, appendChecksum } from '../wire/datagram.js';
+import {
+  DEFAULT_TRANSPORT_PARAMETERS,
+  decodeTransportParameters,
+  encodeTransportParameters,
+  type TransportParameters,
+} from '../wire/transport-params.js';
+import { Recovery, type SentPacket, type SpaceId } from '../recovery/recovery.js';
+import { createCongestionController } from '../congestion/index.js';
+import { RecvWindow, SendCredit } from '../stream/flow-control.js';
+import { isBidi, isClientInitiated, streamId as makeStreamId, streamIndex } from '../stream/stream-id.js';
+import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
+import { PacketSpace, SPACE_LEVEL, SPACE_NAME } from './space.js';
+import { StreamState } from './stream-state.js';
+import type {
+  CloseInfo,
+  ConnectionEvent,
+  ConnectionOptions,
+  ConnectionStats,
+  CoreEnv,
+  CryptoConfig,
+  PeerAddress,
+} from './types.js';
+
+/** What a sent packet carried, so acknowledgement and loss can act on each frame. */
+export type SentFrame =
+  | { k: 'stream'; id: number; offset: number; length: number; fin: boolean }
+  | { k: 'crypto'; offset: number; length: number }
+  | { k: 'ack'; largest: number }
+  | { k: 'max_data' }
+  | { k: 'max_stream_data'; id: number }
+  | { k: 'max_streams'; bidi: boolean }
+  | { k: 'data_blocked' }
+  | { k: 'stream_data_blocked'; id: number }
+  | { k: 'streams_blocked'; bidi: boolean }
+  | { k: 'reset_stream'; id: number }
+  | { k: 'stop_sending'; id: number }
+  | { k: 'handshake_done' }
+  | { k: 'ack_frequency' }
+  | { k: 'datagram'; id: number }
+  | { k: 'ping' }
+  | { k: 'close' };
+
+export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
+
+const INITIAL: SpaceId = 0;
+const HANDSHAKE: SpaceId = 1;
+const APP: SpaceId = 2;
+
+const DEFAULTS = {
+  idleTimeout: 30_000,
+  keepAlive: 0,
+  initialRtt: 333,
+  maxAckDelay: 25,
+  ackElicitingThreshold: 1,
+  ackFrequency: true,
+  maxAckRanges: 32,
+  streamWindow: 256 * 1024,
+  maxStreamWindow: 16 * 1024 * 1024,
+  connectionWindow: 1024 * 1024,
+  maxConnectionWindow: 24 * 1024 * 1024,
+  maxStreamsBidi: 100,
+  maxStreamsUni: 100,
+  maxDatagramFrameSize: MAX_DATAGRAM_IPV4,
+  datagramQueueLength: 256,
+  maxUdpPayloadSize: MAX_DATAGRAM_IPV4,
+  congestionControl: 'newreno' as const,
+} satisfies Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>>;
+
+/** Our min_ack_delay (µs) advertised so the peer may send ACK_FREQUENCY. */
+const MIN_ACK_DELAY_US = 1000;
+/** Smallest congestion-window room worth starting an ack-eliciting packet for. */
+const MIN_SEND_ROOM = 256;
+/** CRYPTO data accepted ahead of the read offset. */
+const MAX_CRYPTO_BUFFER = 64 * 1024;
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+export interface ConnectionInit {
+  isClient: boolean;
+  env: CoreEnv;
+  crypto: CryptoConfig;
+  options?: ConnectionOptions;
+  remote: PeerAddress;
+  now: number;
+  /** Our source connection id (CID_LENGTH bytes). */
+  localCid: Uint8Array;
+  /** Client: the random initial destination id. Server: the client's source id. */
+  remoteCid: Uint8Array;
+  /** Server: the destination id of the client's first Initial (for transport-parameter checks). */
+  originalDcid?: Uint8Array;
+}
+
+export class Connection {
+  readonly isClient: boolean;
+  readonly localCid: Uint8Array;
+  remoteCid: Uint8Array;
+  /** The client's first destination id: Initial keys derive from it and the server echoes it. */
+  readonly originalDcid: Uint8Array;
+  remote: PeerAddress;
+  state: ConnectionState = 'handshake';
+
+  private readonly env: CoreEnv;
+  private readonly opts: Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>> & Pick<ConnectionOptions, 'alpn' | 'serverName'>;
+  private readonly spaces: [PacketSpace, PacketSpace, PacketSpace];
+  private readonly recovery: Recovery<SentFrame[]>;
+  private readonly session: HandshakeSession;
+  private readonly localParams: TransportParameters;
+  private peerParams: TransportParameters | null = null;
+  private readonly events: ConnectionEvent[] = [];
+  private closeInfo: CloseInfo | null = null;
+
+  // Handshake progress.
+  private handshakeComplete = false;
+  private handshakeConfirmed = false;
+  private handshakeDonePending = false;
+  private peerCidLearned = false;
+  private sentHandshakePacket = false;
+  /** Server: the client's address is validated (it sent a Handshake packet); until then 3x amplification limit. */
+  private addressValidated: boolean;
+  private bytesReceivedUnvalidated = 0;
+  private bytesSentUnvalidated = 0;
+
+  // Timers.
+  private idleTimeout: number;
+  private lastActivity: number;
+  private ackElicitingSentSinceRecv = false;
+  private closeDeadline: number | null = null;
+  private closeFramePending = false;
+  private closePacketsReceived = 0;
+  private lastSendTime = 0;
+
+  // Ack frequency.
+  private ackThreshold: number;
+  private ackMaxDelay: number;
+  /** Peer-requested reordering threshold (ACK_FREQUENCY); 0 = do not ack immediately on reordering. */
+  private reorderThreshold = 1;
+  private lastAckFrequencySeqRecv = -1;
+  private ackFrequencySeq = 0;
+  private ackFrequencySentThreshold = -1;
+  private ackFrequencyPending = false;
+
+  // Streams.
+  private readonly streams = new Map<number, StreamState>();
+  private readonly sendQueue: StreamState[] = [];
+  private nextLocalIndex = [0, 0]; // [bidi, uni]
+  private peerMaxStreams = [0, 0]; // limits the peer gave us
+  private localMaxStreams: [number, number]; // limits we gave the peer
+  private peerOpened = [0, 0]; // highest peer index + 1 seen
+  private peerClosed = [0, 0]; // peer-initiated streams fully closed
+  private maxStreamsPending = [false, false];
+  private streamsBlockedPending: [number | null, number | null] = [null, null];
+  private readonly connSend = new SendCredit(0);
+  private readonly connRecv: RecvWindow;
+  private connRecvOffset = 0;
+  private connConsumed = 0;
+  private maxDataPending = false;
+  private dataBlockedPending: number | null = null;
+
+  // Datagrams.
+  private readonly datagramQueue: Array<{ id: number; data: Uint8Array }> = [];
+  private nextDatagramId = 0;
+
+  // Stats.
+  private readonly counters = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    packetsRetransmitted: 0,
+    bytesRetransmitted: 0,
+    datagramsSent: 0,
+    datagramsReceived: 0,
+    datagramsDropped: 0,
+    acksSent: 0,
+  };
+  readonly drops: Record<string, number> = {};
+
+  maxDatagramSize = BASE_DATAGRAM_SIZE;
+  /** Set by the endpoint: called when an application call may have produced output. */
+  onWake: (() => void) | null = null;
+  private readonly scratchMask = new Uint8Array(5);
+  private readonly writer = new ByteWriter(EMPTY);
+  private readonly reader = new ByteReader(EMPTY);
+
+  constructor(init: ConnectionInit) {
+    this.isClient = init.isClient;
+    this.env = init.env;
+    this.remote = init.remote;
+    this.localCid = init.localCid;
+    this.remoteCid = init.remoteCid;
+    this.originalDcid = init.isClient ? init.remoteCid : (init.originalDcid ?? init.remoteCid);
+    const o = init.options ?? {};
+    this.opts = { ...DEFAULTS, ...stripUndefined(o) };
+    this.addressValidated = init.isClient;
+    this.lastActivity = init.now;
+    this.idleTimeout = this.opts.idleTimeout;
+    this.ackThreshold = this.opts.ackElicitingThreshold;
+    this.ackMaxDelay = this.opts.maxAckDelay;
+    this.localMaxStreams = [this.opts.maxStreamsBidi, this.opts.maxStreamsUni];
+    this.connRecv = new RecvWindow({ initialWindow: this.opts.connectionWindow, maxWindow: this.opts.maxConnectionWindow });
+
+    this.spaces = [new PacketSpace(INITIAL), new PacketSpace(HANDSHAKE), new PacketSpace(APP)];
+    const cc = createCongestionController(this.opts.congestionControl, { maxDatagramSize: this.maxDatagramSize });
+    this.recovery = new Recovery<SentFrame[]>({ initialRtt: this.opts.initialRtt, maxAckDelay: 0 }, cc);
+
+    const initialKeys = init.crypto.initialProtectors(this.originalDcid, this.isClient);
+    this.spaces[INITIAL].read = initialKeys.read;
+    this.spaces[INITIAL].write = initialKeys.write;
+
+    this.localParams = {
+      ...DEFAULT_TRANSPORT_PARAMETERS,
+      maxIdleTimeout: this.opts.idleTimeout,
+      maxUdpPayloadSize: this.opts.maxUdpPayloadSize,
+      initialMaxData: this.opts.connectionWindow,
+      initialMaxStreamDataBidiLocal: this.opts.streamWindow,
+      initialMaxStreamDataBidiRemote: this.opts.streamWindow,
+      initialMaxStreamDataUni: this.opts.streamWindow,
+      initialMaxStreamsBidi: this.opts.maxStreamsBidi,
+      initialMaxStreamsUni: this.opts.maxStreamsUni,
+      maxAckDelay: this.opts.maxAckDelay,
+      maxDatagramFrameSize: this.opts.maxDatagramFrameSize,
+      initialSourceConnectionId: this.localCid,
+      minAckDelay: this.opts.ackFrequency ? MIN_ACK_DELAY_US : undefined,
+    };
+    if (!this.isClient) this.localParams.originalDestinationConnectionId = this.originalDcid;
+    const tpBuf = new ByteWriter(new Uint8Array(1024));
+    encodeTransportParameters(this.localParams, tpBuf, this.isClient ? 'client' : 'server');
+
+    this.session = init.crypto.createSession({
+      isClient: this.isClient,
+      transportParameters: tpBuf.buf.slice(0, tpBuf.pos),
+      alpn: this.opts.alpn ?? [],
+      serverName: this.opts.serverName,
+    });
+    this.session.start();
+    this.pumpSession();
+  }
+
+  // ───────────────────────────── application API ─────────────────────────────
+
+  /** Opens a stream; returns its id, or null when the peer's stream limit is reached (STREAMS_BLOCKED is sent). */
+  openStream(bidi = true): number | null {
+    if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') {
+      throw new PetrelError('CONNECTION_CLOSED', 'connection is closed');
+    }
+    const k = bidi ? 0 : 1;
+    const index = this.nextLocalIndex[k]!;
+    if (index >= this.peerMaxStreams[k]!) {
+      this.streamsBlockedPending[k] = this.peerMaxStreams[k]!;
+      this.wake();
+      return null;
+    }
+    this.nextLocalIndex[k] = index + 1;
+    const id = makeStreamId(index, this.isClient ? 'client' : 'server', bidi);
+    this.createStream(id, true);
+    return id;
+  }
+
+  /** Appends data to a stream's send buffer (all of it: backpressure is the driver's job via streamBufferedBytes). */
+  streamWrite(id: number, data: Uint8Array, fin = false): void {
+    const s = this.sendableStream(id);
+    if (data.length > 0) s.send!.write(data);
+    if (fin) s.send!.finish();
+    this.enqueueStream(s);
+    this.wake();
+  }
+
+  streamFinish(id: number): void {
+    const s = this.sendableStream(id);
+    s.send!.finish();
+    this.enqueueStream(s);
+    this.wake();
+  }
+
+  /** Bytes written but not yet acknowledged on a stream. */
+  streamBufferedBytes(id: number): number {
+    const s = this.streams.get(id);
+    return s?.send ? s.send.bufferedBytes : 0;
+  }
+
+  /** Reads up to `max` contiguous bytes; null when nothing is readable now. */
+  streamRead(id: number, max = Infinity): Uint8Array | null {
+    const s = this.streams.get(id);
+    if (!s || !s.recv || s.recvState !== 'open') return null;
+    const data = s.recv.read(max);
+    const consumed = s.recv.readOffset;
+    if (consumed > s.countedConsumed) {
+      this.connConsumed += consumed - s.countedConsumed;
+      s.countedConsumed = consumed;
+      const rtt = this.recovery.rtt.smoothed;
+      s.recvWindow!.onConsumed(consumed, this.nowHint, rtt);
+      this.connRecv.onConsumed(this.connConsumed, this.nowHint, rtt);
+      if (s.recvWindow!.pollUpdate(this.nowHint, rtt) !== null) s.maxDataPending = true;
+      if (this.connRecv.pollUpdate(this.nowHint, rtt) !== null) this.maxDataPending = true;
+    }
+    if (s.recv.readable === 0) s.readableSignaled = false;
+    if (s.recv.finished) {
+      s.recvState = 'done';
+      this.maybeRetireStream(s);
+    }
+    if (s.maxDataPending || this.maxDataPending) this.wake();
+    return data;
+  }
+
+  /** Whether the peer finished the stream and every byte has been read. */
+  streamFinished(id: number): boolean {
+    const s = this.streams.get(id);
+    if (!s) return true;
+    return !!s.recv && s.recv.finished;
+  }
+
+  /** Abruptly ends our sending side (RESET_STREAM). */
+  streamReset(id: number, errorCode: number): void {
+    const s = this.streams.get(id);
+    if (!s || !s.send || s.sendState !== 'open') return;
+    s.sendState = 'reset';
+    s.resetCode = errorCode;
+    s.resetFinalSize = s.send.sendOffset;
+    s.resetPending = true;
+    s.send.reset();
+    s.blockedPending = null;
+    this.wake();
+  }
+
+  /** Asks the peer to stop sending (STOP_SENDING); data still arriving is discarded. */
+  streamStopSending(id: number, errorCode: number): void {
+    const s = this.streams.get(id);
+    if (!s || !s.recv || s.recvState !== 'open') return;
+    s.stopCode = errorCode;
+    s.stopPending = true;
+    this.wake();
+  }
+
+  /** Queues an unreliable datagram. Returns its id, or throws a typed error when it cannot ever fit. */
+  sendDatagram(data: Uint8Array): number {
+    const limit = this.maxDatagramPayload();
+    if (limit <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
+    if (data.length > limit) {
+      throw new PetrelError('DATAGRAM_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${limit}`);
+    }
+    if (this.datagramQueue.length >= this.opts.datagramQueueLength) {
+      this.datagramQueue.shift();
+      this.counters.datagramsDropped++;
+      this.countDrop('datagram_queue_full');
+    }
+    const id = this.nextDatagramId++;
+    this.datagramQueue.push({ id, data: data.slice() });
+    this.wake();
+    return id;
+  }
+
+  /** Largest datagram payload that fits one packet on the current path, honouring the peer's limit. */
+  maxDatagramPayload(): number {
+    const peerMax = this.peerParams?.maxDatagramFrameSize ?? 0;
+    if (peerMax === 0) return 0;
+    const space = this.maxDatagramSize - CRC_LENGTH - (1 + this.remoteCid.length + 4) - this.tagLength(APP);
+    const fit = space - datagramFrameOverhead(space, false);
+    return Math.min(fit, peerMax - datagramFrameOverhead(peerMax, false));
+  }
+
+  /** Closes the connection with an error code and reason. Idempotent. */
+  close(errorCode = 0, reason = '', application = true): void {
+    if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return;
+    this.enterClosing({ errorCode, reason, application, initiator: 'local' }, this.nowHint);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.onWake) this.onWake();
+  }
+
+  pollEvent(): ConnectionEvent | null {
+    return this.events.shift() ?? null;
+  }
+
+  get hasEvents(): boolean {
+    return this.events.length > 0;
+  }
+
+  get isTerminated(): boolean {
+    return this.state === 'closed';
+  }
+
+  get negotiatedAlpn(): string | null {
+    return this.session.alpn;
+  }
+
+  get peerTransportParameters(): TransportParameters | null {
+    return this.peerParams;
+  }
+
+  get closeReason(): CloseInfo | null {
+    return this.closeInfo;
+  }
+
+  stats(): ConnectionStats {
+    const r = this.recovery;
+    return {
+      ...this.counters,
+      packetsLost: r.stats.packetsLost,
+      bytesLost: r.stats.bytesLost,
+      spuriousLosses: r.stats.spuriousLosses,
+      ptoCount: r.stats.ptoCount,
+      congestionEvents: r.stats.congestionEvents,
+      smoothedRtt: r.rtt.smoothed,
+      minRtt: r.rtt.hasSample ? r.rtt.min : 0,
+      latestRtt: r.rtt.latest,
+      rttVariance: r.rtt.rttvar,
+      cwnd: r.cc.window,
+      ssthresh: r.cc.ssthresh,
+      bytesInFlight: r.bytesInFlight,
+      maxDatagramSize: this.maxDatagramSize,
+      streamsOpen: this.streams.size,
+      drops: { ...this.drops },
+      sendCredit: { limit: this.connSend.limit, used: this.connSend.used },
+      recvWindow: { limit: this.connRecv.limit, window: this.connRecv.window },
+    };
+  }
+
+  /** Per-stream flow-control and buffer state. */
+  streamStats(id: number):
+    | { sendCredit: { limit: number; used: number }; recvLimit: number; recvBuffered: number; sendBuffered: number }
+    | null {
+    const s = this.streams.get(id);
+    if (!s) return null;
+    return {
+      sendCredit: { limit: s.sendCredit.limit, used: s.sendCredit.used },
+      recvLimit: s.recvWindow?.limit ?? 0,
+      recvBuffered: s.recv?.bufferedBytes ?? 0,
+      sendBuffered: s.send?.bufferedBytes ?? 0,
+    };
+  }
+
+  // ───────────────────────────── input ─────────────────────────────
+
+  /** The `now` of the latest input; API calls between inputs use it. */
+  private nowHint = 0;
+
+  /**
+   * Processes one received datagram (CRC already verified and stripped by the endpoint).
+   * Bad packets are dropped and counted; protocol violations close the connection.
+   */
+  handleDatagram(data: Uint8Array, from: PeerAddress, now: number): void {
+    this.nowHint = now;
+    if (this.state === 'closed') return;
+    if (!this.addressValidated) this.bytesReceivedUnvalidated += data.length + CRC_LENGTH;
+    this.counters.bytesReceived += data.length + CRC_LENGTH;
+    if (from.host !== this.remote.host || from.port !== this.remote.port) {
+      // Path changes are validated by a later part (migration); until then only the handshake peer is served.
+      this.countDrop('unknown_path');
+      return;
+    }
+    let off = 0;
+    while (off < data.length) {
+      let end: number;
+      try {
+        end = this.handlePacket(data, off, now);
+      } catch (e) {
+        if (e instanceof PetrelWireError) {
+          this.countDrop('malformed_packet');
+          return;
+        }
+        throw e;
+      }
+      if (end <= off) break;
+      off = end;
+      if (this.isTerminated) return;
+    }
+  }
+
+  /** Handles the packet at `off`; returns where the next coalesced packet starts. */
+  private handlePacket(data: Uint8Array, off: number, now: number): number {
+    const h = parsePacketHeader(data, off, data.length, CID_LENGTH);
+    if (h.form === 'version_negotiation') {
+      if (this.isClient && !this.peerCidLearned) {
+        this.terminate({ errorCode: TransportErrorCode.UNSUPPORTED_VERSION, reason: 'server does not speak this version', application: false, initiator: 'peer' });
+      } else this.countDrop('version_negotiation');
+      return data.length;
+    }
+    if (h.form === 'retry') {
+      this.countDrop('retry_unsupported');
+      return data.length;
+    }
+    if (h.form === 'unsupported_version') {
+      this.countDrop('version_mismatch');
+      return h.end;
+    }
+    let spaceId: SpaceId;
+    if (h.form === 'short') spaceId = APP;
+    else if (h.type === 'initial') spaceId = INITIAL;
+    else if (h.type === 'handshake') spaceId = HANDSHAKE;
+    else {
+      this.countDrop('0rtt_unsupported');
+      return h.end;
+    }
+    const space = this.spaces[spaceId];
+    if (space.discarded || !space.read) {
+      this.countDrop(space.discarded ? 'space_discarded' : 'keys_unavailable');
+      return h.end;
+    }
+    // Header protection, then packet number reconstruction.
+    const protector = space.read;
+    let firstByte = data[off]!;
+    let pnLength: number;
+    if (protector.headerProtection) {
+      const sampleOffset = h.pnOffset + 4;
+      if (sampleOffset + 16 > h.end) {
+        this.countDrop('short_packet');
+        return h.end;
+      }
+      protector.headerMask(data.subarray(sampleOffset, sampleOffset + 16), this.scratchMask);
+      const mask = this.scratchMask;
+      firstByte ^= mask[0]! & (h.form === 'long' ? 0x0f : 0x1f);
+      pnLength = (firstByte & 0x03) + 1;
+      data[off] = firstByte;
+      for (let i = 0; i < pnLength; i++) data[h.pnOffset + i]! ^= mask[1 + i]!;
+    } else {
+      pnLength = (firstByte & 0x03) + 1;
+    }
+    if (h.pnOffset + pnLength > h.end) {
+      this.countDrop('short_packet');
+      return h.end;
+    }
+    const truncated = readPacketNumber(data, h.pnOffset, pnLength);
+    const pn = decodePacketNumber(space.largestRecv, truncated, pnLength * 8);
+    const payloadOffset = h.pnOffset + pnLength;
+    const plainEnd = protector.open(pn, data, off, payloadOffset, h.end);
+    if (plainEnd < 0) {
+      this.countDrop('auth_failed');
+      return h.end;
+    }
+    if (space.isDuplicate(pn)) {
+      this.countDrop('duplicate');
+      return h.end;
+    }
+    if (h.form === 'short' && (firstByte & 0x18) !== 0) {
+      return this.protocolError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved bits set', 0, h.end);
+    }
+    if (h.form === 'long' && (firstByte & 0x0c) !== 0) {
+      return this.protocolError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved bits set', 0, h.end);
+    }
+    this.counters.packetsReceived++;
+    if (this.env.trace) {
+      this.env.trace('transport:packet_received', { space: SPACE_NAME[spaceId], pn, size: h.end - off });
+    }
+
+    // Server: a Handshake packet from the client proves its address; the Initial space can go.
+    if (!this.isClient && spaceId === HANDSHAKE) {
+      this.addressValidated = true;
+      this.recovery.setPeerCompletedAddressValidation(true);
+      if (!this.spaces[INITIAL].discarded) this.discardSpace(INITIAL, now);
+    }
+    // Client: the server's first Initial gives us its chosen connection id.
+    if (this.isClient && h.form === 'long' && !this.peerCidLearned) {
+      this.remoteCid = h.scid.slice();
+      this.peerCidLearned = true;
+    }
+
+    if (this.state === 'closing') {
+      // Answer with our CONNECTION_CLOSE, at a decreasing rate (1st, 2nd, 4th, 8th… packet).
+      this.closePacketsReceived++;
+      if ((this.closePacketsReceived & (this.closePacketsReceived - 1)) === 0) this.closeFramePending = true;
+      return h.end;
+    }
+
+    const ackEliciting = this.processFrames(space, data, payloadOffset, plainEnd, now);
+    if (ackEliciting === null) return data.length; // connection closed by a frame error
+    this.lastActivity = now;
+    this.ackElicitingSentSinceRecv = false;
+    const outOfOrder = space.onReceived(pn, now, ackEliciting);
+    if (ackEliciting) {
+      if (spaceId !== APP || (outOfOrder && this.reorderThreshold > 0) || space.ackElicitingSinceAck > this.ackThreshold) {
+        space.ackImmediate = true;
+      } else if (space.ackDeadline === null) {
+        space.ackDeadline = now + this.ackMaxDelay;
+      }
+    }
+    this.pumpSession();
+    return h.end;
+  }
+
+  /** Returns whether the packet was ack-eliciting, or null when a violation closed the connection. */
+  private processFrames(space: PacketSpace, data: Uint8Array, off: number, end: number, now: number): boolean | null {
+    const r = this.reader.reset(data, off, end);
+    const level = SPACE_LEVEL[space.id]!;
+    let ackEliciting = false;
+    if (off === end) {
+      this.protocolError(TransportErrorCode.PROTOCOL_VIOLATION, 'packet without frames', 0, end);
+      return null;
+    }
+    while (r.pos < r.end) {
+      let f: Frame;
+      try {
+        f = decodeFrame(r);
+      } catch (e) {
+        if (e instanceof PetrelWireError) {
+          this.protocolError(e.errorCode, e.message, e.frameType ?? 0, end);
+          return null;
+        }
+        throw e;
+      }
+      if (!frameAllowedIn(f, level)) {
+        this.protocolError(TransportErrorCode.PROTOCOL_VIOLATION, `${f.type} not allowed in ${level} packets`, 0, end);
+        return null;
+      }
+      if (isAckEliciting(f)) ackEliciting = true;
+      const err = this.onFrame(space, f, now);
+      if (err) {
+        this.protocolError(err.code, err.message, err.frameType, end);
+        return null;
+      }
+      if (this.state === 'draining' || this.state === 'closed') return null;
+    }
+    return ackEliciting;
+  }
+
+  private onFrame(space: PacketSpace, f: Frame, now: number): { code: number; message: string; frameType: number } | null {
+    switch (f.type) {
+      case 'padding':
+      case 'ping':
+        return null;
+      case 'ack':
+        return this.onAck(space, f.ranges, f.ackDelay, now);
+      case 'crypto': {
+        if (f.offset + f.data.length > space.cryptoRecv.readOffset + MAX_CRYPTO_BUFFER) {
+          return { code: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, message: 'crypto data too far ahead', frameType: 0x06 };
+        }
+        space.cryptoRecv.insert(f.offset, f.data, false);
+        for (let chunk = space.cryptoRecv.read(); chunk; chunk = space.cryptoRecv.read()) {
+          const err = this.session.handleCrypto(SPACE_LEVEL[space.id]!, chunk);
+          if (err) return { code: err.errorCode, message: `${err.reason}: ${err.message}`, frameType: 0x06 };
+        }
+        return null;
+      }
+      case 'stream':
+        return this.onStreamFrame(f.streamId, f.offset, f.data, f.fin);
+      case 'reset_stream':
+        return this.onResetStream(f.streamId, f.errorCode, f.finalSize);
+      case 'stop_sending':
+        return this.onStopSending(f.streamId, f.errorCode);
+      case 'max_data':
+        if (this.connSend.raise(f.maximum)) this.wakeBlockedStreams();
+        return null;
+      case 'max_stream_data': {
+        const s = this.streamForPeerFrame(f.streamId, 'send');
+        if ('code' in s) return s;
+        if (s.stream && s.stream.sendCredit.raise(f.maximum)) this.enqueueStream(s.stream);
+        return null;
+      }
+      case 'max_streams': {
+        if (f.maximum > 2 ** 60) return { code: TransportErrorCode.FRAME_ENCODING_ERROR, message: 'MAX_STREAMS above 2^60', frameType: 0x12 };
+        const k = f.bidi ? 0 : 1;
+        if (f.maximum > this.peerMaxStreams[k]!) {
+          this.peerMaxStreams[k] = f.maximum;
+          this.streamsBlockedPending[k] = null;
+        }
+        return null;
+      }
+      case 'data_blocked':
+      case 'stream_data_blocked':
+      case 'streams_blocked':
+        // Informational: our windows grow as the application reads; nothing to do but note it.
+        return null;
+      case 'new_token':
+        if (!this.isClient) return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'NEW_TOKEN from a client', frameType: 0x07 };
+        return null;
+      case 'new_connection_id':
+      case 'retire_connection_id':
+        // Connection-id rotation arrives with the lifecycle part; the frames are accepted and ignored.
+        return null;
+      case 'path_challenge':
+        this.pendingPathResponse = f.data.slice();
+        return null;
+      case 'path_response':
+        return null;
+      case 'connection_close': {
+        const info: CloseInfo = {
+          errorCode: f.errorCode,
+          reason: utf8d.decode(f.reason),
+          application: f.application,
+          initiator: 'peer',
+        };
+        this.enterDraining(info, now);
+        return null;
+      }
+      case 'handshake_done':
+        if (!this.isClient) return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'HANDSHAKE_DONE from a client', frameType: 0x1e };
+        this.onHandshakeConfirmed(now);
+        return null;
+      case 'immediate_ack':
+        space.ackImmediate = true;
+        return null;
+      case 'ack_frequency': {
+        if (this.localParams.minAckDelay === undefined) {
+          return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'ACK_FREQUENCY without min_ack_delay', frameType: 0xaf };
+        }
+        if (f.requestMaxAckDelay < MIN_ACK_DELAY_US) {
+          return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'requested ack delay below min_ack_delay', frameType: 0xaf };
+        }
+        if (f.sequence > this.lastAckFrequencySeqRecv) {
+          this.lastAckFrequencySeqRecv = f.sequence;
+          this.ackThreshold = f.ackElicitingThreshold;
+          this.ackMaxDelay = f.requestMaxAckDelay / 1000;
+          this.reorderThreshold = f.reorderingThreshold;
+        }
+        return null;
+      }
+      case 'datagram': {
+        const max = this.localParams.maxDatagramFrameSize ?? 0;
+        if (max === 0 || f.data.length > max) {
+          return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'DATAGRAM exceeds max_datagram_frame_size', frameType: 0x30 };
+        }
+        this.counters.datagramsReceived++;
+        this.events.push({ type: 'datagram', data: f.data.slice() });
+        return null;
+      }
+    }
+  }
+
+  private pendingPathResponse: Uint8Array | null = null;
+
+  private onAck(space: PacketSpace, ranges: readonly AckRange[], ackDelayRaw: number, now: number): { code: number; message: string; frameType: number } | null {
+    const exponent = this.peerParams?.ackDelayExponent ?? DEFAULT_TRANSPORT_PARAMETERS.ackDelayExponent;
+    const ackDelayMs = space.id === APP ? (ackDelayRaw * 2 ** exponent) / 1000 : 0;
+    const res = this.recovery.onAckReceived(space.id, ranges, ackDelayMs, now);
+    if (res.error) return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: res.error, frameType: 0x02 };
+    const largest = ranges[0]!.largest;
+    if (largest > space.largestAckedByPeer) space.largestAckedByPeer = largest;
+    for (const p of res.acked) this.onPacketAcked(p);
+    this.onPacketsLost(res.lost);
+    if (this.handshakeConfirmed || !this.isClient) this.updateAckFrequency();
+    return null;
+  }
+
+  private onPacketAcked(p: SentPacket<SentFrame[]>): void {
+    const space = this.spaces[p.space];
+    for (const f of p.frames) {
+      switch (f.k) {
+        case 'stream': {
+          const s = this.streams.get(f.id);
+          if (s?.send && s.sendState !== 'reset') {
+            s.send.onAck(f.offset, f.length, f.fin);
+            if (s.send.allAcked) {
+              s.sendState = 'done';
+              this.maybeRetireStream(s);
+            } else this.events.push({ type: 'stream_writable', streamId: s.id });
+          }
+          break;
+        }
+        case 'crypto':
+          if (!space.discarded) space.cryptoSend.onAck(f.offset, f.length, false);
+          break;
+        case 'ack':
+          space.toAck.removeBelow(f.largest + 1);
+          break;
+        case 'reset_stream': {
+          const s = this.streams.get(f.id);
+          if (s) {
+            s.sendState = 'done';
+            this.maybeRetireStream(s);
+          }
+          break;
+        }
+        case 'stop_sending': {
+          const s = this.streams.get(f.id);
+          if (s) this.maybeRetireStream(s);
+          break;
+        }
+        case 'datagram':
+          this.events.push({ type: 'datagram_acked', id: f.id });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private onPacketsLost(lost: readonly SentPacket<SentFrame[]>[]): void {
+    for (const p of lost) {
+      if (this.env.trace) this.env.trace('recovery:packet_lost', { space: SPACE_NAME[p.space], pn: p.pn });
+      const space = this.spaces[p.space];
+      let retransmitted = false;
+      for (const f of p.frames) {
+        switch (f.k) {
+          case 'stream': {
+            const s = this.streams.get(f.id);
+            if (s?.send && s.sendState === 'open') {
+              s.send.onLost(f.offset, f.length, f.fin);
+              this.enqueueStream(s);
+              retransmitted = true;
+            }
+            break;
+          }
+          case 'crypto':
+            if (!space.discarded) {
+              space.cryptoSend.onLost(f.offset, f.length, false);
+              retransmitted = true;
+            }
+            break;
+          case 'max_data':
+            this.maxDataPending = true;
+            break;
+          case 'max_stream_data': {
+            const s = this.streams.get(f.id);
+            if (s && s.recvState === 'open') s.maxDataPending = true;
+            break;
+          }
+          case 'max_streams':
+            this.maxStreamsPending[f.bidi ? 0 : 1] = true;
+            break;
+          case 'reset_stream': {
+            const s = this.streams.get(f.id);
+            if (s && s.sendState === 'reset') s.resetPending = true;
+            break;
+          }
+          case 'stop_sending': {
+            const s = this.streams.get(f.id);
+            if (s && s.recvState === 'open' && s.stopCode !== null) s.stopPending = true;
+            break;
+          }
+          case 'handshake_done':
+            this.handshakeDonePending = true;
+            break;
+          case 'ack_frequency':
+            this.ackFrequencyPending = true;
+            break;
+          case 'datagram':
+            this.events.push({ type: 'datagram_lost', id: f.id });
+            break;
+          default:
+            break;
+        }
+      }
+      if (retransmitted) {
+        this.counters.packetsRetransmitted++;
+        this.counters.bytesRetransmitted += p.size;
+      }
+    }
+  }
+
+  private onStreamFrame(id: number, offset: number, data: Uint8Array, fin: boolean): { code: number; message: string; frameType: number } | null {
+    const found = this.streamForPeerFrame(id, 'recv');
+    if ('code' in found) return found;
+    const s = found.stream;
+    if (!s || !s.recv || s.recvState !== 'open') return null; // closed or reset: ignore late data
+    const end = offset + data.length;
+    if (end > s.recvWindow!.limit) {
+      return { code: TransportErrorCode.FLOW_CONTROL_ERROR, message: `stream ${id} data beyond its limit`, frameType: 0x08 };
+    }
+    try {
+      s.recv.insert(offset, data, fin);
+    } catch (e) {
+      if (e instanceof PetrelWireError) return { code: e.errorCode, message: e.message, frameType: 0x08 };
+      throw e;
+    }
+    s.recvWindow!.onReceived(s.recv.maxOffset);
+    if (s.recv.maxOffset > s.countedRecvOffset) {
+      this.connRecvOffset += s.recv.maxOffset - s.countedRecvOffset;
+      s.countedRecvOffset = s.recv.maxOffset;
+      if (!this.connRecv.onReceived(this.connRecvOffset)) {
+        return { code: TransportErrorCode.FLOW_CONTROL_ERROR, message: 'connection data beyond its limit', frameType: 0x08 };
+      }
+    }
+    if (s.stopCode !== null) {
+      // We asked the peer to stop: discard what arrives, but keep flow control honest.
+      s.recv.read();
+      this.streamRead(id);
+      return null;
+    }
+    if (!s.readableSignaled && (s.recv.readable > 0 || s.recv.finished || (s.recv.finalSize !== null && s.recv.readOffset === s.recv.finalSize))) {
+      s.readableSignaled = true;
+      this.events.push({ type: 'stream_readable', streamId: id });
+    }
+    return null;
+  }
+
+  private onResetStream(id: number, errorCode: number, finalSize: number): { code: number; message: string; frameType: number } | null {
+    const found = this.streamForPeerFrame(id, 'recv');
+    if ('code' in found) return found;
+    const s = found.stream;
+    if (!s || !s.recv || s.recvState !== 'open') return null;
+    if (finalSize > s.recvWindow!.limit) {
+      return { code: TransportErrorCode.FLOW_CONTROL_ERROR, message: 'final size beyond the stream limit', frameType: 0x04 };
+    }
+    try {
+      s.recv.reset(finalSize);
+    } catch (e) {
+      if (e instanceof PetrelWireError) return { code: e.errorCode, message: e.message, frameType: 0x04 };
+      throw e;
+    }
+    // The whole final size counts against, and is then released from, the connection window.
+    if (finalSize > s.countedRecvOffset) {
+      this.connRecvOffset += finalSize - s.countedRecvOffset;
+      s.countedRecvOffset = finalSize;
+      if (!this.connRecv.onReceived(this.connRecvOffset)) {
+        return { code: TransportErrorCode.FLOW_CONTROL_ERROR, message: 'connection data beyond its limit', frameType: 0x04 };
+      }
+    }
+    this.connConsumed += finalSize - s.countedConsumed;
+    s.countedConsumed = finalSize;
+    this.connRecv.onConsumed(this.connConsumed, this.nowHint, this.recovery.rtt.smoothed);
+    if (this.connRecv.pollUpdate(this.nowHint, this.recovery.rtt.smoothed) !== null) this.maxDataPending = true;
+    s.recvState = 'reset';
+    s.maxDataPending = false;
+    s.stopPending = false;
+    this.events.push({ type: 'stream_reset', streamId: id, errorCode });
+    s.recvState = 'done';
+    this.maybeRetireStream(s);
+    return null;
+  }
+
+  private onStopSending(id: number, errorCode: number): { code: number; message: string; frameType: number } | null {
+    const found = this.streamForPeerFrame(id, 'send');
+    if ('code' in found) return found;
+    const s = found.stream;
+    if (!s || !s.send) return null;
+    this.events.push({ type: 'stream_stop_sending', streamId: id, errorCode });
+    // RFC 9000 §3.5: answer with RESET_STREAM carrying the same code.
+    this.streamReset(id, errorCode);
+    return null;
+  }
+
+  /**
+   * Finds (or implicitly opens) the stream a peer frame names. `dir` is the direction the frame acts on
+   * from our side: 'recv' for STREAM/RESET_STREAM, 'send' for MAX_STREAM_DATA/STOP_SENDING.
+   */
+  private streamForPeerFrame(id: number, dir: 'send' | 'recv'): { stream: StreamState | null } | { code: number; message: string; frameType: number } {
+    const bidi = isBidi(id);
+    const local = isClientInitiated(id) === this.isClient;
+    if (!bidi) {
+      // Unidirectional: we may only receive on the peer's and only send on ours.
+      if ((dir === 'recv' && local) || (dir === 'send' && !local)) {
+        return { code: TransportErrorCode.STREAM_STATE_ERROR, message: `wrong direction for stream ${id}`, frameType: 0 };
+      }
+    }
+    const existing = this.streams.get(id);
+    if (existing) return { stream: existing };
+    const k = bidi ? 0 : 1;
+    const index = streamIndex(id);
+    if (local) {
+      if (index >= this.nextLocalIndex[k]!) {
+        return { code: TransportErrorCode.STREAM_STATE_ERROR, message: `stream ${id} not opened yet`, frameType: 0 };
+      }
+      return { stream: null }; // ours, already closed
+    }
+    if (index < this.peerOpened[k]!) return { stream: null }; // peer's, already closed
+    if (index >= this.localMaxStreams[k]!) {
+      return { code: TransportErrorCode.STREAM_LIMIT_ERROR, message: `stream ${id} beyond the stream limit`, frameType: 0 };
+    }
+    // Opening a stream implicitly opens every lower-numbered one of that type (RFC 9000 §3.2).
+    let last: StreamState | null = null;
+    for (let i = this.peerOpened[k]!; i <= index; i++) {
+      const sid = makeStreamId(i, this.isClient ? 'server' : 'client', bidi);
+      last = this.createStream(sid, false);
+      this.events.push({ type: 'stream_opened', streamId: sid });
+    }
+    this.peerOpened[k] = index + 1;
+    return { stream: last };
+  }
+
+  private createStream(id: number, local: boolean): StreamState {
+    const bidi = isBidi(id);
+    const p = this.peerParams;
+    // Send limit: the peer's initial limit for this kind of stream, seen from its side.
+    let sendLimit = 0;
+    if (p) {
+      if (!bidi) sendLimit = p.initialMaxStreamDataUni;
+      else sendLimit = local ? p.initialMaxStreamDataBidiRemote : p.initialMaxStreamDataBidiLocal;
+    }
+    const s = new StreamState({
+      id,
+      local,
+      canSend: bidi || local,
+      canRecv: bidi || !local,
+      sendLimit,
+      recvWindow: this.opts.streamWindow,
+      maxRecvWindow: this.opts.maxStreamWindow,
+    });
+    this.streams.set(id, s);
+    return s;
+  }
+
+  private sendableStream(id: number): StreamState {
+    const s = this.streams.get(id);
+    if (!s || !s.send) throw new PetrelError('STREAM_STATE', `stream ${id} cannot send`);
+    if (s.sendState !== 'open' || s.send.finished) throw new PetrelError('STREAM_STATE', `stream ${id} is finished or reset`);
+    if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') {
+      throw new PetrelError('CONNECTION_CLOSED', 'connection is closed');
+    }
+    return s;
+  }
+
+  private enqueueStream(s: StreamState): void {
+    if (!s.queued) {
+      s.queued = true;
+      this.sendQueue.push(s);
+    }
+  }
+
+  private wakeBlockedStreams(): void {
+    for (const s of this.streams.values()) if (s.send && s.sendState === 'open') this.enqueueStream(s);
+  }
+
+  private maybeRetireStream(s: StreamState): void {
+    if (!s.closed || !this.streams.has(s.id)) return;
+    this.streams.delete(s.id);
+    this.events.push({ type: 'stream_closed', streamId: s.id });
+    if (!s.local) {
+      const k = isBidi(s.id) ? 0 : 1;
+      this.peerClosed[k]!++;
+      // Grant more streams once half of the granted credit has been used up and closed.
+      const initial = k === 0 ? this.opts.maxStreamsBidi : this.opts.maxStreamsUni;
+      if (this.localMaxStreams[k]! - this.peerClosed[k]! <= initial / 2) {
+        this.localMaxStreams[k] = this.peerClosed[k]! + initial;
+        this.maxStreamsPending[k] = true;
+      }
+    }
+  }
+
+  // ───────────────────────────── handshake ─────────────────────────────
+
+  /** Moves CRYPTO output and new keys from the session into the spaces. */
+  private pumpSession(): void {
+    for (let out = this.session.pollOutput(); out; out = this.session.pollOutput()) {
+      const id = levelSpace(out.level);
+      this.spaces[id].cryptoSend.write(out.data);
+    }
+    for (let k = this.session.pollKeys(); k; k = this.session.pollKeys()) {
+      const space = this.spaces[levelSpace(k.level)];
+      if (space.discarded) continue;
+      if (k.read) space.read = k.read;
+      if (k.write) space.write = k.write;
+    }
+    if (!this.peerParams && this.session.peerTransportParameters) {
+      const err = this.applyPeerParams(this.session.peerTransportParameters);
+      if (err) {
+        this.enterClosing({ errorCode: err.code, reason: err.message, application: false, initiator: 'local' }, this.nowHint);
+        return;
+      }
+    }
+    if (!this.handshakeComplete && this.session.complete) {
+      this.handshakeComplete = true;
+      this.state = 'established';
+      this.events.push({ type: 'connected', alpn: this.session.alpn });
+      if (!this.isClient) {
+        // Server: the handshake is confirmed once complete (RFC 9001 §4.1.2).
+        this.handshakeDonePending = true;
+        this.onHandshakeConfirmed(this.nowHint);
+      }
+    }
+  }
+
+  private applyPeerParams(bytes: Uint8Array): { code: number; message: string } | null {
+    let p: TransportParameters;
+    try {
+      p = decodeTransportParameters(bytes, this.isClient ? 'server' : 'client');
+    } catch (e) {
+      if (e instanceof PetrelWireError) return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: e.message };
+      throw e;
+    }
+    // Both sides check the peer's initial_source_connection_id against the header it came in (RFC 9000 §7.3).
+    if (!p.initialSourceConnectionId || !equalBytes(p.initialSourceConnectionId, this.remoteCid)) {
+      return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'initial_source_connection_id mismatch' };
+    }
+    if (this.isClient) {
+      if (!p.originalDestinationConnectionId || !equalBytes(p.originalDestinationConnectionId, this.originalDcid)) {
+        return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'original_destination_connection_id mismatch' };
+      }
+    }
+    this.peerParams = p;
+    // Idle timeout: the minimum of the non-zero values.
+    const a = this.opts.idleTimeout;
+    const b = p.maxIdleTimeout;
+    this.idleTimeout = a > 0 && b > 0 ? Math.min(a, b) : Math.max(a, b);
+    this.recovery.setMaxAckDelay(p.maxAckDelay);
+    this.connSend.raise(p.initialMaxData);
+    this.peerMaxStreams = [p.initialMaxStreamsBidi, p.initialMaxStreamsUni];
+    // Streams opened before the parameters arrived get their initial credit now.
+    for (const s of this.streams.values()) {
+      if (!s.send) continue;
+      const limit = !isBidi(s.id) ? p.initialMaxStreamDataUni : s.local ? p.initialMaxStreamDataBidiRemote : p.initialMaxStreamDataBidiLocal;
+      s.sendCredit.raise(limit);
+    }
+    return null;
+  }
+
+  private onHandshakeConfirmed(now: number): void {
+    if (this.handshakeConfirmed) return;
+    this.handshakeConfirmed = true;
+    this.recovery.setHandshakeConfirmed();
+    this.recovery.setPeerCompletedAddressValidation(true);
+    if (!this.spaces[INITIAL].discarded) this.discardSpace(INITIAL, now);
+    if (!this.spaces[HANDSHAKE].discarded) this.discardSpace(HANDSHAKE, now);
+    this.events.push({ type: 'handshake_confirmed' });
+    this.updateAckFrequency();
+  }
+
+  private discardSpace(id: SpaceId, now: number): void {
+    this.recovery.discardSpace(id, now);
+    this.spaces[id].discard();
+  }
+
+  /** Thins the peer's ACKs on bulk transfers: one ACK per ~1/8 of the window, at least every 2nd packet. */
+  private updateAckFrequency(): void {
+    if (!this.opts.ackFrequency || this.peerParams?.minAckDelay === undefined || !this.handshakeConfirmed) return;
+    const packetsPerWindow = Math.floor(this.recovery.cc.window / this.maxDatagramSize);
+    const threshold = Math.max(1, Math.min(10, Math.floor(packetsPerWindow / 8)));
+    if (threshold !== this.ackFrequencySentThreshold) {
+      this.ackFrequencySentThreshold = threshold;
+      this.ackFrequencySeq++;
+      this.ackFrequencyPending = true;
+    }
+  }
+
+  // ───────────────────────────── closing ─────────────────────────────
+
+  private protocolError(code: number, message: string, frameType: number, ret: number): number {
+    if (this.env.trace) this.env.trace('transport:connection_error', { code: transportErrorName(code), message });
+    this.enterClosing({ errorCode: code, reason: message, application: false, initiator: 'local' }, this.nowHint, frameType);
+    return ret;
+  }
+
+  private closeFrameType = 0;
+
+  private enterClosing(info: CloseInfo, now: number, frameType = 0): void {
+    if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.closeInfo = info;
+    this.closeFrameType = frameType;
+    this.closeFramePending = true;
+    this.closeDeadline = now + 3 * this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
+    this.events.push({ type: 'closed', info });
+  }
+
+  private enterDraining(info: CloseInfo, now: number): void {
+    if (this.state === 'draining' || this.state === 'closed') return;
+    const wasClosing = this.state === 'closing';
+    this.state = 'draining';
+    this.closeFramePending = false;
+    this.closeDeadline = now + 3 * this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
+    if (!wasClosing) {
+      this.closeInfo = info;
+      this.events.push({ type: 'closed', info });
+    }
+  }
+
+  /** Ends immediately, without a close period (idle timeout, version negotiation failure). */
+  private terminate(info: CloseInfo): void {
+    if (this.state === 'closed') return;
+    const announce = this.state !== 'closing' && this.state !== 'draining';
+    this.state = 'closed';
+    if (announce) {
+      this.closeInfo = info;
+      this.events.push({ type: 'closed', info });
+    }
+  }
+
+  // ───────────────────────────── timers ─────────────────────────────
+
+  /** Earliest time `handleTimeout` must be called, or null. */
+  pollTimeout(): number | null {
+    if (this.state === 'closed') return null;
+    if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline;
+    let t = this.idleDeadline();
+    const loss = this.recovery.lossDetectionDeadline();
+    if (loss !== null && (t === null || loss < t)) t = loss;
+    for (const s of this.spaces) {
+      if (s.ackNeeded && s.ackDeadline !== null && (t === null || s.ackDeadline < t)) t = s.ackDeadline;
+    }
+    const ka = this.keepAliveDeadline();
+    if (ka !== null && (t === null || ka < t)) t = ka;
+    return t;
+  }
+
+  private idleDeadline(): number | null {
+    if (this.idleTimeout <= 0) return null;
+    const pto = this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
+    return this.lastActivity + Math.max(this.idleTimeout, 3 * pto);
+  }
+
+  private keepAliveDeadline(): number | null {
+    if (!this.opts.keepAlive || !this.handshakeComplete) return null;
+    return Math.max(this.lastActivity, this.lastSendTime) + this.opts.keepAlive;
+  }
+
+  private keepAlivePending = false;
+
+  handleTimeout(now: number): void {
+    this.nowHint = now;
+    if (this.state === 'closed') return;
+    if (this.state === 'closing' || this.state === 'draining') {
+      if (this.closeDeadline !== null && now >= this.closeDeadline) this.state = 'closed';
+      return;
+    }
+    const idle = this.idleDeadline();
+    if (idle !== null && now >= idle) {
+      this.terminate({ errorCode: TransportErrorCode.IDLE_TIMEOUT, reason: 'idle timeout', application: false, initiator: 'idle' });
+      return;
+    }
+    const loss = this.recovery.lossDetectionDeadline();
+    if (loss !== null && now >= loss) {
+      const res = this.recovery.onLossDetectionTimeout(now);
+      this.onPacketsLost(res.lost);
+      if (res.probe) this.spaces[res.probe.space].probes = res.probe.count;
+    }
+    const ka = this.keepAliveDeadline();
+    if (ka !== null && now >= ka) this.keepAlivePending = true;
+    // Ack deadlines are checked by wantsAck(now) in pollTransmit.
+  }
+
+  // ───────────────────────────── output ─────────────────────────────
+
+  /**
+   * Writes the next datagram (with its CRC) into `buf`. Returns its length and destination, or null
+   * when there is nothing to send now.
+   */
+  pollTransmit(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
+    this.nowHint = now;
+    if (this.state === 'closed' || this.state === 'draining') return null;
+    let limit = Math.min(buf.length, this.maxDatagramSize);
+    if (!this.addressValidated) {
+      const budget = 3 * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated;
+      if (budget < limit) {
+        if (budget < BASE_DATAGRAM_SIZE) {
+          this.countDrop('amplification_blocked');
+          return null;
+        }
+        limit = budget;
+      }
+    }
+    const end = limit - CRC_LENGTH;
+    let off = 0;
+    // Which spaces have something to send decides which packet is last (and carries the padding).
+    const want = [this.spaceWantsToSend(INITIAL, now), this.spaceWantsToSend(HANDSHAKE, now), this.spaceWantsToSend(APP, now)];
+    const last = want[2] ? APP : want[1] ? HANDSHAKE : want[0] ? INITIAL : -1;
+    if (last < 0) return null;
+    let containsInitial = false;
+    let ackElicitingInitial = false;
+    for (let id = 0 as SpaceId; id <= 2; id = (id + 1) as SpaceId) {
+      if (!want[id]) continue;
+      let padTo = 0;
+      if (id === last && (containsInitial || id === INITIAL) && (this.isClient || ackElicitingInitial || id === INITIAL)) {
+        padTo = MIN_INITIAL_DATAGRAM - CRC_LENGTH;
+      }
+      const r = this.buildPacket(id, buf, off, end, now, padTo);
+      if (r.end > off) {
+        if (id === INITIAL) {
+          containsInitial = true;
+          ackElicitingInitial = r.ackEliciting;
+        }
+        off = r.end;
+      }
+      if (end - off < 64) break;
+    }
+    if (off === 0) return null;
+    // A client Initial datagram is padded to 1200 even when its Initial packet was not the last one.
+    const total = appendChecksum(buf, off, this.env.crc32);
+    this.counters.bytesSent += total;
+    if (!this.addressValidated) this.bytesSentUnvalidated += total;
+    this.lastSendTime = now;
+    return { length: total, to: this.remote };
+  }
+
+  private tagLength(id: SpaceId): number {
+    return this.spaces[id].write?.tagLength ?? 16;
+  }
+
+  private wantsAck(space: PacketSpace, now: number): boolean {
+    if (!space.ackNeeded) return false;
+    if (space.ackImmediate) return true;
+    if (space.ackElicitingSinceAck > this.ackThreshold) return true;
+    return space.ackDeadline !== null && now >= space.ackDeadline;
+  }
+
+  private spaceWantsToSend(id: SpaceId, now: number): boolean {
+    const space = this.spaces[id];
+    if (space.discarded || !space.write) return false;
+    if (this.state === 'closing') return this.closeFramePending && this.closeSpace() === id;
+    if (this.wantsAck(space, now)) return true;
+    if (space.probes > 0) return true;
+    // A nearly closed window waits for ACKs instead of dribbling tiny packets.
+    const cwndOpen = this.recovery.sendableBytes() >= MIN_SEND_ROOM;
+    if (space.cryptoSend.hasPending(Infinity) && cwndOpen) return true;
+    if (id !== APP) return false;
+    if (!this.handshakeComplete && !(!this.isClient && this.spaces[APP].write)) return false;
+    if (this.pendingPathResponse) return true;
+    if (!cwndOpen) return false;
+    return this.appHasPending();
+  }
+
+  /** The space a CONNECTION_CLOSE goes in: the highest with keys (RFC 9000 §10.2.3). */
+  private closeSpace(): SpaceId {
+    if (this.spaces[APP].write && this.handshakeComplete) return APP;
+    if (this.spaces[HANDSHAKE].write && !this.spaces[HANDSHAKE].discarded) return HANDSHAKE;
+    if (!this.spaces[INITIAL].discarded) return INITIAL;
+    return APP;
+  }
+
+  private appHasPending(): boolean {
+    if (this.handshakeDonePending || this.maxDataPending || this.ackFrequencyPending || this.keepAlivePending) return true;
+    if (this.dataBlockedPending !== null) return true;
+    if (this.maxStreamsPending[0] || this.maxStreamsPending[1]) return true;
+    if (this.streamsBlockedPending[0] !== null || this.streamsBlockedPending[1] !== null) return true;
+    if (this.datagramQueue.length > 0) return true;
+    for (let i = 0; i < this.sendQueue.length; i++) {
+      if (this.streamHasPending(this.sendQueue[i]!)) return true;
+    }
+    // Control frames owed by streams not in the data queue.
+    for (const s of this.controlStreams()) if (s) return true;
+    return false;
+  }
+
+  private *controlStreams(): Generator<StreamState> {
+    for (const s of this.streams.values()) {
+      if (s.resetPending || s.stopPending || s.maxDataPending || s.blockedPending !== null) yield s;
+    }
+  }
+
+  private streamHasPending(s: StreamState): boolean {
+    if (!s.send || s.sendState !== 'open') return false;
+    return s.send.hasPending(this.streamSendLimit(s));
+  }
+
+  /** Absolute stream offset up to which new data may be sent now (stream and connection credit). */
+  private streamSendLimit(s: StreamState): number {
+    const send = s.send!;
+    return Math.min(s.sendCredit.limit, send.sendOffset + this.connSend.available);
+  }
+
+  private buildPacket(id: SpaceId, buf: Uint8Array, start: number, end: number, now: number, padTo: number): { end: number; ackEliciting: boolean } {
+    const space = this.spaces[id];
+    const protector = space.write!;
+    const pn = space.nextPn;
+    const { truncated, length: pnLength } = encodePacketNumber(pn, space.largestAckedByPeer);
+    let lengthOffset = -1;
+    let pnOffset: number;
+    let payloadOffset: number;
+    if (id === APP) {
+      const h = writeShortHeader(buf, start, { dcid: this.remoteCid, keyPhase: false, spin: false, pnLength, truncatedPn: truncated });
+      pnOffset = h.pnOffset;
+      payloadOffset = h.payloadOffset;
+    } else {
+      const h = writeLongHeader(buf, start, {
+        type: id === INITIAL ? 'initial' : 'handshake',
+        version: PETREL_VERSION,
+        dcid: this.remoteCid,
+        scid: this.localCid,
+        token: id === INITIAL ? EMPTY : undefined,
+        pnLength,
+        truncatedPn: truncated,
+      });
+      lengthOffset = h.lengthOffset;
+      pnOffset = h.pnOffset;
+      payloadOffset = h.payloadOffset;
+    }
+    const tag = protector.tagLength;
+    const payloadEnd = end - tag;
+    if (payloadEnd - payloadOffset < 32) return { end: start, ackEliciting: false };
+    const w = this.writer.reset(buf, payloadOffset, payloadEnd);
+    const frames: SentFrame[] = [];
+    let ackEliciting = false;
+
+    if (this.state === 'closing') {
+      this.writeClose(w, id, frames);
+      this.closeFramePending = false;
+    } else {
+      // ACK first: it is small and always welcome (piggybacked whenever something is unacknowledged).
+      if (space.ackNeeded) this.writeAck(space, w, now, frames);
+      const probe = space.probes > 0;
+      // Congestion control: ack-eliciting content only within the window (PTO probes may exceed it).
+      const budget = probe ? Infinity : this.recovery.sendableBytes();
+      const maxEnd = budget === Infinity ? payloadEnd : Math.min(payloadEnd, start + budget - tag);
+      if (maxEnd - w.pos > 8) {
+        w.end = maxEnd;
+        ackEliciting = this.writeAckElicitingFrames(space, w, frames);
+        w.end = payloadEnd;
+      }
+      if (probe && !ackEliciting) {
+        // A probe must elicit an ACK: resend the oldest unacknowledged data, else PING.
+        if (this.requeueOldest(space)) ackEliciting = this.writeAckElicitingFrames(space, w, frames);
+        if (!ackEliciting && w.remaining >= 1) {
+          encodeFrame(w, { type: 'ping' });
+          frames.push({ k: 'ping' });
+          ackEliciting = true;
+        }
+      }
+      if (probe && ackEliciting) space.probes--;
+      if (w.pos === payloadOffset) return { end: start, ackEliciting: false };
+    }
+    // Padding: up to the requested datagram size (padTo counts from the datagram start), and enough
+    // bytes after the packet number for the header-protection sample.
+    let target = w.pos;
+    if (padTo > 0) target = Math.max(target, padTo - tag);
+    if (protector.headerProtection) target = Math.max(target, pnOffset + 4);
+    target = Math.min(target, payloadEnd);
+    const padded = target > w.pos;
+    if (padded) w.zeros(target - w.pos);
+    const plainEnd = w.pos;
+    if (lengthOffset >= 0) patchLongHeaderLength(buf, lengthOffset, plainEnd - pnOffset + tag);
+    const packetEnd = protector.seal(pn, buf, start, payloadOffset, plainEnd);
+    if (protector.headerProtection) {
+      protector.headerMask(buf.subarray(pnOffset + 4, pnOffset + 20), this.scratchMask);
+      const mask = this.scratchMask;
+      buf[start]! ^= mask[0]! & (id === APP ? 0x1f : 0x0f);
+      for (let i = 0; i < pnLength; i++) buf[pnOffset + i]! ^= mask[1 + i]!;
+    }
+    space.nextPn++;
+    this.counters.packetsSent++;
+    const size = packetEnd - start;
+    // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
+    this.recovery.onPacketSent({ pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames }, now);
+    if (ackEliciting) {
+      if (!this.ackElicitingSentSinceRecv) {
+        // The idle timer restarts when we send the first ack-eliciting packet after receiving.
+        this.lastActivity = Math.max(this.lastActivity, now);
+        this.ackElicitingSentSinceRecv = true;
+      }
+    }
+    if (id === HANDSHAKE && this.isClient && !this.sentHandshakePacket) {
+      this.sentHandshakePacket = true;
+      // Client: Initial keys go once it sends its first Handshake packet (RFC 9001 §4.9.1).
+      this.discardSpace(INITIAL, now);
+    }
+    if (this.env.trace) {
+      this.env.trace('transport:packet_sent', { space: SPACE_NAME[id], pn, size, frames: frames.map((f) => f.k) });
+    }
+    return { end: packetEnd, ackEliciting };
+  }
+
+  private writeClose(w: ByteWriter, id: SpaceId, frames: SentFrame[]): void {
+    const info = this.closeInfo!;
+    let reason = utf8.encode(info.reason);
+    if (reason.length > 256) reason = reason.subarray(0, 256);
+    // An application close before the handshake completes is sent as a transport APPLICATION_ERROR (RFC 9000 §10.2.3).
+    const asApp = info.application && id === APP;
+    encodeFrame(w, {
+      type: 'connection_close',
+      application: asApp,
+      errorCode: info.application && !asApp ? TransportErrorCode.APPLICATION_ERROR : info.errorCode,
+      frameType: asApp ? 0 : this.closeFrameType,
+      reason: info.application && !asApp ? EMPTY : reason,
+    });
+    frames.push({ k: 'close' });
+  }
+
+  private writeAck(space: PacketSpace, w: ByteWriter, now: number, frames: SentFrame[]): void {
+    if (space.toAck.isEmpty) {
+      space.onAckSent();
+      return;
+    }
+    const ranges = space.toAck.toAckRanges(this.opts.maxAckRanges);
+    const exponent = this.localParams.ackDelayExponent;
+    const delayUs = space.id === APP ? Math.max(0, Math.round((now - space.largestRecvTime) * 1000)) : 0;
+    const ackDelay = Math.floor(delayUs / 2 ** exponent);
+    if (ackFrameSize(ackDelay, ranges) > w.remaining) return;
+    encodeFrame(w, { type: 'ack', ackDelay, ranges });
+    frames.push({ k: 'ack', largest: ranges[0]!.largest });
+    space.onAckSent();
+    this.counters.acksSent++;
+  }
+
+  /** Writes control frames, CRYPTO, datagrams and stream data. Returns whether anything ack-eliciting was written. */
+  private writeAckElicitingFrames(space: PacketSpace, w: ByteWriter, frames: SentFrame[]): boolean {
+    let wrote = false;
+    // CRYPTO data of this level.
+    while (space.cryptoSend.hasPending(Infinity)) {
+      const room = w.remaining - cryptoFrameOverhead(space.cryptoSend.sendOffset, w.remaining);
+      if (room <= 0) break;
+      const chunk = space.cryptoSend.nextChunk(room, Infinity);
+      if (!chunk || chunk.data.length === 0) break;
+      encodeFrame(w, { type: 'crypto', offset: chunk.offset, data: chunk.data });
+      frames.push({ k: 'crypto', offset: chunk.offset, length: chunk.data.length });
+      wrote = true;
+    }
+    if (space.id !== APP) return wrote;
+    if (this.handshakeDonePending && w.remaining >= 1) {
+      encodeFrame(w, { type: 'handshake_done' });
+      frames.push({ k: 'handshake_done' });
+      this.handshakeDonePending = false;
+      wrote = true;
+    }
+    if (this.pendingPathResponse && w.remaining >= 9) {
+      encodeFrame(w, { type: 'path_response', data: this.pendingPathResponse });
+      this.pendingPathResponse = null;
+      wrote = true;
+    }
+    if (this.ackFrequencyPending && w.remaining >= 16) {
+      encodeFrame(w, {
+        type: 'ack_frequency',
+        sequence: this.ackFrequencySeq,
+        ackElicitingThreshold: this.ackFrequencySentThreshold,
+        requestMaxAckDelay: Math.max(MIN_ACK_DELAY_US, this.opts.maxAckDelay * 1000),
+        reorderingThreshold: 1,
+      });
+      frames.push({ k: 'ack_frequency' });
+      this.ackFrequencyPending = false;
+      wrote = true;
+    }
+    if (this.keepAlivePending && w.remaining >= 1) {
+      encodeFrame(w, { type: 'ping' });
+      frames.push({ k: 'ping' });
+      this.keepAlivePending = false;
+      wrote = true;
+    }
+    if (this.maxDataPending && w.remaining >= 9) {
+      encodeFrame(w, { type: 'max_data', maximum: this.connRecv.limit });
+      frames.push({ k: 'max_data' });
+      this.maxDataPending = false;
+      wrote = true;
+    }
+    for (let k = 0; k < 2; k++) {
+      if (this.maxStreamsPending[k] && w.remaining >= 9) {
+        encodeFrame(w, { type: 'max_streams', bidi: k === 0, maximum: this.localMaxStreams[k]! });
+        frames.push({ k: 'max_streams', bidi: k === 0 });
+        this.maxStreamsPending[k] = false;
+        wrote = true;
+      }
+      const blocked = this.streamsBlockedPending[k];
+      if (blocked !== null && blocked !== undefined && w.remaining >= 9) {
+        encodeFrame(w, { type: 'streams_blocked', bidi: k === 0, limit: blocked });
+        frames.push({ k: 'streams_blocked', bidi: k === 0 });
+        this.streamsBlockedPending[k] = null;
+        wrote = true;
+      }
+    }
+    // Per-stream control frames.
+    for (const s of this.streams.values()) {
+      if (w.remaining < 24) break;
+      if (s.resetPending) {
+        encodeFrame(w, { type: 'reset_stream', streamId: s.id, errorCode: s.resetCode!, finalSize: s.resetFinalSize });
+        frames.push({ k: 'reset_stream', id: s.id });
+        s.resetPending = false;
+        wrote = true;
+      }
+      if (s.stopPending) {
+        encodeFrame(w, { type: 'stop_sending', streamId: s.id, errorCode: s.stopCode! });
+        frames.push({ k: 'stop_sending', id: s.id });
+        s.stopPending = false;
+        wrote = true;
+      }
+      if (s.maxDataPending && s.recvState === 'open') {
+        encodeFrame(w, { type: 'max_stream_data', streamId: s.id, maximum: s.recvWindow!.limit });
+        frames.push({ k: 'max_stream_data', id: s.id });
+        s.maxDataPending = false;
+        wrote = true;
+      }
+      if (s.blockedPending !== null) {
+        encodeFrame(w, { type: 'stream_data_blocked', streamId: s.id, limit: s.blockedPending });
+        frames.push({ k: 'stream_data_blocked', id: s.id });
+        s.blockedPending = null;
+        wrote = true;
+      }
+    }
+    // Datagrams: latency-sensitive, before bulk stream data. One that does not fit waits for the next packet.
+    while (this.datagramQueue.length > 0) {
+      const d = this.datagramQueue[0]!;
+      const need = datagramFrameOverhead(d.data.length, true) + d.data.length;
+      if (need > w.remaining) break;
+      encodeFrame(w, { type: 'datagram', data: d.data });
+      frames.push({ k: 'datagram', id: d.id });
+      this.datagramQueue.shift();
+      this.counters.datagramsSent++;
+      wrote = true;
+    }
+    // Stream data, round-robin: each stream with data gets one frame per turn.
+    let turns = this.sendQueue.length;
+    while (turns-- > 0 && w.remaining > 16) {
+      const s = this.sendQueue.shift()!;
+      s.queued = false;
+      if (!s.send || s.sendState !== 'open') continue;
+      const limit = this.streamSendLimit(s);
+      const send = s.send;
+      if (!send.hasPending(limit)) {
+        // Blocked by flow control with data waiting: say so once per limit.
+        if (send.written > send.sendOffset || (send.finished && !send.allAcked)) {
+          if (limit === s.sendCredit.limit) {
+            const b = s.sendCredit.pollBlocked();
+            if (b !== null) s.blockedPending = b;
+          } else {
+            const b = this.connSend.pollBlocked();
+            if (b !== null) this.dataBlockedPending = b;
+          }
+        }
+        continue;
+      }
+      const overhead = streamFrameOverhead(s.id, send.sendOffset, w.remaining, true);
+      const room = w.remaining - overhead;
+      if (room < 1 && !(send.finished && send.sendOffset === send.written)) {
+        this.enqueueStream(s);
+        break;
+      }
+      const before = send.sendOffset;
+      const chunk = send.nextChunk(Math.max(0, room), limit);
+      if (!chunk) continue;
+      encodeFrame(w, { type: 'stream', streamId: s.id, offset: chunk.offset, data: chunk.data, fin: chunk.fin });
+      frames.push({ k: 'stream', id: s.id, offset: chunk.offset, length: chunk.data.length, fin: chunk.fin });
+      const fresh = send.sendOffset - before;
+      if (fresh > 0) {
+        s.sendCredit.consume(fresh);
+        this.connSend.consume(fresh);
+      }
+      wrote = true;
+      if (send.hasPending(this.streamSendLimit(s)) || send.written > send.sendOffset) this.enqueueStream(s);
+    }
+    if (this.dataBlockedPending !== null && w.remaining >= 9) {
+      encodeFrame(w, { type: 'data_blocked', limit: this.dataBlockedPending });
+      frames.push({ k: 'data_blocked' });
+      this.dataBlockedPending = null;
+      wrote = true;
+    }
+    return wrote;
+  }
+
+  /** For a PTO probe with no new data: re-queue the frames of the oldest unacknowledged packet. */
+  private requeueOldest(space: PacketSpace): boolean {
+    for (const p of this.recovery.unacked(space.id)) {
+      let any = false;
+      for (const f of p.frames) {
+        if (f.k === 'crypto' && !space.discarded) {
+          space.cryptoSend.onLost(f.offset, f.length, false);
+          any = true;
+        } else if (f.k === 'stream') {
+          const s = this.streams.get(f.id);
+          if (s?.send && s.sendState === 'open') {
+            s.send.onLost(f.offset, f.length, f.fin);
+            this.enqueueStream(s);
+            any = true;
+          }
+        }
+      }
+      if (any) return true;
+    }
+    return false;
+  }
+
+  private countDrop(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+}
+
+function levelSpace(level: string): SpaceId {
+  return level === 'initial' ? INITIAL : level === 'handshake' ? HANDSHAKE : APP;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export type { PacketProtector };

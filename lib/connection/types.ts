@@ -1,0 +1,130 @@
+/** Public shapes of the sans-IO connection: options, the environment it is given, events and stats. */
+import type { Crc32 } from '../wire/datagram.js';
+import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
+
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+export function addressKey(a: PeerAddress): string {
+  return `${a.host}|${a.port}`;
+}
+
+export function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
+  return a.port === b.port && a.host === b.host;
+}
+
+/** Everything the core needs from its platform, injected by the driver (Node, simulator, browser). */
+export interface CoreEnv {
+  /** Fills `out` with unpredictable bytes (seeded in the simulator). */
+  randomFill(out: Uint8Array): void;
+  /** CRC-32 (IEEE) of the bytes: `zlib.crc32` in the Node driver. */
+  crc32: Crc32;
+  /** Optional qlog-shaped trace sink; when absent nothing is built for it. */
+  trace?: (name: string, data: Record<string, unknown>) => void;
+}
+
+/** Builds the handshake session and Initial protectors for one connection (secure or insecure). */
+export interface CryptoConfig {
+  createSession(args: {
+    isClient: boolean;
+    transportParameters: Uint8Array;
+    alpn: readonly string[];
+    serverName?: string;
+  }): HandshakeSession;
+  /** Protectors for Initial packets, derived from the client's first destination connection id. */
+  initialProtectors(clientDcid: Uint8Array, isClient: boolean): { read: PacketProtector; write: PacketProtector };
+}
+
+export interface ConnectionOptions {
+  /** Idle timeout we offer, ms (the negotiated value is the minimum of both sides'). 0 = none. */
+  idleTimeout?: number;
+  /** Send a PING after this much quiet time (ms) so the peer and NATs see traffic. 0/undefined = off. */
+  keepAlive?: number;
+  /** Initial RTT estimate before the first sample (ms). */
+  initialRtt?: number;
+  /** Our max ack delay (ms), advertised to the peer. */
+  maxAckDelay?: number;
+  /** Ack every (threshold+1)th ack-eliciting packet; 1 = every 2nd (default). */
+  ackElicitingThreshold?: number;
+  /** Let the sender thin our ACKs with ACK_FREQUENCY during bulk transfers. */
+  ackFrequency?: boolean;
+  /** Most ACK ranges per ACK frame. */
+  maxAckRanges?: number;
+  /** Stream receive window: initial and auto-tuning cap (bytes). */
+  streamWindow?: number;
+  maxStreamWindow?: number;
+  /** Connection receive window: initial and cap (bytes). */
+  connectionWindow?: number;
+  maxConnectionWindow?: number;
+  /** How many streams of each kind the peer may open concurrently. */
+  maxStreamsBidi?: number;
+  maxStreamsUni?: number;
+  /** Largest DATAGRAM frame we accept (0 disables datagrams). */
+  maxDatagramFrameSize?: number;
+  /** Datagrams queued for sending at most; the oldest is dropped when full. */
+  datagramQueueLength?: number;
+  /** Largest UDP payload we accept and the PMTU ceiling (1472 IPv4, 1452 IPv6). */
+  maxUdpPayloadSize?: number;
+  /** Congestion controller. */
+  congestionControl?: 'newreno';
+  /** Application protocols (client: offered; server: accepted). */
+  alpn?: readonly string[];
+  serverName?: string;
+}
+
+export type CloseInitiator = 'local' | 'peer' | 'idle' | 'reset';
+
+export interface CloseInfo {
+  errorCode: number;
+  reason: string;
+  /** true for an application close (CONNECTION_CLOSE 0x1d). */
+  application: boolean;
+  initiator: CloseInitiator;
+}
+
+export type ConnectionEvent =
+  | { type: 'connected'; alpn: string | null }
+  | { type: 'handshake_confirmed' }
+  | { type: 'stream_opened'; streamId: number }
+  | { type: 'stream_readable'; streamId: number }
+  | { type: 'stream_writable'; streamId: number }
+  | { type: 'stream_reset'; streamId: number; errorCode: number }
+  | { type: 'stream_stop_sending'; streamId: number; errorCode: number }
+  | { type: 'stream_closed'; streamId: number }
+  | { type: 'datagram'; data: Uint8Array }
+  | { type: 'datagram_acked'; id: number }
+  | { type: 'datagram_lost'; id: number }
+  | { type: 'closed'; info: CloseInfo };
+
+export interface ConnectionStats {
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  packetsLost: number;
+  bytesLost: number;
+  packetsRetransmitted: number;
+  bytesRetransmitted: number;
+  spuriousLosses: number;
+  ptoCount: number;
+  congestionEvents: number;
+  smoothedRtt: number;
+  minRtt: number;
+  latestRtt: number;
+  rttVariance: number;
+  cwnd: number;
+  ssthresh: number;
+  bytesInFlight: number;
+  maxDatagramSize: number;
+  streamsOpen: number;
+  datagramsSent: number;
+  datagramsReceived: number;
+  datagramsDropped: number;
+  acksSent: number;
+  /** Packets and datagrams dropped, by reason. */
+  drops: Record<string, number>;
+  sendCredit: { limit: number; used: number };
+  recvWindow: { limit: number; window: number };
+}

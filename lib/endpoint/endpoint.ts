@@ -1,0 +1,304 @@
+/**
+ * A sans-IO endpoint: one per socket. It checks every datagram's CRC, routes it to its connection by
+ * destination connection id, accepts new connections (server), answers unknown versions with Version
+ * Negotiation, and merges all connections' deadlines into one (so a driver needs one timer per socket).
+ */
+import { Connection } from '../connection/connection.js';
+import type { ConnectionEvent, ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
+import { PetrelWireError } from '../errors.js';
+import { CID_LENGTH, PETREL_VERSION, parsePacketHeader, writeVersionNegotiation } from '../wire/packet.js';
+import { CRC_LENGTH, MIN_INITIAL_DATAGRAM, appendChecksum, verifyChecksum } from '../wire/datagram.js';
+import { DeadlineHeap } from './deadline-heap.js';
+
+export interface ServerConfig {
+  crypto: CryptoConfig;
+  options?: ConnectionOptions;
+  /** Most concurrent connections; further Initials are dropped and counted. */
+  maxConnections?: number;
+}
+
+export interface EndpointConfig {
+  env: CoreEnv;
+  /** Present on endpoints that accept connections. */
+  server?: ServerConfig;
+}
+
+export type EndpointEvent =
+  | { kind: 'accept'; connection: Connection }
+  | { kind: 'connection'; connection: Connection; event: ConnectionEvent };
+
+export interface EndpointStats {
+  datagramsReceived: number;
+  datagramsSent: number;
+  connectionsAccepted: number;
+  connectionsActive: number;
+  /** Datagrams dropped before reaching a connection, by reason. */
+  drops: Record<string, number>;
+}
+
+/** Connection-id bytes as a compact Map key (one short string per lookup). */
+function cidKey(buf: Uint8Array, off: number, len: number): string {
+  let s = '';
+  for (let i = 0; i < len; i++) s += String.fromCharCode(buf[off + i]!);
+  return s;
+}
+
+export class Endpoint {
+  private readonly env: CoreEnv;
+  private readonly server: ServerConfig | undefined;
+  private readonly byCid = new Map<string, Connection>();
+  private readonly keys = new Map<Connection, string[]>();
+  /** Connections that may have output or events since they were last polled. */
+  private readonly active = new Set<Connection>();
+  private readonly timers = new DeadlineHeap<Connection>();
+  private readonly pendingEvents: EndpointEvent[] = [];
+  /** Endpoint-level datagrams (Version Negotiation), already complete with CRC. */
+  private readonly outbox: Array<{ data: Uint8Array; to: PeerAddress }> = [];
+  private readonly counters = { datagramsReceived: 0, datagramsSent: 0, connectionsAccepted: 0 };
+  readonly drops: Record<string, number> = {};
+  /** When true the endpoint accepts no new connections (server closing). */
+  refuseNew = false;
+
+  constructor(config: EndpointConfig) {
+    this.env = config.env;
+    this.server = config.server;
+  }
+
+  get connectionCount(): number {
+    return this.keys.size;
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.keys.keys();
+  }
+
+  /** Starts a client connection to `remote`. */
+  connect(args: { remote: PeerAddress; crypto: CryptoConfig; options?: ConnectionOptions; now: number }): Connection {
+    const localCid = this.freshCid();
+    const dcid = new Uint8Array(CID_LENGTH);
+    this.env.randomFill(dcid);
+    const conn = new Connection({
+      isClient: true,
+      env: this.env,
+      crypto: args.crypto,
+      options: args.options,
+      remote: args.remote,
+      now: args.now,
+      localCid,
+      remoteCid: dcid,
+    });
+    this.register(conn, [cidKey(localCid, 0, localCid.length)]);
+    this.touch(conn);
+    return conn;
+  }
+
+  /** Processes one received UDP datagram (bytes include the CRC trailer). */
+  handleDatagram(data: Uint8Array, from: PeerAddress, now: number): void {
+    this.counters.datagramsReceived++;
+    if (data.length < 1 + CRC_LENGTH + 1) {
+      this.drop('too_short');
+      return;
+    }
+    if (!verifyChecksum(data, data.length, this.env.crc32)) {
+      this.drop('checksum');
+      return;
+    }
+    const body = data.subarray(0, data.length - CRC_LENGTH);
+    const first = body[0]!;
+    let conn: Connection | undefined;
+    if (first & 0x80) {
+      // Long header: version (4) then DCID length and DCID.
+      if (body.length < 7) {
+        this.drop('malformed_header');
+        return;
+      }
+      const dcidLen = body[5]!;
+      if (dcidLen > 20 || 6 + dcidLen > body.length) {
+        this.drop('malformed_header');
+        return;
+      }
+      conn = this.byCid.get(cidKey(body, 6, dcidLen));
+      if (!conn) {
+        this.handleUnknownLong(body, data.length, from, now);
+        return;
+      }
+    } else {
+      if (body.length < 1 + CID_LENGTH) {
+        this.drop('malformed_header');
+        return;
+      }
+      conn = this.byCid.get(cidKey(body, 1, CID_LENGTH));
+      if (!conn) {
+        this.drop('unknown_connection');
+        return;
+      }
+    }
+    conn.handleDatagram(body, from, now);
+    this.touch(conn);
+  }
+
+  private handleUnknownLong(body: Uint8Array, size: number, from: PeerAddress, now: number): void {
+    let h;
+    try {
+      h = parsePacketHeader(body, 0, body.length, CID_LENGTH);
+    } catch (e) {
+      if (e instanceof PetrelWireError) {
+        this.drop('malformed_header');
+        return;
+      }
+      throw e;
+    }
+    if (h.form === 'version_negotiation' || h.form === 'retry') {
+      this.drop('unknown_connection');
+      return;
+    }
+    if (h.form !== 'long') {
+      this.drop('unknown_connection');
+      return;
+    }
+    if (!this.server) {
+      this.drop('not_a_server');
+      return;
+    }
+    // Only a full-size datagram may trigger a response, so we never amplify small spoofed ones.
+    if (size < MIN_INITIAL_DATAGRAM) {
+      this.drop('initial_too_small');
+      return;
+    }
+    if (h.version !== PETREL_VERSION) {
+      this.sendVersionNegotiation(h.scid, h.dcid, from);
+      this.drop('unsupported_version');
+      return;
+    }
+    if (h.type !== 'initial') {
+      this.drop('unknown_connection');
+      return;
+    }
+    if (h.dcid.length < 8) {
+      this.drop('short_initial_dcid');
+      return;
+    }
+    if (this.refuseNew || (this.server.maxConnections !== undefined && this.keys.size >= this.server.maxConnections)) {
+      this.drop('refused');
+      return;
+    }
+    const localCid = this.freshCid();
+    const conn = new Connection({
+      isClient: false,
+      env: this.env,
+      crypto: this.server.crypto,
+      options: this.server.options,
+      remote: from,
+      now,
+      localCid,
+      remoteCid: h.scid.slice(),
+      originalDcid: h.dcid.slice(),
+    });
+    // Retransmitted client Initials still carry the original DCID until the client learns ours.
+    this.register(conn, [cidKey(localCid, 0, localCid.length), cidKey(h.dcid, 0, h.dcid.length)]);
+    this.counters.connectionsAccepted++;
+    this.pendingEvents.push({ kind: 'accept', connection: conn });
+    conn.handleDatagram(body, from, now);
+    this.touch(conn);
+  }
+
+  private sendVersionNegotiation(dcid: Uint8Array, scid: Uint8Array, to: PeerAddress): void {
+    const buf = new Uint8Array(64 + dcid.length + scid.length);
+    const rnd = new Uint8Array(1);
+    this.env.randomFill(rnd);
+    const len = writeVersionNegotiation(buf, 0, { dcid, scid, versions: [PETREL_VERSION], unused: rnd[0]! & 0x7f });
+    const total = appendChecksum(buf, len, this.env.crc32);
+    this.outbox.push({ data: buf.subarray(0, total), to });
+  }
+
+  private freshCid(): Uint8Array {
+    const cid = new Uint8Array(CID_LENGTH);
+    do this.env.randomFill(cid);
+    while (this.byCid.has(cidKey(cid, 0, cid.length)));
+    return cid;
+  }
+
+  private register(conn: Connection, keys: string[]): void {
+    for (const k of keys) this.byCid.set(k, conn);
+    this.keys.set(conn, keys);
+    conn.onWake = () => this.touch(conn);
+  }
+
+  /** Marks a connection as possibly having output, events or a new deadline. */
+  touch(conn: Connection): void {
+    this.active.add(conn);
+    this.timers.set(conn, conn.pollTimeout());
+    if (conn.hasEvents) this.drainEvents(conn);
+    if (conn.isTerminated) this.remove(conn);
+  }
+
+  private drainEvents(conn: Connection): void {
+    for (let e = conn.pollEvent(); e; e = conn.pollEvent()) {
+      this.pendingEvents.push({ kind: 'connection', connection: conn, event: e });
+    }
+  }
+
+  private remove(conn: Connection): void {
+    const keys = this.keys.get(conn);
+    if (!keys) return;
+    for (const k of keys) if (this.byCid.get(k) === conn) this.byCid.delete(k);
+    this.keys.delete(conn);
+    this.active.delete(conn);
+    this.timers.delete(conn);
+    conn.onWake = null;
+  }
+
+  /** Writes the next datagram into `buf`; returns its length and destination, or null. */
+  pollTransmit(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
+    const queued = this.outbox.shift();
+    if (queued) {
+      buf.set(queued.data);
+      this.counters.datagramsSent++;
+      return { length: queued.data.length, to: queued.to };
+    }
+    for (const conn of this.active) {
+      const t = conn.pollTransmit(now, buf);
+      if (t) {
+        this.counters.datagramsSent++;
+        this.timers.set(conn, conn.pollTimeout());
+        if (conn.hasEvents) this.drainEvents(conn);
+        return t;
+      }
+      this.active.delete(conn);
+      this.timers.set(conn, conn.pollTimeout());
+      if (conn.hasEvents) this.drainEvents(conn);
+      if (conn.isTerminated) this.remove(conn);
+    }
+    return null;
+  }
+
+  /** Earliest deadline over all connections, or null. */
+  pollTimeout(): number | null {
+    if (this.outbox.length > 0 || this.active.size > 0) return -Infinity;
+    return this.timers.peekTime();
+  }
+
+  /** Fires every connection deadline that is due. */
+  handleTimeout(now: number): void {
+    // Pop first, then fire: a connection whose deadline is only cleared by sending (an ACK due) must
+    // not be popped again in the same call.
+    const due: Connection[] = [];
+    for (let conn = this.timers.popDue(now); conn; conn = this.timers.popDue(now)) due.push(conn);
+    for (const conn of due) {
+      conn.handleTimeout(now);
+      this.touch(conn);
+    }
+  }
+
+  pollEvent(): EndpointEvent | null {
+    return this.pendingEvents.shift() ?? null;
+  }
+
+  stats(): EndpointStats {
+    return { ...this.counters, connectionsActive: this.keys.size, drops: { ...this.drops } };
+  }
+
+  private drop(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+}
