@@ -20,6 +20,7 @@ import {
 import type { AckRange, Frame } from '../wire/frame-types.js';
 import {
   CID_LENGTH,
+  MIN_PN_AND_PAYLOAD,
   PETREL_VERSION,
   parsePacketHeader,
   patchLongHeaderLength,
@@ -95,6 +96,7 @@ const DEFAULTS = {
   datagramQueueLength: 256,
   maxUdpPayloadSize: MAX_DATAGRAM_IPV4,
   congestionControl: 'newreno' as const,
+  channels: true,
 } satisfies Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>>;
 
 /** Our min_ack_delay (µs) advertised so the peer may send ACK_FREQUENCY. */
@@ -254,6 +256,7 @@ export class Connection {
       maxDatagramFrameSize: this.opts.maxDatagramFrameSize,
       initialSourceConnectionId: this.localCid,
       minAckDelay: this.opts.ackFrequency ? MIN_ACK_DELAY_US : undefined,
+      channelsSupported: this.opts.channels,
     };
     if (!this.isClient) this.localParams.originalDestinationConnectionId = this.originalDcid;
     const tpBuf = new ByteWriter(new Uint8Array(1024));
@@ -317,21 +320,24 @@ export class Connection {
     if (!s || !s.recv || s.recvState !== 'open') return null;
     const data = s.recv.read(max);
     const consumed = s.recv.readOffset;
+    let credit = false;
     if (consumed > s.countedConsumed) {
       this.connConsumed += consumed - s.countedConsumed;
       s.countedConsumed = consumed;
       const rtt = this.recovery.rtt.smoothed;
       s.recvWindow!.onConsumed(consumed, this.nowHint, rtt);
       this.connRecv.onConsumed(this.connConsumed, this.nowHint, rtt);
-      if (s.recvWindow!.pollUpdate(this.nowHint, rtt) !== null) s.maxDataPending = true;
-      if (this.connRecv.pollUpdate(this.nowHint, rtt) !== null) this.maxDataPending = true;
+      // Credit goes out only when the window has moved far enough (half a window): no MAX_* per read.
+      if (s.recvWindow!.pollUpdate(this.nowHint, rtt) !== null && s.recv.finalSize === null) credit = s.maxDataPending = true;
+      if (this.connRecv.pollUpdate(this.nowHint, rtt) !== null) credit = this.maxDataPending = true;
     }
     if (s.recv.readable === 0) s.readableSignaled = false;
     if (s.recv.finished) {
       s.recvState = 'done';
       this.maybeRetireStream(s);
     }
-    if (s.maxDataPending || this.maxDataPending) this.wake();
+    // Wake the driver only on a state change, so a read never causes a busy loop while credit cannot go out.
+    if (credit) this.wake();
     return data;
   }
 
@@ -416,6 +422,11 @@ export class Connection {
 
   get negotiatedAlpn(): string | null {
     return this.session.alpn;
+  }
+
+  /** Both sides announced channels_supported: application streams and datagrams use the channel forms (spec/wire.md §Game channels). */
+  get channelsNegotiated(): boolean {
+    return this.opts.channels && !!this.peerParams?.channelsSupported;
   }
 
   get peerTransportParameters(): TransportParameters | null {
@@ -686,6 +697,7 @@ export class Connection {
         if (f.maximum > this.peerMaxStreams[k]!) {
           this.peerMaxStreams[k] = f.maximum;
           this.streamsBlockedPending[k] = null;
+          this.events.push({ type: 'streams_available', bidi: f.bidi });
         }
         return null;
       }
@@ -1424,6 +1436,9 @@ export class Connection {
     // bytes after the packet number for the header-protection sample.
     let target = w.pos;
     if (padTo > 0) target = Math.max(target, padTo - tag);
+    // Every packet carries at least 4 bytes after the start of its packet number (spec/wire.md), and with
+    // header protection 4 bytes of plaintext so the 16-byte sample lies inside the ciphertext and tag.
+    target = Math.max(target, pnOffset + MIN_PN_AND_PAYLOAD - tag);
     if (protector.headerProtection) target = Math.max(target, pnOffset + 4);
     target = Math.min(target, payloadEnd);
     const padded = target > w.pos;

@@ -69,6 +69,8 @@ export interface ConnectionOptions {
   maxUdpPayloadSize?: number;
   /** Congestion controller. */
   congestionControl?: 'newreno';
+  /** Announce channels_supported (spec/wire.md §Game channels). Default true. */
+  channels?: boolean;
   /** Application protocols (client: offered; server: accepted). */
   alpn?: readonly string[];
   serverName?: string;
@@ -88,6 +90,8 @@ export type ConnectionEvent =
   | { type: 'connected'; alpn: string | null }
   | { type: 'handshake_confirmed' }
   | { type: 'stream_opened'; streamId: number }
+  /** The peer raised its stream limit: openStream may succeed again. */
+  | { type: 'streams_available'; bidi: boolean }
   | { type: 'stream_readable'; streamId: number }
   | { type: 'stream_writable'; streamId: number }
   | { type: 'stream_reset'; streamId: number; errorCode: number }

@@ -39,6 +39,8 @@ export const MIX_DIMENSIONS: readonly MixDimension[] = ['loss', 'burstLength', '
 
 /** Share of the total loss carried by bursts when they are on. */
 const BURST_SHARE = { min: 0.5, max: 1 };
+/** Longest a loss burst lasts in time, ms (drawn per mix): bursts are fades, not outages (those are separate). */
+const BURST_MS = { min: 50, max: 1000 };
 /** Extra delay of a reordered datagram, ms. */
 const REORDER_DELAY_MS = { min: 1, max: 50 };
 /** Most bits flipped in a corrupted datagram. */
@@ -102,7 +104,7 @@ export function randomImpairmentMix(rng: SimRandom, ranges?: Partial<ImpairmentR
     const f = streams.burstLength.uniform(BURST_SHARE.min, BURST_SHARE.max);
     const piBad = f * total;
     const r = 1 / values.burstLength;
-    link.burst = { p: (r * piBad) / (1 - piBad), r, lossGood: 0, lossBad: 1 };
+    link.burst = { p: (r * piBad) / (1 - piBad), r, lossGood: 0, lossBad: 1, maxDuration: streams.burstLength.uniform(BURST_MS.min, BURST_MS.max) };
     link.loss = (total - piBad) / (1 - piBad);
   } else link.loss = total;
 

@@ -22,6 +22,12 @@ export interface GilbertElliott {
   lossGood?: number;
   /** loss probability in the bad state (default 1) */
   lossBad?: number;
+  /**
+   * Longest a bad state lasts in time, ms (default Infinity). Per-datagram chains make a burst span any
+   * amount of time when a sender goes quiet (e.g. backs off its probes); real bursts (fades, queue
+   * overflows elsewhere) end in time, so the random mix bounds them.
+   */
+  maxDuration?: number;
 }
 
 /** Per-direction impairments. Every field is optional; the defaults describe a perfect, instant link. */
@@ -176,8 +182,9 @@ function applyPatch(base: ResolvedLinkConfig, patch: LinkConfig): ResolvedLinkCo
     const b = patch.burst;
     if (b === null) c.burst = null;
     else {
-      const ge = { p: b.p, r: b.r, lossGood: b.lossGood ?? 0, lossBad: b.lossBad ?? 1 };
+      const ge = { p: b.p, r: b.r, lossGood: b.lossGood ?? 0, lossBad: b.lossBad ?? 1, maxDuration: b.maxDuration ?? Infinity };
       for (const k of ['p', 'r', 'lossGood', 'lossBad'] as const) checkProbability(`burst.${k}`, ge[k]);
+      if (!(ge.maxDuration > 0)) throw new RangeError(`burst.maxDuration must be > 0, got ${ge.maxDuration}`);
       c.burst = ge;
     }
   }
@@ -221,6 +228,7 @@ export class LinkDirection {
   private readonly rDuplicate: SimRandom;
   private readonly rCorrupt: SimRandom;
   private burstBad = false;
+  private burstStart = 0;
   /** when the bottleneck finishes serializing everything admitted so far */
   private busyUntil = -Infinity;
   /** datagrams admitted but not yet started serializing, FIFO from `waitHead` */
@@ -406,8 +414,11 @@ export class LinkDirection {
     const r = this.rBurst;
     const move = r.next();
     if (this.burstBad) {
-      if (move < ge.r) this.burstBad = false;
-    } else if (move < ge.p) this.burstBad = true;
+      if (move < ge.r || this.host.now - this.burstStart > ge.maxDuration) this.burstBad = false;
+    } else if (move < ge.p) {
+      this.burstBad = true;
+      this.burstStart = this.host.now;
+    }
     return r.next() < (this.burstBad ? ge.lossBad : ge.lossGood);
   }
 

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PetrelWireError, TransportErrorCode } from '../../lib/errors.js';
 import { RecvBuffer } from '../../lib/stream/recv-buffer.js';
-
-/** Bytes whose value encodes their stream position. */
-function pattern(start: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (start + i) % 251;
-  return out;
-}
-
-/** Index of the first byte of `data` that is not pattern(start, …), or -1 (cheap for megabytes, unlike toEqual). */
-function patternMismatch(data: Uint8Array, start: number): number {
-  for (let i = 0; i < data.length; i++) if (data[i] !== (start + i) % 251) return i;
-  return -1;
-}
+import { mismatch, pattern } from './helpers.js';
 
 function put(rb: RecvBuffer, start: number, length: number, fin = false): void {
   rb.insert(start, pattern(start, length), fin);
@@ -125,7 +113,7 @@ describe('RecvBuffer', () => {
       expect(rb.readable).toBe(n * 100);
       const all = rb.read()!;
       expect(all.length).toBe(n * 100);
-      expect(patternMismatch(all, 0)).toBe(-1);
+      expect(mismatch(all, pattern(0, n * 100))).toBe(-1);
       expect(rb.finished).toBe(true);
       expect(rb.heldBytes).toBe(0);
     }

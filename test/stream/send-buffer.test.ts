@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PetrelError } from '../../lib/errors.js';
 import { SendBuffer, type SendChunk } from '../../lib/stream/send-buffer.js';
-
-/** Bytes whose value encodes their position, so any misplaced byte shows. */
-function pattern(start: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (start + i) % 251;
-  return out;
-}
+import { pattern } from './helpers.js';
 
 /** A chunk as [offset, length, fin, retransmit], checking its bytes against the pattern. */
 function summary(c: SendChunk | null): [number, number, boolean, boolean] | null {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { RecvWindow, SendCredit } from '../../lib/stream/flow-control.js';
 import { RecvBuffer } from '../../lib/stream/recv-buffer.js';
 import { SendBuffer } from '../../lib/stream/send-buffer.js';
+import { mismatch } from './helpers.js';
 
 /** Small deterministic PRNG (mulberry32) driving the network; fast-check supplies its seed. */
 function prng(seed: number): () => number {
@@ -28,13 +29,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
     o += p.length;
   }
   return out;
-}
-
-/** First index where a and b differ (including length), or -1. */
-function mismatch(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
 }
 
 type Packet = { kind: 'data'; offset: number; data: Uint8Array; fin: boolean } | { kind: 'max'; limit: number };

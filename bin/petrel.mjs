@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `petrel <command> ...`: dispatches to a tool's CLI module, which exports `main(argv) => Promise<exitCode>`.
+// A built tool (dist/tools/<name>/cli.js) is used when present; otherwise the TypeScript source is loaded in-process
+// through tsx's ESM loader (a devDependency), so the bin works from a checkout without a build step.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const COMMANDS = {
+  impair: { dir: 'tools/impair', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
+};
+
+function usage(out) {
+  out.write('Usage: petrel <command> [options]\n\nCommands:\n');
+  for (const [name, c] of Object.entries(COMMANDS)) out.write(`  ${name.padEnd(10)}${c.summary}\n`);
+  out.write('\nRun `petrel <command> --help` for the options of a command.\n');
+}
+
+async function load(dir) {
+  const built = join(root, 'dist', dir, 'cli.js');
+  if (existsSync(built)) return import(pathToFileURL(built).href);
+  const source = join(root, dir, 'cli.ts');
+  if (!existsSync(source)) throw new Error(`neither ${built} nor ${source} exists`);
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    throw new Error(`${source} is TypeScript and tsx is not installed; run \`npm install\` in ${root} or build the tools`);
+  }
+  register();
+  return import(pathToFileURL(source).href);
+}
+
+const [command, ...args] = process.argv.slice(2);
+if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  usage(process.stdout);
+  process.exitCode = command === undefined ? 2 : 0;
+} else if (!Object.hasOwn(COMMANDS, command)) {
+  process.stderr.write(`petrel: unknown command '${command}'\n`);
+  usage(process.stderr);
+  process.exitCode = 2;
+} else {
+  try {
+    const cli = await load(COMMANDS[command].dir);
+    process.exitCode = await cli.main(args);
+  } catch (err) {
+    process.stderr.write(`petrel ${command}: ${err?.stack ?? err}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,149 @@
+/** Options of listen() and connect(), and how they map onto the core and the channel layer. */
+import type { ConnectionOptions } from '../connection/types.js';
+import type { ChannelLayerOptions } from '../channel/channel-layer.js';
+import type { Identity } from './identity.js';
+
+/** Options shared by servers and clients (every field optional; defaults in parentheses). */
+export interface TransportOptions {
+  /** Application protocols: client offers, server accepts. */
+  alpn?: string | readonly string[];
+  /** Use the plaintext handshake and packet protection. Required (true) until the secure handshake lands. */
+  insecure?: boolean;
+  /** Idle timeout offered, ms (30000); the connection ends after this much silence. 0 = none. */
+  idleTimeout?: number;
+  /** Send a PING after this much quiet time, ms (off), to keep NAT bindings and the idle timer alive. */
+  keepAlive?: number;
+  initialRtt?: number;
+  maxAckDelay?: number;
+  ackFrequency?: boolean;
+  /** Per-stream receive window, initial and auto-tuning cap (256 KiB, 16 MiB). */
+  streamWindow?: number;
+  maxStreamWindow?: number;
+  /** Connection receive window, initial and cap (1 MiB, 24 MiB). */
+  connectionWindow?: number;
+  maxConnectionWindow?: number;
+  /** Concurrent streams the peer may open, per kind (100). */
+  maxStreamsBidi?: number;
+  maxStreamsUni?: number;
+  /** Largest DATAGRAM frame accepted (1472); 0 disables datagrams. */
+  maxDatagramFrameSize?: number;
+  /** Outgoing datagrams queued at most (256); the oldest is dropped (and counted) when full. */
+  datagramQueueLength?: number;
+  maxUdpPayloadSize?: number;
+  /** Announce game channels (true). */
+  channels?: boolean;
+  /** Kernel socket buffer sizes requested (4 MiB each); the granted sizes are in stats(). */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** Bytes a stream may have unacknowledged before write() waits (1 MiB). */
+  streamHighWaterMark?: number;
+  /** Largest channel message, encoded (1 MiB; unreliable channels are capped at 256 KiB by the wire). */
+  maxMessageSize?: number;
+  /** Deepest MessagePack nesting accepted on channels (32). */
+  maxMessageDepth?: number;
+  /** Unreliable-channel reassembly bounds: bytes (1 MiB), partial messages (32), timeout ms (3000). */
+  reassembly?: { maxBytes?: number; maxMessages?: number; timeout?: number };
+}
+
+export interface ListenOptions extends TransportOptions {
+  /** Address to bind ('0.0.0.0'; an IPv6 address binds udp6). */
+  host?: string;
+  /** Port (0 = any free port; see server.address()). */
+  port?: number;
+  /** udp6: accept IPv4 too (false = dual-stack, the default). */
+  ipv6Only?: boolean;
+  /** The server's key pair (from generateIdentity()); used by the secure handshake. */
+  identity?: Identity;
+  /** Most concurrent connections (10000); further handshakes are dropped and counted. */
+  maxConnections?: number;
+}
+
+/** A trust anchor for the server's key: a fingerprint string or a raw Ed25519 public key. */
+export type TrustAnchor = string | Uint8Array;
+
+export interface ConnectOptions extends TransportOptions {
+  host: string;
+  port: number;
+  /** Pin the server's key (fingerprint or raw public key). */
+  serverKey?: TrustAnchor;
+  /** Accept servers whose key is certified by one of these. */
+  trustedCAs?: readonly TrustAnchor[];
+  /** Name sent to, and checked against, the server. */
+  serverName?: string;
+  /** Cancels the attempt at any stage (PetrelError ABORTED). */
+  signal?: AbortSignal;
+  /** Gives up after this many ms without a completed handshake (10000): CONNECT_TIMEOUT. */
+  timeout?: number;
+  /** Local address to bind the client socket to (any). */
+  localHost?: string;
+  localPort?: number;
+}
+
+const CORE_KEYS = [
+  'idleTimeout',
+  'keepAlive',
+  'initialRtt',
+  'maxAckDelay',
+  'ackFrequency',
+  'streamWindow',
+  'maxStreamWindow',
+  'connectionWindow',
+  'maxConnectionWindow',
+  'maxStreamsBidi',
+  'maxStreamsUni',
+  'maxDatagramFrameSize',
+  'datagramQueueLength',
+  'maxUdpPayloadSize',
+  'channels',
+] as const satisfies ReadonlyArray<keyof ConnectionOptions & keyof TransportOptions>;
+
+export function alpnList(alpn: string | readonly string[] | undefined): readonly string[] | undefined {
+  if (alpn === undefined) return undefined;
+  return typeof alpn === 'string' ? [alpn] : alpn;
+}
+
+/** The core's ConnectionOptions from the public options. */
+export function coreOptions(o: TransportOptions, serverName?: string): ConnectionOptions {
+  const out: ConnectionOptions = {};
+  for (const k of CORE_KEYS) {
+    const v = o[k];
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  const alpn = alpnList(o.alpn);
+  if (alpn) out.alpn = alpn;
+  if (serverName !== undefined) out.serverName = serverName;
+  return out;
+}
+
+export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+export const DEFAULT_STREAM_HIGH_WATER_MARK = 1024 * 1024;
+
+export function layerOptions(o: TransportOptions): ChannelLayerOptions {
+  return {
+    maxStreamMessageSize: o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    reassemblyMaxBytes: o.reassembly?.maxBytes,
+    reassemblyMaxMessages: o.reassembly?.maxMessages,
+    reassemblyTimeout: o.reassembly?.timeout,
+  };
+}
+
+function checkNonNegative(o: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
+      throw new TypeError(`option ${k} must be a finite number >= 0, got ${String(v)}`);
+    }
+  }
+}
+
+/** Rejects obviously wrong numeric options early, with the option's name. */
+export function validateOptions(o: TransportOptions): void {
+  checkNonNegative(o as Record<string, unknown>, [
+    ...CORE_KEYS.filter((k) => k !== 'channels' && k !== 'ackFrequency'),
+    'recvBufferSize',
+    'sendBufferSize',
+    'streamHighWaterMark',
+    'maxMessageSize',
+    'maxMessageDepth',
+  ]);
+}

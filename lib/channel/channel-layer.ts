@@ -1,0 +1,804 @@
+/**
+ * The game-channel layer over one core Connection (spec/wire.md §Game channels). Sans-IO and platform-neutral.
+ *
+ * When both ends announced channels_supported it owns the first bytes of every application stream (the
+ * preamble) and the kind byte of every datagram: raw streams get the raw preamble written on open and
+ * stripped on receipt, raw datagrams get kind 0x00. When they did not, raw streams and datagrams pass
+ * through untouched and channels are unavailable (PetrelError CHANNELS_UNAVAILABLE).
+ *
+ * Delivery schemes, per mode:
+ * - reliable-ordered: one unidirectional stream per channel (opened on first send), length-prefixed messages.
+ * - reliable-unordered: one unidirectional stream per message, FIN after it. When the peer's stream limit
+ *   is reached, the messages that wait are batched onto the next stream that opens (one preamble, several
+ *   messages, one FIN). Streams are independent, so messages overtake each other freely.
+ * - unreliable / unreliable-sequenced: one DATAGRAM per message, or up to 256 fragments for larger ones.
+ *   Messages sent before the peer acknowledged the channel's DECLARE are held (bounded) and released on
+ *   that acknowledgement, so the first messages are not dropped by a receiver that has not seen the name yet.
+ *
+ * Feed every core event to `handleEvent` and read this layer's events with `pollEvent`.
+ */
+import type { Connection } from '../connection/connection.js';
+import type { ConnectionEvent } from '../connection/types.js';
+import { PetrelError, PetrelWireError, TransportErrorCode } from '../errors.js';
+import { ByteWriter } from '../wire/buffer.js';
+import {
+  DEFAULT_MAX_STREAM_MESSAGE_SIZE,
+  MAX_DATAGRAM_MESSAGE_SIZE,
+  StreamMessageParser,
+  decodeChannelDatagram,
+  decodeControlMessage,
+  encodeChannelDatagram,
+  encodeChannelDeclaration,
+  encodeStreamMessageHeader,
+  encodeStreamPreamble,
+  fragmentMessage,
+  readStreamPreamble,
+  type ChannelDatagramHeader,
+  type ChannelDeclaration,
+  type ChannelMode,
+  type StreamPreamble,
+} from '../wire/channel.js';
+import { varintLengthFromFirstByte } from '../wire/varint.js';
+import { isBidi, isClientInitiated } from '../stream/stream-id.js';
+import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
+
+export type { ChannelMode } from '../wire/channel.js';
+
+/** A message received on a channel, surfaced under the peer's channel name. */
+export interface ChannelMessageEvent {
+  type: 'message';
+  channel: string;
+  mode: ChannelMode;
+  data: Uint8Array;
+}
+
+/**
+ * Core events pass through, except those about the layer's own streams; `stream_opened` and
+ * `stream_readable` for peer streams come after their raw preamble; `datagram` carries raw datagrams only.
+ */
+export type ChannelLayerEvent = ConnectionEvent | ChannelMessageEvent;
+
+export interface ChannelLayerOptions {
+  /** Channels the peer may declare (local policy; more is CHANNEL_ENCODING_ERROR). Default 1024. */
+  maxPeerChannels?: number;
+  /** Largest reliable-channel message accepted and sent. Default 1 MiB. */
+  maxStreamMessageSize?: number;
+  /** Fragment bytes held for reassembly across all partial messages. Default 1 MiB. */
+  reassemblyMaxBytes?: number;
+  /** Partial messages held for reassembly. Default 32. */
+  reassemblyMaxMessages?: number;
+  /** How long a partial message waits for its other fragments (ms). Default 3000. */
+  reassemblyTimeout?: number;
+  /** Unreliable messages held per channel until its declaration is acknowledged (oldest dropped). Default 64. */
+  maxHeldMessages?: number;
+}
+
+export interface ChannelStats {
+  channelsDeclared: number;
+  peerChannels: number;
+  messagesSent: number;
+  messagesReceived: number;
+  fragmentsSent: number;
+  fragmentsReceived: number;
+  /** Incoming channel datagrams dropped, by reason (malformed, undeclared_channel, mode_mismatch, stale, fragment_mismatch, fragment_of_dropped). */
+  datagramsDropped: Record<string, number>;
+  /** Whole messages given up, by reason (reassembly_timeout, reassembly_evicted, oversize, stale, held_overflow, stream_reset, stream_without_preamble). */
+  messagesDropped: Record<string, number>;
+  reassemblyBytes: number;
+  reassemblyMessages: number;
+  heldMessages: number;
+}
+
+interface OutChannel {
+  id: number;
+  name: string;
+  mode: ChannelMode;
+  /** Control-stream offset just past this channel's DECLARE; Infinity until it is written. */
+  declEnd: number;
+  /** reliable-ordered: the channel's stream once open. */
+  stream: number | null;
+  /** Reliable messages waiting for a stream (the peer's stream limit). */
+  pending: Uint8Array[];
+  /** Unreliable messages waiting for the declaration to be acknowledged. */
+  held: Uint8Array[];
+  nextSequence: number;
+  nextMessageId: number;
+}
+
+interface InChannel {
+  name: string;
+  mode: ChannelMode;
+  lastSequence: number;
+  orderedStream: number | null;
+}
+
+type InStream =
+  | { kind: 'pending'; head: Uint8Array; have: number }
+  | { kind: 'raw' }
+  | { kind: 'control'; parser: StreamMessageParser }
+  | { kind: 'ordered' | 'unordered'; channelId: number; parser: StreamMessageParser; held: boolean };
+
+const DEFAULTS: Required<ChannelLayerOptions> = {
+  maxPeerChannels: 1024,
+  maxStreamMessageSize: DEFAULT_MAX_STREAM_MESSAGE_SIZE,
+  reassemblyMaxBytes: 1024 * 1024,
+  reassemblyMaxMessages: 32,
+  reassemblyTimeout: 3000,
+  maxHeldMessages: 64,
+};
+
+const RAW_PREAMBLE = new Uint8Array([0x00]);
+const RESERVED_CONTROL = -1;
+
+export class ChannelLayer {
+  readonly conn: Connection;
+  private readonly opts: Required<ChannelLayerOptions>;
+  private readonly queue: ChannelLayerEvent[] = [];
+  private queueHead = 0;
+
+  // Sending side.
+  private readonly outByName = new Map<string, OutChannel>();
+  private readonly outById: OutChannel[] = [];
+  private control: number | null = null;
+  private controlWritten = 0;
+  private readonly controlBacklog: Array<{ ch: OutChannel; bytes: Uint8Array }> = [];
+  /** Channels (and RESERVED_CONTROL for the control stream) waiting for a unidirectional stream, FIFO. */
+  private readonly waitingUni: Array<OutChannel | typeof RESERVED_CONTROL> = [];
+  private readonly heldChannels = new Set<OutChannel>();
+  /** Our own channel and control streams: their core events are internal. */
+  private readonly internal = new Set<number>();
+
+  // Receiving side.
+  private readonly inChannels = new Map<number, InChannel>();
+  private readonly inNames = new Map<string, number>();
+  private readonly inStreams = new Map<number, InStream>();
+  /** Channel streams that arrived before their channel's DECLARE, by channel id. */
+  private readonly heldStreams = new Map<number, number[]>();
+  private peerControl: number | null = null;
+  private readonly reassembly: Reassembly;
+  private failed = false;
+  private closed = false;
+
+  private readonly scratch = new Uint8Array(2048);
+  private readonly writer = new ByteWriter(this.scratch);
+  private readonly counters = { messagesSent: 0, messagesReceived: 0, fragmentsSent: 0, fragmentsReceived: 0 };
+  private readonly datagramDrops: Record<string, number> = {};
+  private readonly messageDrops: Record<string, number> = {};
+  private heldCount = 0;
+
+  constructor(conn: Connection, options: ChannelLayerOptions = {}) {
+    this.conn = conn;
+    this.opts = { ...DEFAULTS };
+    for (const [k, v] of Object.entries(options)) if (v !== undefined) (this.opts as Record<string, unknown>)[k] = v;
+    this.reassembly = new Reassembly({
+      maxBytes: this.opts.reassemblyMaxBytes,
+      maxMessages: this.opts.reassemblyMaxMessages,
+      timeout: this.opts.reassemblyTimeout,
+    });
+  }
+
+  /** Whether channel forms are in use on this connection (both ends sent channels_supported). */
+  get negotiated(): boolean {
+    return this.conn.channelsNegotiated;
+  }
+
+  // ───────────────────────────── raw streams and datagrams ─────────────────────────────
+
+  /** Opens a raw application stream (the raw preamble is written when channels are negotiated). Null = peer's stream limit. */
+  openStream(bidi: boolean): number | null {
+    const id = this.conn.openStream(bidi);
+    if (id !== null && this.negotiated) this.conn.streamWrite(id, RAW_PREAMBLE);
+    return id;
+  }
+
+  /** Reads a raw stream (the preamble has already been consumed). */
+  streamRead(id: number, max?: number): Uint8Array | null {
+    return this.conn.streamRead(id, max);
+  }
+
+  /** Largest raw datagram payload; 0 when the peer takes no datagrams. */
+  maxDatagramPayload(): number {
+    const n = this.conn.maxDatagramPayload();
+    if (n <= 0) return 0;
+    return this.negotiated ? n - 1 : n;
+  }
+
+  /** Queues a raw datagram. Throws DATAGRAM_TOO_LARGE / DATAGRAMS_UNSUPPORTED like the core. */
+  sendDatagram(data: Uint8Array): number {
+    if (!this.negotiated) return this.conn.sendDatagram(data);
+    const limit = this.maxDatagramPayload();
+    if (limit <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
+    if (data.length > limit) throw new PetrelError('DATAGRAM_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${limit}`);
+    const w = this.writer.reset(this.scratch);
+    encodeChannelDatagram(w, { kind: 'raw' }, data);
+    return this.conn.sendDatagram(this.scratch.subarray(0, w.pos)); // the core copies it
+  }
+
+  // ───────────────────────────── channels: sending ─────────────────────────────
+
+  /** Returns the id of the local channel `name`, declaring it on first use. */
+  channel(name: string, mode: ChannelMode): number {
+    if (!this.negotiated) throw new PetrelError('CHANNELS_UNAVAILABLE', 'the peer does not speak game channels');
+    this.checkOpen();
+    const existing = this.outByName.get(name);
+    if (existing) {
+      if (existing.mode !== mode) {
+        throw new PetrelError('CHANNEL_MODE_MISMATCH', `channel ${JSON.stringify(name)} is ${existing.mode}, not ${mode}`);
+      }
+      return existing.id;
+    }
+    const ch: OutChannel = {
+      id: this.outById.length,
+      name,
+      mode,
+      declEnd: Infinity,
+      stream: null,
+      pending: [],
+      held: [],
+      nextSequence: 0,
+      nextMessageId: 0,
+    };
+    const w = this.writer.reset(this.scratch);
+    try {
+      encodeChannelDeclaration(w, { channelId: ch.id, mode, name });
+    } catch (e) {
+      if (e instanceof PetrelWireError) throw new PetrelError('INVALID_CHANNEL', e.message);
+      throw e;
+    }
+    this.outByName.set(name, ch);
+    this.outById.push(ch);
+    const decl = this.scratch.slice(0, w.pos);
+    if (this.control === null && !this.openControl()) this.controlBacklog.push({ ch, bytes: decl });
+    else if (this.controlBacklog.length > 0) this.controlBacklog.push({ ch, bytes: decl });
+    else this.writeDeclaration(ch, decl);
+    return ch.id;
+  }
+
+  /** Sends one message on a local channel. Throws MESSAGE_TOO_LARGE, UNKNOWN_CHANNEL, CONNECTION_CLOSED. */
+  send(channelId: number, data: Uint8Array): void {
+    this.checkOpen();
+    const ch = this.outById[channelId];
+    if (!ch) throw new PetrelError('UNKNOWN_CHANNEL', `no local channel ${channelId}`);
+    switch (ch.mode) {
+      case 'reliable-ordered':
+      case 'reliable-unordered':
+        if (data.length > this.opts.maxStreamMessageSize) {
+          throw new PetrelError('MESSAGE_TOO_LARGE', `message of ${data.length} bytes above ${this.opts.maxStreamMessageSize}`);
+        }
+        this.sendReliable(ch, data);
+        break;
+      default:
+        if (data.length > MAX_DATAGRAM_MESSAGE_SIZE) {
+          throw new PetrelError('MESSAGE_TOO_LARGE', `message of ${data.length} bytes above ${MAX_DATAGRAM_MESSAGE_SIZE}`);
+        }
+        if (this.conn.maxDatagramPayload() <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
+        if (ch.declEnd > this.controlAcked()) this.hold(ch, data.slice());
+        else {
+          if (ch.held.length > 0) this.releaseHeld(); // keep send order
+          this.sendUnreliable(ch, data);
+        }
+    }
+    this.counters.messagesSent++;
+  }
+
+  private sendReliable(ch: OutChannel, data: Uint8Array): void {
+    if (ch.pending.length > 0) {
+      ch.pending.push(data.slice());
+      return;
+    }
+    if (ch.mode === 'reliable-ordered') {
+      if (ch.stream === null && !this.openChannelStream(ch)) {
+        ch.pending.push(data.slice());
+        this.waitingUni.push(ch);
+        return;
+      }
+      this.writeMessage(ch.stream!, data);
+      return;
+    }
+    const id = this.openUni();
+    if (id === null) {
+      ch.pending.push(data.slice());
+      this.waitingUni.push(ch);
+      return;
+    }
+    this.writePreamble(id, 'unordered', ch.id);
+    this.writeMessage(id, data);
+    this.conn.streamFinish(id);
+  }
+
+  private sendUnreliable(ch: OutChannel, data: Uint8Array): void {
+    const sequence = ch.mode === 'unreliable-sequenced' ? ch.nextSequence++ : undefined;
+    const max = this.conn.maxDatagramPayload();
+    const plan = fragmentMessage(data.length, max, { channelId: ch.id, sequence, messageId: ch.nextMessageId });
+    if (plan.count === 1) {
+      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence }, data);
+      return;
+    }
+    const messageId = ch.nextMessageId++;
+    for (let i = 0; i < plan.count; i++) {
+      const start = i * plan.fragmentSize;
+      const piece = data.subarray(start, Math.min(data.length, start + plan.fragmentSize));
+      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } }, piece);
+      this.counters.fragmentsSent++;
+    }
+  }
+
+  private emitDatagram(h: ChannelDatagramHeader, payload: Uint8Array): void {
+    const w = this.writer.reset(this.scratch);
+    encodeChannelDatagram(w, h, payload);
+    this.conn.sendDatagram(this.scratch.subarray(0, w.pos));
+  }
+
+  private hold(ch: OutChannel, data: Uint8Array): void {
+    ch.held.push(data);
+    this.heldCount++;
+    this.heldChannels.add(ch);
+    if (ch.held.length > this.opts.maxHeldMessages) {
+      ch.held.shift();
+      this.heldCount--;
+      this.countMessageDrop('held_overflow');
+    }
+  }
+
+  /** Control-stream bytes the peer acknowledged (as a contiguous prefix); -1 before the stream exists. */
+  private controlAcked(): number {
+    if (this.control === null) return -1;
+    return this.controlWritten - this.conn.streamBufferedBytes(this.control);
+  }
+
+  private releaseHeld(): void {
+    const acked = this.controlAcked();
+    for (const ch of this.heldChannels) {
+      if (ch.declEnd > acked) continue;
+      this.heldChannels.delete(ch);
+      const held = ch.held;
+      ch.held = [];
+      this.heldCount -= held.length;
+      for (const m of held) this.sendUnreliable(ch, m);
+    }
+  }
+
+  private openUni(): number | null {
+    return this.conn.openStream(false);
+  }
+
+  private openControl(): boolean {
+    const id = this.openUni();
+    if (id === null) {
+      this.waitingUni.push(RESERVED_CONTROL);
+      return false;
+    }
+    this.control = id;
+    this.internal.add(id);
+    const w = this.writer.reset(this.scratch);
+    encodeStreamPreamble(w, { kind: 'control' });
+    this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
+    this.controlWritten += w.pos;
+    return true;
+  }
+
+  private writeDeclaration(ch: OutChannel, decl: Uint8Array): void {
+    this.conn.streamWrite(this.control!, decl);
+    this.controlWritten += decl.length;
+    ch.declEnd = this.controlWritten;
+  }
+
+  private openChannelStream(ch: OutChannel): boolean {
+    const id = this.openUni();
+    if (id === null) return false;
+    this.writePreamble(id, 'ordered', ch.id);
+    ch.stream = id;
+    return true;
+  }
+
+  private writePreamble(id: number, kind: 'ordered' | 'unordered', channelId: number): void {
+    this.internal.add(id);
+    const w = this.writer.reset(this.scratch);
+    encodeStreamPreamble(w, { kind, channelId });
+    this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
+  }
+
+  private writeMessage(id: number, data: Uint8Array): void {
+    const w = this.writer.reset(this.scratch);
+    encodeStreamMessageHeader(w, data.length);
+    this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
+    if (data.length > 0) this.conn.streamWrite(id, data);
+  }
+
+  /** A unidirectional stream may be available again: serve the waiting channels in order. */
+  private serviceWaiting(): void {
+    while (this.waitingUni.length > 0) {
+      const next = this.waitingUni[0]!;
+      if (next === RESERVED_CONTROL) {
+        const id = this.openUni();
+        if (id === null) return;
+        this.waitingUni.shift();
+        this.control = id;
+        this.internal.add(id);
+        const w = this.writer.reset(this.scratch);
+        encodeStreamPreamble(w, { kind: 'control' });
+        this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
+        this.controlWritten += w.pos;
+        for (const { ch, bytes } of this.controlBacklog) this.writeDeclaration(ch, bytes);
+        this.controlBacklog.length = 0;
+        continue;
+      }
+      const ch = next;
+      if (ch.mode === 'reliable-ordered') {
+        if (ch.stream === null && !this.openChannelStream(ch)) return;
+      } else {
+        const id = this.openUni();
+        if (id === null) return;
+        this.writePreamble(id, 'unordered', ch.id);
+        for (const m of ch.pending) this.writeMessage(id, m);
+        ch.pending = [];
+        this.conn.streamFinish(id);
+        this.waitingUni.shift();
+        continue;
+      }
+      for (const m of ch.pending) this.writeMessage(ch.stream!, m);
+      ch.pending = [];
+      this.waitingUni.shift();
+    }
+  }
+
+  // ───────────────────────────── events ─────────────────────────────
+
+  /** Feeds one core event for this connection. */
+  handleEvent(ev: ConnectionEvent, now: number): void {
+    if (ev.type === 'closed') {
+      this.onClosed();
+      this.push(ev);
+      return;
+    }
+    // After a channel error the connection is closing: nothing more is surfaced but 'closed'.
+    if (this.failed) return;
+    if (!this.negotiated) {
+      this.push(ev);
+      return;
+    }
+    try {
+      this.dispatch(ev, now);
+      if (this.heldCount > 0) this.releaseHeld();
+    } catch (e) {
+      if (e instanceof PetrelWireError && e.errorCode === TransportErrorCode.CHANNEL_ENCODING_ERROR) {
+        this.fail(e.message);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private dispatch(ev: ConnectionEvent, now: number): void {
+    switch (ev.type) {
+      case 'stream_opened':
+        if (!this.isLocal(ev.streamId)) this.inStreams.set(ev.streamId, { kind: 'pending', head: new Uint8Array(9), have: 0 });
+        else this.push(ev);
+        return;
+      case 'stream_readable':
+        this.onReadable(ev.streamId, ev);
+        return;
+      case 'stream_reset':
+        this.onPeerReset(ev.streamId, ev);
+        return;
+      case 'stream_stop_sending':
+        if (this.internal.has(ev.streamId)) this.onStopped(ev.streamId);
+        else this.push(ev);
+        return;
+      case 'stream_writable':
+        if (!this.internal.has(ev.streamId)) this.push(ev);
+        return;
+      case 'stream_closed': {
+        const id = ev.streamId;
+        if (this.internal.delete(id)) return;
+        const st = this.inStreams.get(id);
+        if (st === undefined) {
+          this.push(ev);
+          return;
+        }
+        this.inStreams.delete(id);
+        if (st.kind === 'raw') this.push(ev);
+        return;
+      }
+      case 'datagram':
+        this.onDatagram(ev.data, now);
+        return;
+      case 'streams_available':
+        if (!ev.bidi) this.serviceWaiting();
+        this.push(ev);
+        return;
+      default:
+        this.push(ev);
+    }
+  }
+
+  private isLocal(id: number): boolean {
+    return isClientInitiated(id) === this.conn.isClient;
+  }
+
+  private onReadable(id: number, ev: ConnectionEvent): void {
+    const st = this.inStreams.get(id);
+    if (st === undefined || st.kind === 'raw') {
+      this.push(ev);
+      return;
+    }
+    if (st.kind === 'pending') {
+      this.readPreamble(id, st);
+      return;
+    }
+    this.pumpChannelStream(id, st);
+  }
+
+  private readPreamble(id: number, st: { kind: 'pending'; head: Uint8Array; have: number }): void {
+    if (this.conn.streamStats(id) === null) return; // reset before we read: stream_reset follows
+    for (;;) {
+      const got = readStreamPreamble(st.head.subarray(0, st.have));
+      if (got) {
+        this.classify(id, got.preamble);
+        return;
+      }
+      const want = st.have < 2 ? 1 : 1 + varintLengthFromFirstByte(st.head[1]!) - st.have;
+      const d = this.conn.streamRead(id, want);
+      if (d === null) {
+        if (this.conn.streamStats(id) === null || this.conn.streamFinished(id)) {
+          // FIN before a complete preamble: nothing the application could use.
+          this.inStreams.delete(id);
+          this.countMessageDrop('stream_without_preamble');
+        }
+        return;
+      }
+      st.head.set(d, st.have);
+      st.have += d.length;
+    }
+  }
+
+  private classify(id: number, p: StreamPreamble): void {
+    if (p.kind === 'raw') {
+      this.inStreams.set(id, { kind: 'raw' });
+      this.push({ type: 'stream_opened', streamId: id });
+      // The core signals readability once per drain; we consumed only the preamble, so say it again.
+      this.push({ type: 'stream_readable', streamId: id });
+      return;
+    }
+    if (isBidi(id)) chErr(`${p.kind} preamble on bidirectional stream ${id}`);
+    const parser = new StreamMessageParser(this.opts.maxStreamMessageSize);
+    if (p.kind === 'control') {
+      if (this.peerControl !== null) chErr('second control stream');
+      this.peerControl = id;
+      const st: InStream = { kind: 'control', parser };
+      this.inStreams.set(id, st);
+      this.pumpChannelStream(id, st);
+      return;
+    }
+    const st: InStream = { kind: p.kind, channelId: p.channelId, parser, held: true };
+    this.inStreams.set(id, st);
+    const ch = this.inChannels.get(p.channelId);
+    if (ch === undefined) {
+      // Declarations and channel streams race: hold the stream (flow control bounds it) until the DECLARE.
+      const list = this.heldStreams.get(p.channelId);
+      if (list) list.push(id);
+      else this.heldStreams.set(p.channelId, [id]);
+      return;
+    }
+    this.admitChannelStream(id, st, ch);
+  }
+
+  private admitChannelStream(id: number, st: Extract<InStream, { kind: 'ordered' | 'unordered' }>, ch: InChannel): void {
+    const expected: ChannelMode = st.kind === 'ordered' ? 'reliable-ordered' : 'reliable-unordered';
+    if (ch.mode !== expected) chErr(`${st.kind} stream for ${ch.mode} channel ${JSON.stringify(ch.name)}`);
+    if (st.kind === 'ordered') {
+      if (ch.orderedStream !== null) chErr(`second ordered stream for channel ${JSON.stringify(ch.name)}`);
+      ch.orderedStream = id;
+    }
+    st.held = false;
+    this.pumpChannelStream(id, st);
+  }
+
+  private pumpChannelStream(id: number, st: Exclude<InStream, { kind: 'pending' | 'raw' }>): void {
+    if (st.kind !== 'control' && st.held) return;
+    if (this.conn.streamStats(id) === null) return;
+    for (let d = this.conn.streamRead(id); d !== null; d = this.conn.streamRead(id)) {
+      const msgs = st.parser.push(d);
+      for (const m of msgs) {
+        if (st.kind === 'control') this.onControlMessage(m);
+        else this.deliver(st.channelId, m);
+        if (this.failed || this.closed) return;
+      }
+    }
+    if (this.conn.streamStats(id) === null || this.conn.streamFinished(id)) {
+      st.parser.finish();
+      if (st.kind === 'control') chErr('control stream finished');
+      this.inStreams.delete(id);
+      if (st.kind === 'ordered') {
+        const ch = this.inChannels.get(st.channelId);
+        if (ch && ch.orderedStream === id) ch.orderedStream = null;
+      }
+    }
+  }
+
+  private onControlMessage(m: Uint8Array): void {
+    const d = decodeControlMessage(m);
+    if (d !== null) this.declarePeer(d);
+  }
+
+  private declarePeer(d: ChannelDeclaration): void {
+    const existing = this.inChannels.get(d.channelId);
+    if (existing) {
+      if (existing.name !== d.name || existing.mode !== d.mode) chErr(`channel ${d.channelId} redeclared differently`);
+      return;
+    }
+    if (this.inNames.has(d.name)) chErr(`channel name ${JSON.stringify(d.name)} declared under two ids`);
+    if (this.inChannels.size >= this.opts.maxPeerChannels) chErr(`more than ${this.opts.maxPeerChannels} channels declared`);
+    const ch: InChannel = { name: d.name, mode: d.mode, lastSequence: -1, orderedStream: null };
+    this.inChannels.set(d.channelId, ch);
+    this.inNames.set(d.name, d.channelId);
+    const held = this.heldStreams.get(d.channelId);
+    if (held) {
+      this.heldStreams.delete(d.channelId);
+      for (const id of held) {
+        const st = this.inStreams.get(id);
+        if (st && (st.kind === 'ordered' || st.kind === 'unordered')) this.admitChannelStream(id, st, ch);
+      }
+    }
+  }
+
+  private deliver(channelId: number, data: Uint8Array): void {
+    const ch = this.inChannels.get(channelId)!;
+    this.counters.messagesReceived++;
+    this.push({ type: 'message', channel: ch.name, mode: ch.mode, data });
+  }
+
+  private onPeerReset(id: number, ev: ConnectionEvent): void {
+    const st = this.inStreams.get(id);
+    if (st === undefined || st.kind === 'raw') {
+      this.push(ev);
+      return;
+    }
+    this.inStreams.delete(id);
+    if (st.kind === 'pending') return;
+    if (st.kind === 'control') chErr('control stream reset');
+    // Messages of a reset channel stream are lost; the channel itself stays usable (a new stream may follow).
+    this.countMessageDrop('stream_reset');
+    if (st.kind === 'ordered') {
+      const ch = this.inChannels.get(st.channelId);
+      if (ch && ch.orderedStream === id) ch.orderedStream = null;
+    }
+  }
+
+  /** The peer sent STOP_SENDING on one of our streams (the core answers with RESET_STREAM). */
+  private onStopped(id: number): void {
+    if (id === this.control) chErr('control stream stopped by the peer');
+    for (const ch of this.outById) {
+      // The ordered stream is gone: the next message opens a fresh one.
+      if (ch.stream === id) ch.stream = null;
+    }
+    this.countMessageDrop('stream_reset');
+  }
+
+  private onDatagram(data: Uint8Array, now: number): void {
+    let d;
+    try {
+      d = decodeChannelDatagram(data);
+    } catch (e) {
+      if (e instanceof PetrelWireError) {
+        this.countDrop('malformed');
+        return;
+      }
+      throw e;
+    }
+    if (d.kind === 'raw') {
+      this.push({ type: 'datagram', data: d.payload });
+      return;
+    }
+    const ch = this.inChannels.get(d.channelId);
+    if (ch === undefined) {
+      this.countDrop('undeclared_channel');
+      return;
+    }
+    const sequenced = ch.mode === 'unreliable-sequenced';
+    if ((ch.mode !== 'unreliable' && !sequenced) || sequenced !== (d.sequence !== undefined)) {
+      this.countDrop('mode_mismatch');
+      return;
+    }
+    if (sequenced && d.sequence! <= ch.lastSequence) {
+      this.countDrop('stale');
+      return;
+    }
+    let message = d.payload;
+    if (d.fragment) {
+      this.counters.fragmentsReceived++;
+      const r = this.reassembly.add(d.channelId, d.fragment, d.sequence, d.payload, now);
+      if (r.kind === 'inconsistent') this.countDrop('fragment_mismatch');
+      if (r.kind === 'dropped') this.countDrop('fragment_of_dropped');
+      if (r.kind !== 'complete') return;
+      message = r.data;
+      if (sequenced && d.sequence! <= ch.lastSequence) {
+        this.countMessageDrop('stale');
+        return;
+      }
+    }
+    if (sequenced) {
+      ch.lastSequence = d.sequence!;
+      this.reassembly.discardStale(d.channelId, ch.lastSequence);
+    }
+    this.counters.messagesReceived++;
+    this.push({ type: 'message', channel: ch.name, mode: ch.mode, data: message });
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    this.reassembly.clear();
+    for (const ch of this.heldChannels) ch.held = [];
+    this.heldChannels.clear();
+    this.heldCount = 0;
+  }
+
+  /** A malformed channel form on a stream: close the connection with CHANNEL_ENCODING_ERROR (spec). */
+  private fail(message: string): void {
+    this.failed = true;
+    this.conn.close(TransportErrorCode.CHANNEL_ENCODING_ERROR, message, false);
+  }
+
+  private checkOpen(): void {
+    const s = this.conn.state;
+    if (this.closed || s === 'closing' || s === 'draining' || s === 'closed') {
+      throw new PetrelError('CONNECTION_CLOSED', 'connection is closed');
+    }
+  }
+
+  // ───────────────────────────── output, timers, stats ─────────────────────────────
+
+  private push(ev: ChannelLayerEvent): void {
+    this.queue.push(ev);
+  }
+
+  pollEvent(): ChannelLayerEvent | null {
+    if (this.queueHead >= this.queue.length) return null;
+    const ev = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = undefined as unknown as ChannelLayerEvent;
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+    return ev;
+  }
+
+  /** Earliest reassembly expiry, or null. */
+  pollTimeout(): number | null {
+    return this.reassembly.nextDeadline();
+  }
+
+  handleTimeout(now: number): void {
+    this.reassembly.expire(now);
+  }
+
+  stats(): ChannelStats {
+    const r = this.reassembly;
+    const messagesDropped: Record<string, number> = { ...this.messageDrops };
+    for (const [k, v] of Object.entries(r.dropped) as Array<[ReassemblyDropReason, number]>) {
+      if (v > 0) messagesDropped[k] = (messagesDropped[k] ?? 0) + v;
+    }
+    return {
+      channelsDeclared: this.outById.length,
+      peerChannels: this.inChannels.size,
+      ...this.counters,
+      datagramsDropped: { ...this.datagramDrops },
+      messagesDropped,
+      reassemblyBytes: r.bytes,
+      reassemblyMessages: r.messages,
+      heldMessages: this.heldCount,
+    };
+  }
+
+  private countDrop(reason: string): void {
+    this.datagramDrops[reason] = (this.datagramDrops[reason] ?? 0) + 1;
+  }
+
+  private countMessageDrop(reason: string): void {
+    this.messageDrops[reason] = (this.messageDrops[reason] ?? 0) + 1;
+  }
+}
+
+function chErr(message: string): never {
+  throw new PetrelWireError(TransportErrorCode.CHANNEL_ENCODING_ERROR, message);
+}

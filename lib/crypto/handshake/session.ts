@@ -1,0 +1,581 @@
+/**
+ * Petrel's secure handshake: a TLS-1.3-shaped exchange (RFC 8446 as carried by RFC 9001) with Petrel's
+ * own messages, driven by the connection through the HandshakeSession contract. Flow, keys and checks:
+ * spec/handshake.md §Handshake flow. The message flow and key order are exactly the insecure session's:
+ *
+ *   client                                     server
+ *   ClientHello             (initial)   -->
+ *                                       <--   ServerHello                      (initial)
+ *                                             EncryptedExtensions, Certificate,
+ *                                             CertificateVerify, Finished      (handshake)
+ *   Finished                (handshake) -->
+ *
+ * Any failure returns a HandshakeError, empties both output queues and poisons the session: no 1-RTT
+ * key is handed out after it, and every later call returns the same error.
+ */
+import { PetrelError, PetrelWireError } from '../../errors.js';
+import {
+  applicationTrafficSecrets,
+  earlySecret,
+  finishedKey,
+  finishedMac,
+  handshakeSecret,
+  handshakeTrafficSecrets,
+  masterSecret,
+  nextTrafficSecret,
+  PETREL_PROFILE,
+  verifyFinished,
+  type TrafficSecrets,
+} from '../key-schedule.js';
+import { protectorsFromSecret, type AeadPacketProtector } from '../packet-protection.js';
+import { CIPHER_SUITES, type CipherSuite, type CryptoProvider, type KeyPair } from '../provider.js';
+import type { EncryptionLevel, HandshakeError, HandshakeSession, KeyInstall, PacketProtector } from '../types.js';
+import { fail, HandshakeFailure, handshakeErrorCode } from './errors.js';
+import { decodeCertificate as decodeCertificateBytes, SignatureContext, signWithContext, verifyServerIdentity, verifyWithContext } from './identity.js';
+import {
+  decodeCertificate,
+  decodeCertificateVerify,
+  decodeClientHello,
+  decodeEncryptedExtensions,
+  decodeFinished,
+  decodeServerHello,
+  encodeCertificate,
+  encodeCertificateVerify,
+  encodeClientHello,
+  encodeEncryptedExtensions,
+  encodeFinished,
+  encodeServerHello,
+  HandshakeType,
+  LIMITS,
+  MessageBuffer,
+  RANDOM_LENGTH,
+  SUITE_CODES,
+  suiteFromCode,
+  type RawMessage,
+} from './messages.js';
+
+const PREFIX = PETREL_PROFILE.prefix;
+
+/** One secret as the NSS key log format names it (SSLKEYLOGFILE), for debugging tools. */
+export interface KeyLogEntry {
+  label:
+    | 'CLIENT_HANDSHAKE_TRAFFIC_SECRET'
+    | 'SERVER_HANDSHAKE_TRAFFIC_SECRET'
+    | `CLIENT_TRAFFIC_SECRET_${number}`
+    | `SERVER_TRAFFIC_SECRET_${number}`;
+  clientRandom: Uint8Array;
+  secret: Uint8Array;
+}
+
+interface CommonOptions {
+  provider: CryptoProvider;
+  /** Client: protocols offered, in preference order. Server: protocols accepted. Empty = no ALPN. */
+  alpn: readonly string[];
+  /** Our encoded transport parameters (opaque here). */
+  transportParameters: Uint8Array;
+  /** Client: suites offered, in order. Server: suites accepted, in preference order. Default CIPHER_SUITES. */
+  suites?: readonly CipherSuite[];
+  /** Receives every traffic secret as it is derived. Debugging only: whoever holds these reads the traffic. */
+  keyLog?: (entry: KeyLogEntry) => void;
+}
+
+export interface ClientSessionOptions extends CommonOptions {
+  /** The name the server's certificate must carry (and sent to the server). */
+  serverName: string;
+  /** A pinned Ed25519 server key: accepted without a certificate. */
+  serverKey?: Uint8Array;
+  /** Ed25519 CA keys whose certificate chains are accepted. */
+  trustedCAs?: readonly Uint8Array[];
+  /** Current time in ms since the Unix epoch, for certificate validity. */
+  now: () => number;
+}
+
+export interface ServerSessionOptions extends CommonOptions {
+  /** The server's Ed25519 identity key pair. */
+  identity: KeyPair;
+  /** Encoded certificates for identity.publicKey, leaf first (see issueCertificate). Empty/absent for pinning. */
+  certificateChain?: readonly Uint8Array[];
+}
+
+function invalid(message: string): never {
+  throw new PetrelError('INVALID_CRYPTO_OPTIONS', message);
+}
+
+function checkCommon(o: CommonOptions): CipherSuite[] {
+  const suites = [...(o.suites ?? CIPHER_SUITES)];
+  if (suites.length === 0) invalid('no cipher suite enabled');
+  for (const s of suites) if (!CIPHER_SUITES.includes(s)) invalid(`unknown cipher suite ${String(s)}`);
+  if (o.alpn.length > LIMITS.alpnEntries) invalid(`more than ${LIMITS.alpnEntries} ALPN protocols`);
+  const utf8 = new TextEncoder();
+  for (const p of o.alpn) {
+    const n = utf8.encode(p).length;
+    if (n === 0 || n > LIMITS.alpnLength) invalid(`ALPN protocol ${JSON.stringify(p)} must be 1..${LIMITS.alpnLength} bytes`);
+  }
+  if (o.transportParameters.length > LIMITS.transportParameters) invalid('transport parameters too long');
+  return suites;
+}
+
+function sameCodes(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The handshake transcript: messages as framed on the wire, hashed whole at each point (few, short messages). */
+class Transcript {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+  constructor(private readonly provider: CryptoProvider) {}
+  add(message: Uint8Array): void {
+    this.parts.push(message);
+    this.length += message.length;
+  }
+  hash(): Uint8Array {
+    const all = new Uint8Array(this.length);
+    let o = 0;
+    for (const p of this.parts) {
+      all.set(p, o);
+      o += p.length;
+    }
+    return this.provider.sha256(all);
+  }
+}
+
+interface OneRttState {
+  suite: CipherSuite;
+  generation: number;
+  read: Uint8Array;
+  write: Uint8Array;
+  readProtector: AeadPacketProtector;
+  writeProtector: AeadPacketProtector;
+}
+
+abstract class SecureHandshake implements HandshakeSession {
+  abstract readonly isClient: boolean;
+  complete = false;
+  peerTransportParameters: Uint8Array | null = null;
+  alpn: string | null = null;
+
+  protected readonly provider: CryptoProvider;
+  protected readonly transcript: Transcript;
+  protected suite: CipherSuite | null = null;
+  protected clientRandom: Uint8Array = new Uint8Array(0);
+  protected handshakeSecrets: TrafficSecrets | null = null;
+  protected master: Uint8Array | null = null;
+  protected oneRtt: OneRttState | null = null;
+  private failure: HandshakeError | null = null;
+  private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
+  private readonly keys: KeyInstall[] = [];
+  private readonly inbox = new MessageBuffer();
+  private readonly keyLog: ((entry: KeyLogEntry) => void) | undefined;
+
+  constructor(opts: CommonOptions) {
+    this.provider = opts.provider;
+    this.transcript = new Transcript(opts.provider);
+    this.keyLog = opts.keyLog;
+  }
+
+  /** The negotiated suite, once known. */
+  get cipherSuite(): CipherSuite | null {
+    return this.suite;
+  }
+
+  /** The message type and level expected next, or null when no message may arrive. */
+  protected abstract expected(): { type: number; level: EncryptionLevel } | null;
+  protected abstract onMessage(m: RawMessage): void;
+
+  abstract start(): void;
+
+  handleCrypto(level: EncryptionLevel, data: Uint8Array): HandshakeError | null {
+    if (this.failure) return this.failure;
+    if (data.length === 0) return null;
+    try {
+      const want = this.expected();
+      // Every byte must arrive at the level of the message expected next: handshake messages never span
+      // a key change, and nothing may follow the last message (RFC 8446 §5.1).
+      if (want === null || level !== want.level) {
+        fail('UNEXPECTED_MESSAGE', `handshake data at ${level}${want ? `, expected ${want.level}` : ' after the handshake'}`);
+      }
+      this.inbox.push(data);
+      for (let m = this.inbox.next(); m; m = this.inbox.next()) {
+        const now = this.expected();
+        if (now === null || m.type !== now.type) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
+        this.onMessage(m);
+        const after = this.expected();
+        if (this.inbox.pending > 0 && (after === null || after.level !== now.level)) {
+          fail('UNEXPECTED_MESSAGE', `${this.inbox.pending} byte(s) at ${level} after its last message`);
+        }
+      }
+      return null;
+    } catch (e) {
+      return this.abort(e);
+    }
+  }
+
+  pollOutput(): { level: EncryptionLevel; data: Uint8Array } | null {
+    return this.out.shift() ?? null;
+  }
+
+  pollKeys(): KeyInstall | null {
+    return this.keys.shift() ?? null;
+  }
+
+  /**
+   * Advances both 1-RTT directions by one generation (RFC 9001 §6: "ku" label, header protection kept)
+   * and returns the new protectors. Each call is one more generation. Null before completion or after failure.
+   */
+  nextOneRttKeys(): { read: PacketProtector; write: PacketProtector } | null {
+    const s = this.oneRtt;
+    if (!this.complete || this.failure || !s) return null;
+    const p = this.provider;
+    const read = nextTrafficSecret(p, s.read, PETREL_PROFILE);
+    const write = nextTrafficSecret(p, s.write, PETREL_PROFILE);
+    s.read.fill(0);
+    s.write.fill(0);
+    s.read = read;
+    s.write = write;
+    s.generation++;
+    const [client, server] = this.isClient ? [write, read] : [read, write];
+    this.log(`CLIENT_TRAFFIC_SECRET_${s.generation}`, client);
+    this.log(`SERVER_TRAFFIC_SECRET_${s.generation}`, server);
+    return {
+      read: protectorsFromSecret(p, s.suite, read, PETREL_PROFILE, s.readProtector.hp),
+      write: protectorsFromSecret(p, s.suite, write, PETREL_PROFILE, s.writeProtector.hp),
+    };
+  }
+
+  protected send(level: EncryptionLevel, message: Uint8Array): void {
+    this.transcript.add(message);
+    this.out.push({ level, data: message });
+  }
+
+  protected install(k: KeyInstall): void {
+    this.keys.push(k);
+  }
+
+  protected log(label: KeyLogEntry['label'], secret: Uint8Array): void {
+    this.keyLog?.({ label, clientRandom: this.clientRandom.slice(), secret: secret.slice() });
+  }
+
+  /** X25519 with the peer's share; a share giving the all-zero secret is the peer's fault. */
+  protected sharedSecret(privateKey: Uint8Array, peerShare: Uint8Array): Uint8Array {
+    try {
+      return this.provider.x25519(privateKey, peerShare);
+    } catch {
+      return fail('ILLEGAL_PARAMETER', 'unusable X25519 key share');
+    } finally {
+      privateKey.fill(0); // ephemeral: forward secrecy rests on forgetting it
+    }
+  }
+
+  /** Handshake secrets over H(ClientHello..ServerHello); installs the handshake keys. */
+  protected deriveHandshakeKeys(shared: Uint8Array): void {
+    const p = this.provider;
+    const suite = this.suite!;
+    const hs = handshakeSecret(p, earlySecret(p), shared, PREFIX);
+    shared.fill(0);
+    const secrets = handshakeTrafficSecrets(p, hs, this.transcript.hash(), PREFIX);
+    this.handshakeSecrets = secrets;
+    this.master = masterSecret(p, hs, PREFIX);
+    hs.fill(0);
+    this.log('CLIENT_HANDSHAKE_TRAFFIC_SECRET', secrets.client);
+    this.log('SERVER_HANDSHAKE_TRAFFIC_SECRET', secrets.server);
+    const client = protectorsFromSecret(p, suite, secrets.client, PETREL_PROFILE);
+    const server = protectorsFromSecret(p, suite, secrets.server, PETREL_PROFILE);
+    this.install(this.isClient ? { level: 'handshake', read: server, write: client } : { level: 'handshake', read: client, write: server });
+  }
+
+  /** Application secrets over H(ClientHello..server Finished); the caller decides when to install them. */
+  protected deriveOneRtt(serverFinishedHash: Uint8Array): OneRttState {
+    const p = this.provider;
+    const suite = this.suite!;
+    const app = applicationTrafficSecrets(p, this.master!, serverFinishedHash, PREFIX);
+    this.master!.fill(0);
+    this.master = null;
+    this.log('CLIENT_TRAFFIC_SECRET_0', app.client);
+    this.log('SERVER_TRAFFIC_SECRET_0', app.server);
+    const [read, write] = this.isClient ? [app.server, app.client] : [app.client, app.server];
+    this.oneRtt = {
+      suite,
+      generation: 0,
+      read,
+      write,
+      readProtector: protectorsFromSecret(p, suite, read, PETREL_PROFILE),
+      writeProtector: protectorsFromSecret(p, suite, write, PETREL_PROFILE),
+    };
+    return this.oneRtt;
+  }
+
+  protected forgetHandshakeSecrets(): void {
+    this.handshakeSecrets?.client.fill(0);
+    this.handshakeSecrets?.server.fill(0);
+    this.handshakeSecrets = null;
+  }
+
+  private abort(e: unknown): HandshakeError {
+    let err: HandshakeError;
+    if (e instanceof HandshakeFailure) err = e.toHandshakeError();
+    else if (e instanceof PetrelWireError) err = { errorCode: handshakeErrorCode('DECODE_ERROR'), reason: 'DECODE_ERROR', message: e.message };
+    else err = { errorCode: handshakeErrorCode('INTERNAL_ERROR'), reason: 'INTERNAL_ERROR', message: e instanceof Error ? e.message : String(e) };
+    this.failure = err;
+    this.complete = false;
+    this.out.length = 0;
+    this.keys.length = 0;
+    this.forgetHandshakeSecrets();
+    this.master?.fill(0);
+    this.master = null;
+    this.oneRtt?.read.fill(0);
+    this.oneRtt?.write.fill(0);
+    this.oneRtt = null;
+    return err;
+  }
+}
+
+type ClientState = 'idle' | 'server_hello' | 'encrypted_extensions' | 'certificate' | 'certificate_verify' | 'finished' | 'done';
+
+const CLIENT_EXPECTS: Record<ClientState, { type: number; level: EncryptionLevel } | null> = {
+  idle: null,
+  server_hello: { type: HandshakeType.SERVER_HELLO, level: 'initial' },
+  encrypted_extensions: { type: HandshakeType.ENCRYPTED_EXTENSIONS, level: 'handshake' },
+  certificate: { type: HandshakeType.CERTIFICATE, level: 'handshake' },
+  certificate_verify: { type: HandshakeType.CERTIFICATE_VERIFY, level: 'handshake' },
+  finished: { type: HandshakeType.FINISHED, level: 'handshake' },
+  done: null,
+};
+
+export class ClientHandshake extends SecureHandshake {
+  readonly isClient = true;
+  private readonly opts: ClientSessionOptions;
+  private readonly offered: CipherSuite[];
+  private readonly offeredCodes: number[];
+  private state: ClientState = 'idle';
+  private ephemeral: KeyPair | null = null;
+  private serverKey: Uint8Array | null = null;
+  private pendingAlpn = '';
+  private pendingParams: Uint8Array | null = null;
+
+  constructor(opts: ClientSessionOptions) {
+    super(opts);
+    this.offered = checkCommon(opts);
+    this.offeredCodes = this.offered.map((s) => SUITE_CODES[s]);
+    if (new TextEncoder().encode(opts.serverName).length > LIMITS.serverName) invalid('server name too long');
+    if (opts.serverKey !== undefined && opts.serverKey.length !== 32) invalid('serverKey must be a 32-byte Ed25519 public key');
+    for (const ca of opts.trustedCAs ?? []) if (ca.length !== 32) invalid('each trusted CA must be a 32-byte Ed25519 public key');
+    if (opts.serverKey === undefined && (opts.trustedCAs ?? []).length === 0) {
+      invalid('a client needs serverKey (pinned) or trustedCAs to authenticate the server');
+    }
+    this.opts = opts;
+  }
+
+  /** The server's identity key, once the handshake has completed. */
+  get serverPublicKey(): Uint8Array | null {
+    return this.complete ? this.serverKey : null;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    const p = this.provider;
+    this.ephemeral = p.x25519Generate();
+    this.clientRandom = p.randomBytes(RANDOM_LENGTH);
+    this.send(
+      'initial',
+      encodeClientHello({
+        random: this.clientRandom,
+        keyShare: this.ephemeral.publicKey,
+        suites: this.offeredCodes,
+        alpn: [...this.opts.alpn],
+        transportParameters: this.opts.transportParameters,
+        serverName: this.opts.serverName,
+      }),
+    );
+    this.state = 'server_hello';
+  }
+
+  protected expected(): { type: number; level: EncryptionLevel } | null {
+    return CLIENT_EXPECTS[this.state];
+  }
+
+  protected onMessage(m: RawMessage): void {
+    const p = this.provider;
+    switch (this.state) {
+      case 'server_hello': {
+        const sh = decodeServerHello(m.body);
+        const suite = suiteFromCode(sh.suite);
+        if (suite === null || !this.offered.includes(suite)) fail('ILLEGAL_PARAMETER', `server chose suite 0x${sh.suite.toString(16)}, which was not offered`);
+        this.suite = suite;
+        this.transcript.add(m.raw);
+        this.deriveHandshakeKeys(this.sharedSecret(this.ephemeral!.privateKey, sh.keyShare));
+        this.ephemeral = null;
+        this.state = 'encrypted_extensions';
+        return;
+      }
+      case 'encrypted_extensions': {
+        const ee = decodeEncryptedExtensions(m.body);
+        // Diagnostic only: the signed transcript is what actually defeats suite stripping.
+        if (!sameCodes(ee.offeredSuites, this.offeredCodes)) fail('DOWNGRADE_DETECTED', 'the server received a different suite list than was offered');
+        if (ee.alpn === '') {
+          if (this.opts.alpn.length > 0) fail('NO_COMMON_ALPN', 'the server accepted none of the offered protocols');
+        } else if (!this.opts.alpn.includes(ee.alpn)) {
+          fail('ILLEGAL_PARAMETER', `server chose protocol ${JSON.stringify(ee.alpn)}, which was not offered`);
+        }
+        this.pendingAlpn = ee.alpn;
+        this.pendingParams = ee.transportParameters;
+        this.transcript.add(m.raw);
+        this.state = 'certificate';
+        return;
+      }
+      case 'certificate': {
+        const cert = decodeCertificate(m.body);
+        verifyServerIdentity(p, cert.publicKey, cert.chain, {
+          serverKey: this.opts.serverKey,
+          trustedCAs: this.opts.trustedCAs,
+          serverName: this.opts.serverName,
+          now: this.opts.now,
+        });
+        this.serverKey = cert.publicKey;
+        this.transcript.add(m.raw);
+        this.state = 'certificate_verify';
+        return;
+      }
+      case 'certificate_verify': {
+        const sig = decodeCertificateVerify(m.body);
+        if (!verifyWithContext(p, this.serverKey!, SignatureContext.SERVER_CERTIFICATE_VERIFY, this.transcript.hash(), sig)) {
+          fail('BAD_SIGNATURE', 'CertificateVerify does not verify over this handshake');
+        }
+        this.transcript.add(m.raw);
+        this.state = 'finished';
+        return;
+      }
+      case 'finished': {
+        const received = decodeFinished(m.body);
+        const secrets = this.handshakeSecrets!;
+        if (!verifyFinished(p, finishedKey(p, secrets.server, PREFIX), this.transcript.hash(), received)) {
+          fail('BAD_FINISHED', 'server Finished does not match this handshake');
+        }
+        this.transcript.add(m.raw);
+        const serverFinishedHash = this.transcript.hash();
+        const keys = this.deriveOneRtt(serverFinishedHash);
+        this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), serverFinishedHash)));
+        this.forgetHandshakeSecrets();
+        this.install({ level: '1rtt', read: keys.readProtector, write: keys.writeProtector });
+        // Only now is the server authenticated, so only now are its choices exposed.
+        this.alpn = this.pendingAlpn;
+        this.peerTransportParameters = this.pendingParams;
+        this.complete = true;
+        this.state = 'done';
+        return;
+      }
+      default:
+        fail('UNEXPECTED_MESSAGE', `no message expected in state ${this.state}`);
+    }
+  }
+}
+
+export class ServerHandshake extends SecureHandshake {
+  readonly isClient = false;
+  private readonly opts: ServerSessionOptions;
+  private readonly accepted: CipherSuite[];
+  private state: 'client_hello' | 'finished' | 'done' = 'client_hello';
+  private clientFinishedKey: Uint8Array | null = null;
+  private serverFinishedHash: Uint8Array | null = null;
+  private clientServerName: string | null = null;
+
+  constructor(opts: ServerSessionOptions) {
+    super(opts);
+    this.accepted = checkCommon(opts);
+    if (opts.identity.publicKey.length !== 32 || opts.identity.privateKey.length !== 32) invalid('identity must be a raw Ed25519 key pair');
+    const chain = opts.certificateChain ?? [];
+    if (chain.length > LIMITS.chain) invalid(`certificate chain longer than ${LIMITS.chain}`);
+    if (chain.length > 0) {
+      let leafKey: Uint8Array | null = null;
+      try {
+        leafKey = decodeCertificateBytes(chain[0]!).publicKey;
+      } catch (e) {
+        invalid(`certificateChain[0] is not a certificate: ${(e as Error).message}`);
+      }
+      if (leafKey.some((b, i) => b !== opts.identity.publicKey[i])) invalid('certificateChain[0] does not certify identity.publicKey');
+    }
+    this.opts = opts;
+  }
+
+  /** The server name the client asked for (from its ClientHello), once received. */
+  get peerServerName(): string | null {
+    return this.clientServerName;
+  }
+
+  start(): void {
+    // The server speaks second.
+  }
+
+  protected expected(): { type: number; level: EncryptionLevel } | null {
+    if (this.state === 'client_hello') return { type: HandshakeType.CLIENT_HELLO, level: 'initial' };
+    if (this.state === 'finished') return { type: HandshakeType.FINISHED, level: 'handshake' };
+    return null;
+  }
+
+  protected onMessage(m: RawMessage): void {
+    if (this.state === 'client_hello') this.onClientHello(m);
+    else this.onClientFinished(m);
+  }
+
+  private chooseAlpn(offered: readonly string[]): string {
+    const accepted = this.opts.alpn;
+    // Client preference order; a server accepting nothing in particular takes the client's first choice.
+    const chosen = accepted.length === 0 ? (offered[0] ?? '') : offered.find((x) => accepted.includes(x));
+    if (chosen === undefined) fail('NO_COMMON_ALPN', `none of the offered protocols ${JSON.stringify(offered)} is accepted`);
+    return chosen;
+  }
+
+  private onClientHello(m: RawMessage): void {
+    const p = this.provider;
+    const ch = decodeClientHello(m.body);
+    const suite = this.accepted.find((s) => ch.suites.includes(SUITE_CODES[s]));
+    if (suite === undefined) fail('NO_COMMON_SUITE', 'no offered cipher suite is accepted');
+    const alpn = this.chooseAlpn(ch.alpn);
+    this.suite = suite;
+    this.clientRandom = ch.random;
+    this.clientServerName = ch.serverName;
+    this.transcript.add(m.raw);
+
+    const eph = p.x25519Generate();
+    const shared = this.sharedSecret(eph.privateKey, ch.keyShare);
+    this.send('initial', encodeServerHello({ random: p.randomBytes(RANDOM_LENGTH), keyShare: eph.publicKey, suite: SUITE_CODES[suite] }));
+    this.deriveHandshakeKeys(shared);
+
+    this.send('handshake', encodeEncryptedExtensions({ alpn, transportParameters: this.opts.transportParameters, offeredSuites: ch.suites }));
+    this.send('handshake', encodeCertificate({ publicKey: this.opts.identity.publicKey, chain: [...(this.opts.certificateChain ?? [])] }));
+    const signature = signWithContext(p, this.opts.identity.privateKey, SignatureContext.SERVER_CERTIFICATE_VERIFY, this.transcript.hash());
+    this.send('handshake', encodeCertificateVerify(signature));
+    const secrets = this.handshakeSecrets!;
+    this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.server, PREFIX), this.transcript.hash())));
+
+    this.serverFinishedHash = this.transcript.hash();
+    this.clientFinishedKey = finishedKey(p, secrets.client, PREFIX);
+    const keys = this.deriveOneRtt(this.serverFinishedHash);
+    // 0.5-RTT: the server may send 1-RTT data once its Finished is out; it reads 1-RTT only after the client's.
+    this.install({ level: '1rtt', write: keys.writeProtector });
+    this.alpn = alpn;
+    this.peerTransportParameters = ch.transportParameters;
+    this.state = 'finished';
+  }
+
+  private onClientFinished(m: RawMessage): void {
+    const received = decodeFinished(m.body);
+    if (!verifyFinished(this.provider, this.clientFinishedKey!, this.serverFinishedHash!, received)) {
+      fail('BAD_FINISHED', 'client Finished does not match this handshake');
+    }
+    this.transcript.add(m.raw);
+    this.clientFinishedKey!.fill(0);
+    this.clientFinishedKey = null;
+    this.forgetHandshakeSecrets();
+    this.install({ level: '1rtt', read: this.oneRtt!.readProtector });
+    this.complete = true;
+    this.state = 'done';
+  }
+}
+
+export function createClientSession(opts: ClientSessionOptions): ClientHandshake {
+  return new ClientHandshake(opts);
+}
+
+export function createServerSession(opts: ServerSessionOptions): ServerHandshake {
+  return new ServerHandshake(opts);
+}

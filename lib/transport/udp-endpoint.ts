@@ -1,0 +1,364 @@
+/**
+ * The Node driver: one node:dgram socket, one core Endpoint, one timer.
+ *
+ * Every input (a datagram, the timer, an application call) ends with `pump`: drain pollTransmit until null,
+ * hand the endpoint's events to the handler, repeat while the handler produced more, then re-arm the single
+ * timer to the earliest of the endpoint's deadline and the handler's own (channel reassembly, connect timeout).
+ * Application calls reach the core synchronously; the core's wake hook schedules one pump per microtask turn,
+ * so a burst of writes is sent together.
+ *
+ * Outgoing datagrams are written into pooled 2 KiB buffers: `socket.send` keeps the buffer until its callback,
+ * so a buffer returns to the pool only then. Socket errors never escape as 'error' events: ICMP refusals on a
+ * connected (client) socket go to `onRefused`, anything else is counted and reported to `onSocketError`.
+ */
+import dgram from 'node:dgram';
+import { randomFillSync } from 'node:crypto';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { crc32 } from 'node:zlib';
+import { Endpoint, type EndpointEvent, type EndpointStats, type ServerConfig } from '../endpoint/endpoint.js';
+import type { Connection } from '../connection/connection.js';
+import type { ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
+import { PetrelError } from '../errors.js';
+
+export const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
+const SEND_BUFFER_SIZE = 2048;
+/** Free send buffers kept for reuse; more may be in flight, they are then left to the GC. */
+const POOL_MAX = 256;
+/** Pump rounds (transmit + events) per input before yielding to the event loop. */
+const MAX_ROUNDS = 64;
+
+/** What the driver asks of its owner (the API layer). */
+export interface EndpointHandler {
+  /** One endpoint event; may call back into the core (writes are picked up by the same pump). */
+  onEvent(ev: EndpointEvent, now: number): void;
+  /** The owner's earliest deadline (folded into the endpoint's single timer), or null. */
+  pollTimeout?(): number | null;
+  /** The timer fired; handle the owner's due deadlines. */
+  onTimeout?(now: number): void;
+  /** Called at the end of every pump (e.g. to notice connections that finished closing). */
+  afterPump?(now: number): void;
+  /** A connected socket got ECONNREFUSED (ICMP port unreachable). */
+  onRefused?(err: Error): void;
+  /** Any other socket error (already counted). */
+  onSocketError?(err: Error): void;
+}
+
+export interface UdpEndpointOptions {
+  /** Local address to bind. Default '0.0.0.0' (udp4) or '::' (udp6). */
+  host?: string;
+  port?: number;
+  /** Default: 'udp6' when host is an IPv6 address, else 'udp4'. */
+  type?: 'udp4' | 'udp6';
+  /** udp6 only: false = dual-stack (also IPv4 through mapped addresses). Default false. */
+  ipv6Only?: boolean;
+  /** Present on endpoints that accept connections. */
+  server?: ServerConfig;
+  /** Client endpoints: connect the socket to this peer, so ICMP refusals are reported. */
+  connectTo?: PeerAddress;
+  /** Requested kernel buffer sizes (bytes, default 4 MiB); the kernel may grant less (see stats). */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** Override the injected environment (tests). */
+  env?: CoreEnv;
+}
+
+export interface UdpEndpointStats extends EndpointStats {
+  /** Kernel buffer sizes actually granted (getRecvBufferSize / getSendBufferSize). */
+  recvBufferSize: number;
+  sendBufferSize: number;
+  socketErrors: number;
+  sendErrors: number;
+  /** Driver wake-ups: datagrams received, timer firings, pumps. */
+  timerFires: number;
+  pumps: number;
+}
+
+/** The Node environment of the core: zlib CRC-32 and the CSPRNG. */
+export function nodeEnv(): CoreEnv {
+  return {
+    randomFill(out: Uint8Array) {
+      randomFillSync(out);
+    },
+    crc32: (d: Uint8Array) => crc32(d),
+  };
+}
+
+export class UdpEndpoint {
+  readonly core: Endpoint;
+  readonly socket: dgram.Socket;
+  private readonly handler: EndpointHandler;
+  private readonly connected: boolean;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private pumpScheduled = false;
+  private pumping = false;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly pool: Buffer[] = [];
+  private readonly counters = { socketErrors: 0, sendErrors: 0, timerFires: 0, pumps: 0 };
+  private granted = { recv: 0, send: 0 };
+  /** Sends handed to the socket whose callback has not run yet. */
+  private inflight = 0;
+  private onDrained: (() => void) | null = null;
+  private readonly runPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump(performance.now());
+  };
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    const armed = this.timerAt;
+    this.timerAt = Infinity;
+    if (this.closed) return;
+    this.counters.timerFires++;
+    // Node timers tick in whole milliseconds: treat the armed deadline as reached even if the clock lags.
+    const now = Math.max(performance.now(), armed);
+    this.core.handleTimeout(now);
+    this.handler.onTimeout?.(now);
+    this.pump(now);
+  };
+
+  private constructor(socket: dgram.Socket, handler: EndpointHandler, opts: UdpEndpointOptions) {
+    this.socket = socket;
+    this.handler = handler;
+    this.connected = opts.connectTo !== undefined;
+    this.core = new Endpoint({ env: opts.env ?? nodeEnv(), server: opts.server });
+    socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(msg, rinfo));
+    socket.on('error', (err: Error) => this.onError(err));
+  }
+
+  /** Creates the socket, binds it (and connects it for clients), sizes its buffers. */
+  static async bind(opts: UdpEndpointOptions, handler: EndpointHandler): Promise<UdpEndpoint> {
+    const type = opts.type ?? (opts.host !== undefined && isIP(opts.host) === 6 ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' ? (opts.ipv6Only ?? false) : undefined });
+    const ep = new UdpEndpoint(socket, handler, opts);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onErr = (e: Error) => reject(e);
+        socket.once('error', onErr);
+        socket.bind({ address: opts.host ?? (type === 'udp6' ? '::' : '0.0.0.0'), port: opts.port ?? 0 }, () => {
+          socket.off('error', onErr);
+          resolve();
+        });
+      });
+      if (opts.connectTo) {
+        const to = opts.connectTo;
+        await new Promise<void>((resolve, reject) => {
+          socket.connect(to.port, to.host, (err?: Error) => (err ? reject(err) : resolve()));
+        });
+      }
+    } catch (e) {
+      ep.closed = true;
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      const err = e as NodeJS.ErrnoException;
+      throw new PetrelError(err.code === 'EADDRINUSE' ? 'ADDRESS_IN_USE' : 'SOCKET_ERROR', err.message, { cause: e });
+    }
+    ep.sizeBuffers(opts.recvBufferSize ?? DEFAULT_SOCKET_BUFFER, opts.sendBufferSize ?? DEFAULT_SOCKET_BUFFER);
+    return ep;
+  }
+
+  private sizeBuffers(recv: number, send: number): void {
+    // The kernel clamps (and Linux doubles) what we ask; a refusal is not fatal, we read back what we got.
+    try {
+      this.socket.setRecvBufferSize(recv);
+    } catch {
+      this.counters.socketErrors++;
+    }
+    try {
+      this.socket.setSendBufferSize(send);
+    } catch {
+      this.counters.socketErrors++;
+    }
+    try {
+      this.granted = { recv: this.socket.getRecvBufferSize(), send: this.socket.getSendBufferSize() };
+    } catch {
+      this.granted = { recv: 0, send: 0 };
+    }
+  }
+
+  address(): { address: string; port: number; family: string } {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port, family: a.family };
+  }
+
+  /** Starts a client connection on this endpoint. */
+  connect(args: { remote: PeerAddress; crypto: CryptoConfig; options?: ConnectionOptions }): Connection {
+    const conn = this.core.connect({ ...args, now: performance.now() });
+    this.watch(conn);
+    this.kick();
+    return conn;
+  }
+
+  /**
+   * Chains the core's wake hook (set by the Endpoint) with a pump, so application calls on the connection
+   * are sent without the caller having to kick the driver. Call for every accepted connection too.
+   */
+  watch(conn: Connection): void {
+    const inner = conn.onWake;
+    if (inner === null) return;
+    conn.onWake = () => {
+      inner();
+      this.kick();
+    };
+  }
+
+  /** Schedules one pump at the end of the current microtask turn. */
+  kick(): void {
+    if (this.pumpScheduled || this.closed) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.runPump);
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    const now = performance.now();
+    // msg is ours alone: the core may unprotect headers in place.
+    this.core.handleDatagram(msg, { host: rinfo.address, port: rinfo.port }, now);
+    this.pump(now);
+  }
+
+  /** Drains output and events, then re-arms the timer. Re-entrant calls (from event handlers) are folded in. */
+  pump(now: number): void {
+    if (this.closed) return;
+    if (this.pumping) {
+      this.kick();
+      return;
+    }
+    this.pumping = true;
+    this.counters.pumps++;
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        this.drainTransmit(now);
+        let any = false;
+        for (let ev = this.core.pollEvent(); ev; ev = this.core.pollEvent()) {
+          any = true;
+          if (ev.kind === 'accept') this.watch(ev.connection);
+          this.handler.onEvent(ev, now);
+          if (this.closed) return;
+        }
+        if (!any) break;
+        if (round === MAX_ROUNDS - 1) this.kick(); // keep going on the next turn rather than starve I/O
+      }
+      this.handler.afterPump?.(now);
+    } finally {
+      this.pumping = false;
+      if (!this.closed) this.arm(now);
+    }
+  }
+
+  private drainTransmit(now: number): void {
+    for (;;) {
+      const buf = this.pool.pop() ?? Buffer.allocUnsafe(SEND_BUFFER_SIZE);
+      const t = this.core.pollTransmit(now, buf);
+      if (t === null) {
+        this.pool.push(buf);
+        return;
+      }
+      this.send(buf, t.length, t.to);
+    }
+  }
+
+  private send(buf: Buffer, length: number, to: PeerAddress): void {
+    const done = (err: Error | null): void => {
+      this.inflight--;
+      if (err) this.onSendError(err);
+      if (this.pool.length < POOL_MAX) this.pool.push(buf);
+      if (this.inflight === 0 && this.onDrained) this.onDrained();
+    };
+    this.inflight++;
+    try {
+      if (this.connected) this.socket.send(buf, 0, length, done);
+      else this.socket.send(buf, 0, length, to.port, to.host, done);
+    } catch (e) {
+      // Synchronous throws: socket closed underneath us, bad address. Never fatal.
+      this.inflight--;
+      this.onSendError(e as Error);
+    }
+  }
+
+  private arm(now: number): void {
+    let t = this.core.pollTimeout();
+    const own = this.handler.pollTimeout?.() ?? null;
+    if (own !== null && (t === null || own < t)) t = own;
+    if (t === null) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.timerAt = Infinity;
+      }
+      return;
+    }
+    if (t === -Infinity) {
+      // Output is pending now (congestion window reopened by the same input, say): go again next turn.
+      this.kick();
+      return;
+    }
+    // An armed timer that fires earlier than needed is harmless (it re-arms); only move it earlier.
+    if (this.timer && this.timerAt <= t) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = t;
+    this.timer = setTimeout(this.onTimer, Math.max(0, t - now));
+  }
+
+  private onError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (this.connected && code === 'ECONNREFUSED') {
+      this.handler.onRefused?.(err);
+      return;
+    }
+    this.counters.socketErrors++;
+    this.handler.onSocketError?.(err);
+  }
+
+  private onSendError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (this.closed) return;
+    if (this.connected && code === 'ECONNREFUSED') {
+      this.handler.onRefused?.(err);
+      return;
+    }
+    this.counters.sendErrors++;
+    this.handler.onSocketError?.(err);
+  }
+
+  stats(): UdpEndpointStats {
+    return {
+      ...this.core.stats(),
+      recvBufferSize: this.granted.recv,
+      sendBufferSize: this.granted.send,
+      ...this.counters,
+    };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Stops the timer and closes the socket once the datagrams already handed to it are out (a final
+   * CONNECTION_CLOSE, say). Connections are not closed first: that is the owner's job.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.closing = new Promise<void>((resolve) => {
+      const finish = (): void => {
+        this.onDrained = null;
+        try {
+          this.socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      };
+      if (this.inflight === 0) finish();
+      else this.onDrained = finish;
+    });
+    return this.closing;
+  }
+}
