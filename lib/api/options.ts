@@ -1,6 +1,7 @@
 /** Options of listen() and connect(), and how they map onto the core and the channel layer. */
 import type { ConnectionOptions } from '../connection/types.js';
 import type { ChannelLayerOptions } from '../channel/channel-layer.js';
+import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
 
 /** Options shared by servers and clients (every field optional; defaults in parentheses). */
@@ -131,7 +132,7 @@ function checkNonNegative(o: Record<string, unknown>, keys: readonly string[]): 
   for (const k of keys) {
     const v = o[k];
     if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
-      throw new TypeError(`option ${k} must be a finite number >= 0, got ${String(v)}`);
+      throw new PetrelError('INVALID_OPTION', `option ${k} must be a finite number >= 0, got ${String(v)}`);
     }
   }
 }

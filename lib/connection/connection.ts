@@ -101,6 +101,11 @@ const DEFAULTS = {
 
 /** Our min_ack_delay (µs) advertised so the peer may send ACK_FREQUENCY. */
 const MIN_ACK_DELAY_US = 1000;
+/**
+ * The backed-off PTO is capped so that at least this many probe rounds fit in the idle timeout: on a
+ * path that loses half the round trips, a connection keeps probing instead of timing out mid-transfer.
+ */
+const PROBES_PER_IDLE = 8;
 /** Smallest congestion-window room worth starting an ack-eliciting packet for. */
 const MIN_SEND_ROOM = 256;
 /** CRYPTO data accepted ahead of the read offset. */
@@ -236,7 +241,10 @@ export class Connection {
 
     this.spaces = [new PacketSpace(INITIAL), new PacketSpace(HANDSHAKE), new PacketSpace(APP)];
     const cc = createCongestionController(this.opts.congestionControl, { maxDatagramSize: this.maxDatagramSize });
-    this.recovery = new Recovery<SentFrame[]>({ initialRtt: this.opts.initialRtt, maxAckDelay: 0 }, cc);
+    this.recovery = new Recovery<SentFrame[]>(
+      { initialRtt: this.opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: this.opts.idleTimeout / PROBES_PER_IDLE },
+      cc,
+    );
 
     const initialKeys = init.crypto.initialProtectors(this.originalDcid, this.isClient);
     this.spaces[INITIAL].read = initialKeys.read;
@@ -487,7 +495,10 @@ export class Connection {
   handleDatagram(data: Uint8Array, from: PeerAddress, now: number): void {
     this.nowHint = now;
     if (this.state === 'closed') return;
-    if (!this.addressValidated) this.bytesReceivedUnvalidated += data.length + CRC_LENGTH;
+    if (!this.addressValidated) {
+      this.bytesReceivedUnvalidated += data.length + CRC_LENGTH;
+      this.updateAmplificationLimit();
+    }
     this.counters.bytesReceived += data.length + CRC_LENGTH;
     if (from.host !== this.remote.host || from.port !== this.remote.port) {
       // Path changes are validated by a later part (migration); until then only the handshake peer is served.
@@ -591,6 +602,7 @@ export class Connection {
     // Server: a Handshake packet from the client proves its address; the Initial space can go.
     if (!this.isClient && spaceId === HANDSHAKE) {
       this.addressValidated = true;
+      this.recovery.setAmplificationLimited(false);
       this.recovery.setPeerCompletedAddressValidation(true);
       if (!this.spaces[INITIAL].discarded) this.discardSpace(INITIAL, now);
     }
@@ -1117,6 +1129,7 @@ export class Connection {
     const a = this.opts.idleTimeout;
     const b = p.maxIdleTimeout;
     this.idleTimeout = a > 0 && b > 0 ? Math.min(a, b) : Math.max(a, b);
+    if (this.idleTimeout > 0) this.recovery.setMaxPtoPeriod(this.idleTimeout / PROBES_PER_IDLE);
     this.recovery.setMaxAckDelay(p.maxAckDelay);
     this.connSend.raise(p.initialMaxData);
     this.peerMaxStreams = [p.initialMaxStreamsBidi, p.initialMaxStreamsUni];
@@ -1219,6 +1232,8 @@ export class Connection {
 
   private idleDeadline(): number | null {
     if (this.idleTimeout <= 0) return null;
+    // At least three PTOs (RFC 9000 §10.1). The un-backed-off PTO: with backoff the deadline would
+    // recede forever while a peer that is gone keeps being probed.
     const pto = this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
     return this.lastActivity + Math.max(this.idleTimeout, 3 * pto);
   }
@@ -1264,12 +1279,9 @@ export class Connection {
     if (this.state === 'closed' || this.state === 'draining') return null;
     let limit = Math.min(buf.length, this.maxDatagramSize);
     if (!this.addressValidated) {
-      const budget = 3 * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated;
+      const budget = this.amplificationBudget();
       if (budget < limit) {
-        if (budget < BASE_DATAGRAM_SIZE) {
-          this.countDrop('amplification_blocked');
-          return null;
-        }
+        if (budget < BASE_DATAGRAM_SIZE) return null;
         limit = budget;
       }
     }
@@ -1301,9 +1313,22 @@ export class Connection {
     // A client Initial datagram is padded to 1200 even when its Initial packet was not the last one.
     const total = appendChecksum(buf, off, this.env.crc32);
     this.counters.bytesSent += total;
-    if (!this.addressValidated) this.bytesSentUnvalidated += total;
+    if (!this.addressValidated) {
+      this.bytesSentUnvalidated += total;
+      this.updateAmplificationLimit();
+    }
     this.lastSendTime = now;
     return { length: total, to: this.remote };
+  }
+
+  /** Bytes a server may still send to an unvalidated address (3× what it received, RFC 9000 §8.1). */
+  private amplificationBudget(): number {
+    return 3 * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated;
+  }
+
+  /** While the budget cannot fit a datagram, the PTO is off: probes could not be sent anyway (RFC 9002 §6.2.2.1). */
+  private updateAmplificationLimit(): void {
+    this.recovery.setAmplificationLimited(!this.addressValidated && this.amplificationBudget() < BASE_DATAGRAM_SIZE);
   }
 
   private tagLength(id: SpaceId): number {

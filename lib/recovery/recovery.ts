@@ -36,6 +36,11 @@ export interface RecoveryConfig {
   maxPtoBackoff?: number;
   /** A server always treats the client as having validated its address (RFC 9002 A.6); default false. */
   isServer?: boolean;
+  /**
+   * Longest a backed-off PTO may get, ms (default Infinity). The connection sets it to an eighth of the idle
+   * timeout, so a lossy path gets several probe rounds before the idle timer can fire.
+   */
+  maxPtoPeriod?: number;
 }
 
 export interface AckResult<F> {
@@ -100,6 +105,7 @@ export class Recovery<F = unknown> {
   private readonly granularity: number;
   private readonly pcThreshold: number;
   private readonly maxPtoBackoff: number;
+  private maxPtoPeriod: number;
   private maxAckDelay: number;
   private readonly spaces: readonly [SpaceState<F>, SpaceState<F>, SpaceState<F>];
   private _ptoCount = 0;
@@ -120,6 +126,7 @@ export class Recovery<F = unknown> {
     this.timeThreshold = cfg.timeThreshold ?? TIME_THRESHOLD;
     this.pcThreshold = cfg.persistentCongestionThreshold ?? PERSISTENT_CONGESTION_THRESHOLD;
     this.maxPtoBackoff = cfg.maxPtoBackoff ?? DEFAULT_MAX_PTO_BACKOFF;
+    this.maxPtoPeriod = cfg.maxPtoPeriod ?? Infinity;
     this.maxAckDelay = cfg.maxAckDelay;
     this.peerValidatedAddress = cfg.isServer ?? false;
     this.rtt = new RttEstimator(this.initialRtt, this.granularity);
@@ -300,6 +307,11 @@ export class Recovery<F = unknown> {
     this.hasHandshakeKeys = v;
   }
 
+  /** See RecoveryConfig.maxPtoPeriod. */
+  setMaxPtoPeriod(ms: number): void {
+    this.maxPtoPeriod = ms > 0 ? ms : Infinity;
+  }
+
   setMaxAckDelay(ms: number): void {
     this.maxAckDelay = ms;
   }
@@ -413,7 +425,10 @@ export class Recovery<F = unknown> {
   /** RFC 9002 A.8 GetPtoTimeAndSpace, with the anti-deadlock case made explicit. */
   private ptoTimeAndSpace(now?: number): { time: number; space: SpaceId; antiDeadlock: boolean } | null {
     const backoff = 2 ** Math.min(this._ptoCount, this.maxPtoBackoff);
-    const duration = this.rtt.pto(0, false) * backoff;
+    const base = this.rtt.pto(0, false);
+    // The cap never shortens the first, un-backed-off PTO.
+    const cap = Math.max(this.maxPtoPeriod, base);
+    const duration = Math.min(base * backoff, cap);
     if (this.ackElicitingInFlight === 0) {
       if (this.peerValidatedAddress) return null;
       // Client anti-deadlock: keep probing so the server gets credit / proof of address.
@@ -429,7 +444,7 @@ export class Recovery<F = unknown> {
       if (i === 2) {
         // No application PTO before the handshake is confirmed (RFC 9002 §6.2.1).
         if (!this.handshakeConfirmed) break;
-        d += this.maxAckDelay * backoff;
+        d = Math.min(d + this.maxAckDelay * backoff, Math.max(cap, base + this.maxAckDelay));
       }
       const t = s.lastAckElicitingTime + d;
       if (best === null || t < best.time) best = { time: t, space: i as SpaceId, antiDeadlock: false };

@@ -27,6 +27,11 @@ const SEND_BUFFER_SIZE = 2048;
 const POOL_MAX = 256;
 /** Pump rounds (transmit + events) per input before yielding to the event loop. */
 const MAX_ROUNDS = 64;
+/**
+ * Datagrams sent per pump before yielding to I/O (setImmediate) and continuing: a whole congestion window in
+ * one synchronous burst would starve our own receive path (ACKs) and overflow a local peer's socket buffer.
+ */
+const BURST = 256;
 
 /** What the driver asks of its owner (the API layer). */
 export interface EndpointHandler {
@@ -92,6 +97,7 @@ export class UdpEndpoint {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private pumpScheduled = false;
+  private resumeScheduled = false;
   private pumping = false;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -103,6 +109,10 @@ export class UdpEndpoint {
   private onDrained: (() => void) | null = null;
   private readonly runPump = (): void => {
     this.pumpScheduled = false;
+    this.pump(performance.now());
+  };
+  private readonly resume = (): void => {
+    this.resumeScheduled = false;
     this.pump(performance.now());
   };
   private readonly onTimer = (): void => {
@@ -231,8 +241,17 @@ export class UdpEndpoint {
     this.pumping = true;
     this.counters.pumps++;
     try {
+      let budget = BURST;
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        this.drainTransmit(now);
+        budget -= this.drainTransmit(now, budget);
+        if (budget <= 0) {
+          // More may be sendable: let received datagrams in first, then carry on.
+          if (!this.resumeScheduled) {
+            this.resumeScheduled = true;
+            setImmediate(this.resume);
+          }
+          break;
+        }
         let any = false;
         for (let ev = this.core.pollEvent(); ev; ev = this.core.pollEvent()) {
           any = true;
@@ -250,16 +269,20 @@ export class UdpEndpoint {
     }
   }
 
-  private drainTransmit(now: number): void {
-    for (;;) {
+  /** Sends up to `budget` datagrams; returns how many. */
+  private drainTransmit(now: number, budget: number): number {
+    let n = 0;
+    while (n < budget) {
       const buf = this.pool.pop() ?? Buffer.allocUnsafe(SEND_BUFFER_SIZE);
       const t = this.core.pollTransmit(now, buf);
       if (t === null) {
         this.pool.push(buf);
-        return;
+        break;
       }
       this.send(buf, t.length, t.to);
+      n++;
     }
+    return n;
   }
 
   private send(buf: Buffer, length: number, to: PeerAddress): void {
@@ -293,8 +316,8 @@ export class UdpEndpoint {
       return;
     }
     if (t === -Infinity) {
-      // Output is pending now (congestion window reopened by the same input, say): go again next turn.
-      this.kick();
+      // Output is pending now: go again next turn (after I/O when the burst budget ran out).
+      if (!this.resumeScheduled) this.kick();
       return;
     }
     // An armed timer that fires earlier than needed is harmless (it re-arms); only move it earlier.
@@ -350,10 +373,12 @@ export class UdpEndpoint {
     this.closing = new Promise<void>((resolve) => {
       const finish = (): void => {
         this.onDrained = null;
+        // 'close' fires before libuv releases the handle; one more turn and it is really gone.
+        const done = (): void => void setImmediate(resolve);
         try {
-          this.socket.close(() => resolve());
+          this.socket.close(done);
         } catch {
-          resolve();
+          done();
         }
       };
       if (this.inflight === 0) finish();

@@ -5,9 +5,16 @@
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { expect } from 'vitest';
+import {
+  createClientSession,
+  createServerSession,
+  issueCertificate,
+  type ClientHandshake,
+  type ServerHandshake,
+} from '../../lib/crypto/handshake/index.js';
 import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
 import { protectHeader, unprotectHeader } from '../../lib/crypto/packet-protection.js';
-import type { CryptoProvider, KeyPair } from '../../lib/crypto/provider.js';
+import type { CipherSuite, CryptoProvider, KeyPair } from '../../lib/crypto/provider.js';
 import type { EncryptionLevel, HandshakeError, HandshakeSession, KeyInstall, PacketProtector } from '../../lib/crypto/types.js';
 import { ByteReader, fromHex, toHex } from '../../lib/wire/buffer.js';
 
@@ -150,4 +157,80 @@ export function bodyOf(message: Uint8Array): Uint8Array {
   const len = r.varint();
   expect(r.remaining).toBe(len);
   return r.bytes(len);
+}
+
+/** Inputs of a handshake vector (spec/vectors/handshake.json): everything that makes a run deterministic. */
+export interface HandshakeVectorInputs {
+  client_suites: string;
+  server_suites: string;
+  trust: 'ca' | 'pinned';
+  client_random: string;
+  client_x25519_private: string;
+  server_random: string;
+  server_x25519_private: string;
+  server_ed25519_seed: string;
+  ca_ed25519_seed: string;
+  server_name: string;
+  alpn: string;
+  client_transport_parameters: string;
+  server_transport_parameters: string;
+  not_before: number;
+  not_after: number;
+  now: number;
+  packet_header: string;
+  packet_number_offset: number;
+  packet_number: number;
+  packet_payload: string;
+}
+
+/** One deterministic handshake from vector inputs, then one client 1-RTT packet and a key update. */
+export function runVector(v: HandshakeVectorInputs): {
+  result: PumpResult;
+  client: ClientHandshake;
+  server: ServerHandshake;
+  certificate: Uint8Array | null;
+  serverPublic: Uint8Array;
+  caPublic: Uint8Array;
+  secrets: Record<string, string>;
+  protectedPacket: Uint8Array;
+} {
+  const serverId = ed25519FromSeed(v.server_ed25519_seed);
+  const ca = ed25519FromSeed(v.ca_ed25519_seed);
+  const certificate =
+    v.trust === 'ca'
+      ? issueCertificate(nodeCryptoProvider, ca, { serverName: v.server_name, publicKey: serverId.publicKey, notBefore: v.not_before, notAfter: v.not_after })
+      : null;
+  const secrets: Record<string, string> = {};
+  const client = createClientSession({
+    provider: fixedProvider({ randoms: [fromHex(v.client_random)], x25519Privates: [fromHex(v.client_x25519_private)] }),
+    suites: v.client_suites.split(',') as CipherSuite[],
+    alpn: [v.alpn],
+    transportParameters: fromHex(v.client_transport_parameters),
+    serverName: v.server_name,
+    ...(v.trust === 'ca' ? { trustedCAs: [ca.publicKey] } : { serverKey: serverId.publicKey }),
+    now: () => v.now,
+    keyLog: (e) => {
+      secrets[e.label] = toHex(e.secret);
+    },
+  });
+  const server = createServerSession({
+    provider: fixedProvider({ randoms: [fromHex(v.server_random)], x25519Privates: [fromHex(v.server_x25519_private)] }),
+    suites: v.server_suites.split(',') as CipherSuite[],
+    alpn: [v.alpn],
+    transportParameters: fromHex(v.server_transport_parameters),
+    identity: serverId,
+    certificateChain: certificate ? [certificate] : [],
+  });
+  const result = pump(client, server);
+  const header = fromHex(v.packet_header);
+  const payload = fromHex(v.packet_payload);
+  const write = installed(result.clientKeys, '1rtt', 'write')!;
+  const buf = new Uint8Array(header.length + payload.length + write.tagLength);
+  buf.set(header);
+  buf.set(payload, header.length);
+  write.seal(v.packet_number, buf, 0, header.length, header.length + payload.length);
+  protectHeader(buf, 0, v.packet_number_offset, header.length - v.packet_number_offset, write);
+  // Key update: the key log records generation 1.
+  client.nextOneRttKeys();
+  return { result, client, server, certificate, serverPublic: serverId.publicKey, caPublic: ca.publicKey, secrets, protectedPacket: buf };
 }

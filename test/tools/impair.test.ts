@@ -333,6 +333,19 @@ describe('ImpairProxy', () => {
     expect(proxy.stats()).toMatchObject({ clients: 2, clientsTotal: 2, ignored: 0 });
   });
 
+  it('a client back after the idle timeout reaches the target from a new port', async () => {
+    const echo = await echoServer();
+    const c = await client();
+    const { proxy, at } = await proxyFor(echo, { idleTimeout: 50 });
+    await sendPaced(proxy, at, echo, c, numbered(3));
+    expect(echo.sources.size).toBe(1);
+    await sleep(80);
+    await sendPaced(proxy, at, echo, c, numbered(3));
+    expect(c.inbox.length).toBe(6);
+    expect(echo.sources.size).toBe(2);
+    expect(proxy.stats()).toMatchObject({ clients: 1, clientsTotal: 2 });
+  });
+
   it('the same seed makes the same decisions for the same datagrams', async () => {
     const echo = await echoServer();
     const run = async (seed: number): Promise<string[]> => {
@@ -465,7 +478,8 @@ describe('impair CLI', () => {
     });
     await waitFor(() => /127\.0\.0\.1:(\d+) ->/.test(out), 'the start line');
     const port = Number(/127\.0\.0\.1:(\d+) ->/.exec(out)![1]);
-    await sleep(20); // let the outage timer (due at 0 ms) fire
+    // the outage timers were armed right after the start line was written; this later, longer sleep fires after them
+    await sleep(20);
     for (let i = 0; i < 4; i++) c.socket.send(numbered(1)[0]!, port, LOOPBACK);
     await waitFor(() => echo.count === 4, 'the echo to answer');
     stop();

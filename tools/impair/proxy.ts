@@ -44,8 +44,9 @@ export interface ImpairProxyOptions {
   /** family of the listen socket; default udp6 when listen.host is an IPv6 literal, else udp4. The sockets toward
    *  the target take the family of the target's address. */
   family?: 'udp4' | 'udp6';
-  /** a client silent (both ways) for this long loses its target-side socket, checked when a new client appears;
-   *  0 = never (default 120000 ms) */
+  /** a client silent (both ways) for this long loses its target-side socket, like an expired NAT mapping: if it
+   *  speaks again the target sees a new source port. Checked when a client appears or comes back; 0 = never
+   *  (default 120000 ms) */
   idleTimeout?: number;
   /** qlog-shaped JSON-SEQ records of what happened to each datagram (see spec/simulator.md, "Trace"); default off */
   trace?: TraceSink;
@@ -349,7 +350,8 @@ export class ImpairProxy {
   private session(host: string, port: number, now: number): Session {
     const key = sessionKey(host, port);
     const existing = this.sessions.get(key);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined && (this.idleTimeout === 0 || now - existing.lastActive < this.idleTimeout)) return existing;
+    // a new client, or one back after a silence: like a NAT whose mapping expired, it gets a fresh source port
     if (this.idleTimeout > 0) this.sweep(now);
     const sock = createSocket(this.targetFamily);
     const s = new Session(host, port, key, sock, now);

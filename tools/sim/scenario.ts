@@ -216,7 +216,8 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const work = drawWorkload(sim.rng('workload'));
   const clientPlan = o.clientStreams ?? work.client;
   const serverPlan = o.serverStreams ?? work.server;
-  const options: ConnectionOptions = { idleTimeout: 120_000, ...o.options };
+  const options: ConnectionOptions = { ...o.options };
+  const idle = options.idleTimeout ?? 30_000;
   const limits = { stream: options.maxStreamWindow ?? WINDOWS.stream, connection: options.maxConnectionWindow ?? WINDOWS.connection };
 
   const cenv = sim_env(sim.rng('client-env'));
@@ -244,8 +245,13 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const totalBytes = clientPlan.reduce((a, b) => a + b, 0) + serverPlan.reduce((a, b) => a + b, 0);
   const rate = link.rate ?? 1e9;
   const loss = Math.min(0.5, (link.loss ?? 0) + (link.burst ? 0.15 : 0));
-  // Generous bound: many times the serialization time at the loss rate, plus handshake and close time.
-  const maxTime = 120_000 + (40 * totalBytes * 8 * 1000) / rate / (1 - loss) ** 2;
+  const rttMs = Math.max(1, 2 * (link.delay ?? 0) + (link.jitter ?? 0) + (link.reorderDelay ?? 0));
+  // Generous bound: ten times the slower of serialization and the loss-limited (Mathis) rate, plus
+  // handshake time, plus the idle timeout thrice (a side whose every CONNECTION_CLOSE copy was lost
+  // ends by idle timeout).
+  const serialization = (totalBytes * 8 * 1000) / rate;
+  const mathis = loss > 0 ? (totalBytes / ((1200 / rttMs) * (1.22 / Math.sqrt(loss)))) : 0;
+  const maxTime = 60_000 + 3 * idle + 10 * Math.max(serialization, mathis) / (1 - loss);
 
   const delivered = () => {
     const check = (from: Side, to: Side) =>

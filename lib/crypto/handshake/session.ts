@@ -150,9 +150,9 @@ interface OneRttState {
 
 abstract class SecureHandshake implements HandshakeSession {
   abstract readonly isClient: boolean;
-  complete = false;
-  peerTransportParameters: Uint8Array | null = null;
-  alpn: string | null = null;
+  protected done = false;
+  protected peerParams: Uint8Array | null = null;
+  protected protocol: string | null = null;
 
   protected readonly provider: CryptoProvider;
   protected readonly transcript: Transcript;
@@ -171,6 +171,18 @@ abstract class SecureHandshake implements HandshakeSession {
     this.provider = opts.provider;
     this.transcript = new Transcript(opts.provider);
     this.keyLog = opts.keyLog;
+  }
+
+  get complete(): boolean {
+    return this.done;
+  }
+
+  get peerTransportParameters(): Uint8Array | null {
+    return this.peerParams;
+  }
+
+  get alpn(): string | null {
+    return this.protocol;
   }
 
   /** The negotiated suite, once known. */
@@ -316,7 +328,7 @@ abstract class SecureHandshake implements HandshakeSession {
     else if (e instanceof PetrelWireError) err = { errorCode: handshakeErrorCode('DECODE_ERROR'), reason: 'DECODE_ERROR', message: e.message };
     else err = { errorCode: handshakeErrorCode('INTERNAL_ERROR'), reason: 'INTERNAL_ERROR', message: e instanceof Error ? e.message : String(e) };
     this.failure = err;
-    this.complete = false;
+    this.done = false;
     this.out.length = 0;
     this.keys.length = 0;
     this.forgetHandshakeSecrets();
@@ -457,9 +469,9 @@ export class ClientHandshake extends SecureHandshake {
         this.forgetHandshakeSecrets();
         this.install({ level: '1rtt', read: keys.readProtector, write: keys.writeProtector });
         // Only now is the server authenticated, so only now are its choices exposed.
-        this.alpn = this.pendingAlpn;
-        this.peerTransportParameters = this.pendingParams;
-        this.complete = true;
+        this.protocol = this.pendingAlpn;
+        this.peerParams = this.pendingParams;
+        this.done = true;
         this.state = 'done';
         return;
       }
@@ -552,8 +564,8 @@ export class ServerHandshake extends SecureHandshake {
     const keys = this.deriveOneRtt(this.serverFinishedHash);
     // 0.5-RTT: the server may send 1-RTT data once its Finished is out; it reads 1-RTT only after the client's.
     this.install({ level: '1rtt', write: keys.writeProtector });
-    this.alpn = alpn;
-    this.peerTransportParameters = ch.transportParameters;
+    this.protocol = alpn;
+    this.peerParams = ch.transportParameters;
     this.state = 'finished';
   }
 
@@ -567,7 +579,7 @@ export class ServerHandshake extends SecureHandshake {
     this.clientFinishedKey = null;
     this.forgetHandshakeSecrets();
     this.install({ level: '1rtt', read: this.oneRtt!.readProtector });
-    this.complete = true;
+    this.done = true;
     this.state = 'done';
   }
 }

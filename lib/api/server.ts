@@ -1,0 +1,206 @@
+/**
+ * listen() and PetrelServer: one UDP socket, one core Endpoint, one timer, every accepted connection.
+ * A connection is surfaced ('connection' event and async iteration) once its handshake completed.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Connection } from '../connection/connection.js';
+import type { EndpointEvent } from '../endpoint/endpoint.js';
+import { DeadlineHeap } from '../endpoint/deadline-heap.js';
+import { PetrelError } from '../errors.js';
+import { UdpEndpoint, type EndpointHandler, type UdpEndpointStats } from '../transport/udp-endpoint.js';
+import { PetrelConnection, type ConnectionOwner } from './connection.js';
+import { selectCryptoConfig } from './crypto-config.js';
+import { coreOptions, validateOptions, type ListenOptions } from './options.js';
+
+export interface ServerCloseOptions {
+  /** Application error code sent to every connection (0). */
+  code?: number;
+  reason?: string;
+  /** Do not wait for connections to finish closing: send the close frames once and release the socket. */
+  force?: boolean;
+}
+
+export interface PetrelServerEvents {
+  connection: [conn: PetrelConnection];
+  close: [];
+}
+
+export interface ServerStats extends UdpEndpointStats {
+  /** Connections surfaced to the application and not yet closed. */
+  connectionsOpen: number;
+}
+
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+export class PetrelServer extends EventEmitter<PetrelServerEvents> implements AsyncIterable<PetrelConnection>, EndpointHandler, ConnectionOwner {
+  private udp!: UdpEndpoint;
+  private readonly options: ListenOptions;
+  private readonly all = new Map<Connection, PetrelConnection>();
+  private readonly open = new Set<PetrelConnection>();
+  /** Closed connections whose core is still in its closing period. */
+  private readonly closing = new Set<PetrelConnection>();
+  private readonly deadlines = new DeadlineHeap<PetrelConnection>();
+  private readonly backlog: PetrelConnection[] = [];
+  private readonly waiters: Array<(r: IteratorResult<PetrelConnection>) => void> = [];
+  private closePromise: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+  private stopped = false;
+
+  /** @internal Use listen(). */
+  constructor(options: ListenOptions) {
+    super();
+    this.options = options;
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    const o = this.options;
+    const crypto = selectCryptoConfig({ role: 'server', insecure: o.insecure, identity: o.identity });
+    this.udp = await UdpEndpoint.bind(
+      {
+        host: o.host,
+        port: o.port,
+        ipv6Only: o.ipv6Only,
+        recvBufferSize: o.recvBufferSize,
+        sendBufferSize: o.sendBufferSize,
+        server: { crypto, options: coreOptions(o), maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
+      },
+      this,
+    );
+  }
+
+  address(): { address: string; port: number; family: string } {
+    return this.udp.address();
+  }
+
+  /** Connections surfaced and still open. */
+  get connections(): ReadonlySet<PetrelConnection> {
+    return this.open;
+  }
+
+  stats(): ServerStats {
+    return { ...this.udp.stats(), connectionsOpen: this.open.size };
+  }
+
+  /**
+   * Stops accepting, closes every connection with `code`/`reason` and waits until they have ended
+   * (unless `force`), then releases the socket. Idempotent.
+   */
+  close(opts: ServerCloseOptions = {}): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closePromise = this.shutdown(opts);
+    return this.closePromise;
+  }
+
+  private async shutdown(opts: ServerCloseOptions): Promise<void> {
+    this.stopped = true;
+    this.udp.core.refuseNew = true;
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+    for (const pc of [...this.all.values()]) pc.close({ code: opts.code ?? 0, reason: opts.reason ?? 'server closing' });
+    if (opts.force) {
+      this.udp.pump(performance.now()); // the close frames go out now, once
+    } else if (this.all.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        this.udp.kick();
+      });
+    }
+    await this.udp.close();
+    for (const pc of this.all.values()) pc.markEnded();
+    this.all.clear();
+    this.closing.clear();
+    this.emit('close');
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PetrelConnection> {
+    return {
+      next: (): Promise<IteratorResult<PetrelConnection>> => {
+        const c = this.backlog.shift();
+        if (c) return Promise.resolve({ value: c, done: false });
+        if (this.stopped) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.waiters.push(resolve));
+      },
+      return: (): Promise<IteratorResult<PetrelConnection>> => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  // ─────────────── EndpointHandler ───────────────
+
+  /** @internal */
+  onEvent(ev: EndpointEvent, now: number): void {
+    if (ev.kind === 'accept') {
+      this.all.set(ev.connection, new PetrelConnection(this, ev.connection, this.options));
+      return;
+    }
+    this.all.get(ev.connection)?.handleEvent(ev.event, now);
+  }
+
+  /** @internal */
+  pollTimeout(): number | null {
+    return this.deadlines.peekTime();
+  }
+
+  /** @internal */
+  onTimeout(now: number): void {
+    const due: PetrelConnection[] = [];
+    for (let pc = this.deadlines.popDue(now); pc; pc = this.deadlines.popDue(now)) due.push(pc);
+    for (const pc of due) pc.handleTimeout(now);
+  }
+
+  /** @internal */
+  afterPump(): void {
+    for (const pc of this.closing) {
+      if (!pc.core.isTerminated) continue;
+      this.closing.delete(pc);
+      this.all.delete(pc.core);
+      this.deadlines.delete(pc);
+      pc.markEnded();
+    }
+    if (this.drained && this.all.size === 0) {
+      const d = this.drained;
+      this.drained = null;
+      d();
+    }
+  }
+
+  /** @internal Unconnected server sockets see no ICMP errors; anything else is counted in stats. */
+  onSocketError(): void {}
+
+  // ─────────────── ConnectionOwner ───────────────
+
+  /** @internal */
+  setLayerDeadline(pc: PetrelConnection, t: number | null): void {
+    this.deadlines.set(pc, t);
+  }
+
+  /** @internal */
+  established(pc: PetrelConnection): void {
+    if (this.stopped) return;
+    this.open.add(pc);
+    const w = this.waiters.shift();
+    if (w) w({ value: pc, done: false });
+    else if (this.listenerCount('connection') === 0) this.backlog.push(pc);
+    this.emit('connection', pc);
+  }
+
+  /** @internal */
+  closed(pc: PetrelConnection): void {
+    this.open.delete(pc);
+    this.deadlines.delete(pc);
+    this.closing.add(pc);
+    const i = this.backlog.indexOf(pc);
+    if (i >= 0) this.backlog.splice(i, 1);
+  }
+}
+
+/** Binds a server. Rejects with PetrelError (INSECURE_REQUIRED, ADDRESS_IN_USE, SOCKET_ERROR). */
+export async function listen(options: ListenOptions = {}): Promise<PetrelServer> {
+  validateOptions(options);
+  if (options.maxConnections !== undefined && !(options.maxConnections >= 0)) {
+    throw new PetrelError('INVALID_OPTION', 'maxConnections must be >= 0');
+  }
+  const server = new PetrelServer(options);
+  await server.start();
+  return server;
+}
