@@ -4,6 +4,8 @@
  * Every input (a datagram, the timer, an application call) ends with `pump`: drain pollTransmit until null,
  * hand the endpoint's events to the handler, repeat while the handler produced more, then re-arm the single
  * timer to the earliest of the endpoint's deadline and the handler's own (channel reassembly, connect timeout).
+ * A pump sends at most BURST datagrams and then yields to I/O (setImmediate) before going on, so a large
+ * congestion window does not starve the receive path.
  * Application calls reach the core synchronously; the core's wake hook schedules one pump per microtask turn,
  * so a burst of writes is sent together.
  *
@@ -74,6 +76,8 @@ export interface UdpEndpointStats extends EndpointStats {
   sendBufferSize: number;
   socketErrors: number;
   sendErrors: number;
+  /** Datagrams whose processing threw inside the core (a bug; the datagram is dropped). */
+  internalErrors: number;
   /** Driver wake-ups: datagrams received, timer firings, pumps. */
   timerFires: number;
   pumps: number;
@@ -102,7 +106,7 @@ export class UdpEndpoint {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly pool: Buffer[] = [];
-  private readonly counters = { socketErrors: 0, sendErrors: 0, timerFires: 0, pumps: 0 };
+  private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, timerFires: 0, pumps: 0 };
   private granted = { recv: 0, send: 0 };
   /** Sends handed to the socket whose callback has not run yet. */
   private inflight = 0;
@@ -226,8 +230,15 @@ export class UdpEndpoint {
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
     const now = performance.now();
-    // msg is ours alone: the core may unprotect headers in place.
-    this.core.handleDatagram(msg, { host: rinfo.address, port: rinfo.port }, now);
+    try {
+      // msg is ours alone: the core may unprotect headers in place.
+      this.core.handleDatagram(msg, { host: rinfo.address, port: rinfo.port }, now);
+    } catch (e) {
+      // The core drops and counts bad input itself; a throw here is a core bug. One datagram must not take
+      // the whole endpoint (and every other connection) down with it.
+      this.counters.internalErrors++;
+      if (this.counters.internalErrors === 1) process.emitWarning(`petrel: internal error handling a datagram: ${(e as Error).message}`);
+    }
     this.pump(now);
   }
 

@@ -140,9 +140,10 @@ describe('idle timeout and keep-alive', () => {
 
   it('keep-alive holds a quiet connection open past the idle timeout', async () => {
     const base = resources();
-    const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, idleTimeout: 300 });
-    const client = await connect({ host: '127.0.0.1', port: server.address().port, insecure: true, idleTimeout: 300, keepAlive: 80 });
-    await new Promise((r) => setTimeout(r, 1000));
+    const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, idleTimeout: 500 });
+    const client = await connect({ host: '127.0.0.1', port: server.address().port, insecure: true, idleTimeout: 500, keepAlive: 100 });
+    await new Promise((r) => setTimeout(r, 1500)); // three idle timeouts' worth of quiet
+    expect(client.stats().packetsSent).toBeGreaterThan(5); // the PINGs
     expect(client.isOpen).toBe(true);
     await client.close();
     await server.close();

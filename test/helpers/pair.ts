@@ -39,6 +39,8 @@ export class Pair {
   readonly clientEvents: EndpointEvent[] = [];
   readonly serverEvents: EndpointEvent[] = [];
   latency: number;
+  /** When > 0, virtual time advances at least this often, so `onStep` can act on a schedule. */
+  stepMs = 0;
   /** Return true to drop a datagram (index counts datagrams per direction). */
   drop: (dir: 'c2s' | 's2c', index: number, data: Uint8Array) => boolean = () => false;
   private readonly counts = { c2s: 0, s2c: 0 };
@@ -101,6 +103,7 @@ export class Pair {
       let t = next ? next.at : Infinity;
       if (tc !== null && tc < t) t = tc;
       if (ts !== null && ts < t) t = ts;
+      if (this.stepMs > 0 && this.now + this.stepMs < t) t = this.now + this.stepMs;
       if (t === Infinity) return until();
       if (t > maxTime) return until();
       this.now = Math.max(this.now, t);

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { connect, listen } from '../../lib/api/index.js';
+
+// A server that answers every stream with its bytes in upper case.
+const server = await listen({ host: '127.0.0.1', port: 0, insecure: true });
+server.on('connection', (conn) => {
+  conn.on('stream', async (stream) => {
+    let text = '';
+    // iterator({ destroyOnReturn: false }) keeps the stream writable after reading to the end.
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) text += chunk;
+    stream.end(text.toUpperCase());
+  });
+});
+
+const conn = await connect({ host: '127.0.0.1', port: server.address().port, insecure: true });
+const stream = await conn.openStream();
+stream.end('hello, petrel');
+let reply = '';
+for await (const chunk of stream) reply += chunk;
+assert.equal(reply, 'HELLO, PETREL');
+
+await conn.close();
+await server.close();
