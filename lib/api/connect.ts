@@ -44,28 +44,21 @@ export function handshakeError(info: CloseInfo): PetrelError {
 async function resolveHost(host: string, signal: AbortSignal | undefined): Promise<{ address: string; family: 4 | 6 }> {
   const ip = isIP(host);
   if (ip !== 0) return { address: host, family: ip as 4 | 6 };
-  const pending = lookup(host);
-  if (!signal) {
-    const r = await pending.catch((e: Error) => {
-      throw new PetrelError('HOST_NOT_FOUND', `cannot resolve ${host}: ${e.message}`, { cause: e });
-    });
-    return { address: r.address, family: r.family === 6 ? 6 : 4 };
-  }
   let onAbort: (() => void) | null = null;
-  try {
-    const r = await Promise.race([
-      pending,
-      new Promise<never>((_, reject) => {
+  const aborted = signal
+    ? new Promise<never>((_, reject) => {
         onAbort = () => reject(abortError(signal));
         signal.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
+      })
+    : null;
+  try {
+    const r = await (aborted ? Promise.race([lookup(host), aborted]) : lookup(host));
     return { address: r.address, family: r.family === 6 ? 6 : 4 };
   } catch (e) {
     if (e instanceof PetrelError) throw e;
     throw new PetrelError('HOST_NOT_FOUND', `cannot resolve ${host}: ${(e as Error).message}`, { cause: e });
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    if (onAbort) signal!.removeEventListener('abort', onAbort);
   }
 }
 

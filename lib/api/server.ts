@@ -164,9 +164,6 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     }
   }
 
-  /** @internal Unconnected server sockets see no ICMP errors; anything else is counted in stats. */
-  onSocketError(): void {}
-
   // ─────────────── ConnectionOwner ───────────────
 
   /** @internal */

@@ -368,13 +368,17 @@ export class ChannelLayer {
       this.waitingUni.push(RESERVED_CONTROL);
       return false;
     }
+    this.startControl(id);
+    return true;
+  }
+
+  private startControl(id: number): void {
     this.control = id;
     this.internal.add(id);
     const w = this.writer.reset(this.scratch);
     encodeStreamPreamble(w, { kind: 'control' });
     this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
     this.controlWritten += w.pos;
-    return true;
   }
 
   private writeDeclaration(ch: OutChannel, decl: Uint8Array): void {
@@ -413,12 +417,7 @@ export class ChannelLayer {
         const id = this.openUni();
         if (id === null) return;
         this.waitingUni.shift();
-        this.control = id;
-        this.internal.add(id);
-        const w = this.writer.reset(this.scratch);
-        encodeStreamPreamble(w, { kind: 'control' });
-        this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
-        this.controlWritten += w.pos;
+        this.startControl(id);
         for (const { ch, bytes } of this.controlBacklog) this.writeDeclaration(ch, bytes);
         this.controlBacklog.length = 0;
         continue;

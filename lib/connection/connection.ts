@@ -15,6 +15,7 @@ import {
   encodeFrame,
   frameAllowedIn,
   isAckEliciting,
+  isProbingFrame,
   streamFrameOverhead,
 } from '../wire/frames.js';
 import type { AckRange, Frame } from '../wire/frame-types.js';
@@ -42,7 +43,9 @@ import { RecvWindow, SendCredit } from '../stream/flow-control.js';
 import { isBidi, isClientInitiated, streamId as makeStreamId, streamIndex } from '../stream/stream-id.js';
 import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
 import { PacketSpace, SPACE_LEVEL, SPACE_NAME } from './space.js';
+import { LocalCids, PeerCids } from './cid-manager.js';
 import { StreamState } from './stream-state.js';
+import { sameAddress } from './types.js';
 import type {
   CloseInfo,
   ConnectionEvent,
@@ -70,7 +73,10 @@ export type SentFrame =
   | { k: 'ack_frequency' }
   | { k: 'datagram'; id: number }
   | { k: 'ping' }
-  | { k: 'close' };
+  | { k: 'close' }
+  | { k: 'new_cid'; seq: number }
+  | { k: 'retire_cid'; seq: number }
+  | { k: 'path_challenge' };
 
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 
@@ -106,6 +112,8 @@ const MIN_ACK_DELAY_US = 1000;
  * path that loses half the round trips, a connection keeps probing instead of timing out mid-transfer.
  */
 const PROBES_PER_IDLE = 8;
+/** Connection ids we accept from the peer and issue to it at most (active_connection_id_limit). */
+const MAX_ACTIVE_CIDS = 4;
 /** Smallest congestion-window room worth starting an ack-eliciting packet for. */
 const MIN_SEND_ROOM = 256;
 /** CRYPTO data accepted ahead of the read offset. */
@@ -133,7 +141,11 @@ export interface ConnectionInit {
 export class Connection {
   readonly isClient: boolean;
   readonly localCid: Uint8Array;
-  remoteCid: Uint8Array;
+  /** Ids we issued to the peer and ids it issued to us (RFC 9000 §5.1). */
+  private readonly localCids: LocalCids;
+  private readonly peerCids: PeerCids;
+  /** The peer's source id in its first packet (checked against its initial_source_connection_id). */
+  private peerInitialScid: Uint8Array;
   /** The client's first destination id: Initial keys derive from it and the server echoes it. */
   readonly originalDcid: Uint8Array;
   remote: PeerAddress;
@@ -218,6 +230,10 @@ export class Connection {
   maxDatagramSize = BASE_DATAGRAM_SIZE;
   /** Set by the endpoint: called when an application call may have produced output. */
   onWake: (() => void) | null = null;
+  /** Set by the endpoint: ids we issued or retired (it routes by them). */
+  onCidChange: ((added: Uint8Array[], removed: Uint8Array[]) => void) | null = null;
+  /** Set by the endpoint: the peer's reset tokens that became valid or invalid. */
+  onResetTokens: ((added: Uint8Array[], removed: Uint8Array[]) => void) | null = null;
   private readonly scratchMask = new Uint8Array(5);
   private readonly writer = new ByteWriter(EMPTY);
   private readonly reader = new ByteReader(EMPTY);
@@ -226,9 +242,12 @@ export class Connection {
     this.isClient = init.isClient;
     this.env = init.env;
     this.remote = init.remote;
+    this.packetFrom = init.remote;
     this.localCid = init.localCid;
-    this.remoteCid = init.remoteCid;
     this.originalDcid = init.isClient ? init.remoteCid : (init.originalDcid ?? init.remoteCid);
+    this.peerInitialScid = init.remoteCid;
+    this.localCids = new LocalCids(init.localCid, !init.isClient && init.env.resetToken ? init.env.resetToken(init.localCid) : null);
+    this.peerCids = new PeerCids(init.remoteCid);
     const o = init.options ?? {};
     this.opts = { ...DEFAULTS, ...stripUndefined(o) };
     this.addressValidated = init.isClient;
@@ -266,7 +285,12 @@ export class Connection {
       minAckDelay: this.opts.ackFrequency ? MIN_ACK_DELAY_US : undefined,
       channelsSupported: this.opts.channels,
     };
-    if (!this.isClient) this.localParams.originalDestinationConnectionId = this.originalDcid;
+    if (!this.isClient) {
+      this.localParams.originalDestinationConnectionId = this.originalDcid;
+      const token = this.localCids.get(0)!.token;
+      if (token) this.localParams.statelessResetToken = token;
+    }
+    this.localParams.activeConnectionIdLimit = MAX_ACTIVE_CIDS;
     const tpBuf = new ByteWriter(new Uint8Array(1024));
     encodeTransportParameters(this.localParams, tpBuf, this.isClient ? 'client' : 'server');
 
@@ -278,6 +302,21 @@ export class Connection {
     });
     this.session.start();
     this.pumpSession();
+  }
+
+  /** The destination id we currently send with. */
+  get remoteCid(): Uint8Array {
+    return this.peerCids.current.cid;
+  }
+
+  /** Every id the peer may address us by (the endpoint routes them to this connection). */
+  localConnectionIds(): Uint8Array[] {
+    return [...this.localCids.all()].map((e) => e.cid);
+  }
+
+  /** Reset tokens of the peer's ids: a datagram ending in one of them is a stateless reset. */
+  peerResetTokens(): Uint8Array[] {
+    return this.peerCids.tokens();
   }
 
   // ───────────────────────────── application API ─────────────────────────────
@@ -464,6 +503,7 @@ export class Connection {
       maxDatagramSize: this.maxDatagramSize,
       streamsOpen: this.streams.size,
       drops: { ...this.drops },
+      migrations: this.migrations,
       sendCredit: { limit: this.connSend.limit, used: this.connSend.used },
       recvWindow: { limit: this.connRecv.limit, window: this.connRecv.window },
     };
@@ -500,11 +540,13 @@ export class Connection {
       this.updateAmplificationLimit();
     }
     this.counters.bytesReceived += data.length + CRC_LENGTH;
-    if (from.host !== this.remote.host || from.port !== this.remote.port) {
-      // Path changes are validated by a later part (migration); until then only the handshake peer is served.
+    const newPath = from.host !== this.remote.host || from.port !== this.remote.port;
+    if (newPath && !this.handshakeConfirmed) {
+      // No migration before the handshake is confirmed (RFC 9000 §9): the handshake peer only.
       this.countDrop('unknown_path');
       return;
     }
+    this.packetFrom = from;
     let off = 0;
     while (off < data.length) {
       let end: number;
@@ -608,7 +650,8 @@ export class Connection {
     }
     // Client: the server's first Initial gives us its chosen connection id.
     if (this.isClient && h.form === 'long' && !this.peerCidLearned) {
-      this.remoteCid = h.scid.slice();
+      this.peerInitialScid = h.scid.slice();
+      this.peerCids.replaceInitial(this.peerInitialScid);
       this.peerCidLearned = true;
     }
 
@@ -623,7 +666,12 @@ export class Connection {
     if (ackEliciting === null) return data.length; // connection closed by a frame error
     this.lastActivity = now;
     this.ackElicitingSentSinceRecv = false;
+    const largest = pn > space.largestRecv;
     const outOfOrder = space.onReceived(pn, now, ackEliciting);
+    // The peer moved (NAT rebinding or migration): its newest non-probing packet comes from a new address.
+    if (spaceId === APP && largest && this.packetNonProbing && !sameAddress(this.packetFrom, this.remote)) {
+      this.migrateTo(this.packetFrom, data.length + CRC_LENGTH, now);
+    }
     if (ackEliciting) {
       if (spaceId !== APP || (outOfOrder && this.reorderThreshold > 0) || space.ackElicitingSinceAck > this.ackThreshold) {
         space.ackImmediate = true;
@@ -640,6 +688,7 @@ export class Connection {
     const r = this.reader.reset(data, off, end);
     const level = SPACE_LEVEL[space.id]!;
     let ackEliciting = false;
+    this.packetNonProbing = false;
     if (off === end) {
       this.protocolError(TransportErrorCode.PROTOCOL_VIOLATION, 'packet without frames', 0, end);
       return null;
@@ -660,6 +709,7 @@ export class Connection {
         return null;
       }
       if (isAckEliciting(f)) ackEliciting = true;
+      if (!isProbingFrame(f)) this.packetNonProbing = true;
       const err = this.onFrame(space, f, now);
       if (err) {
         this.protocolError(err.code, err.message, err.frameType, end);
@@ -721,14 +771,27 @@ export class Connection {
       case 'new_token':
         if (!this.isClient) return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'NEW_TOKEN from a client', frameType: 0x07 };
         return null;
-      case 'new_connection_id':
-      case 'retire_connection_id':
-        // Connection-id rotation arrives with the lifecycle part; the frames are accepted and ignored.
+      case 'new_connection_id': {
+        const res = this.peerCids.add(f.sequence, f.connectionId.slice(), f.resetToken.slice(), f.retirePriorTo, MAX_ACTIVE_CIDS);
+        if (!Array.isArray(res)) return { ...res, frameType: 0x18 };
+        this.onResetTokens?.([f.resetToken.slice()], res);
         return null;
+      }
+      case 'retire_connection_id': {
+        const res = this.localCids.retire(f.sequence);
+        if (res && 'code' in res) return { ...res, frameType: 0x19 };
+        if (res) {
+          this.onCidChange?.([], [res.cid]);
+          this.issueCids();
+        }
+        return null;
+      }
       case 'path_challenge':
-        this.pendingPathResponse = f.data.slice();
+        // Answer on the path the challenge came from (RFC 9000 §8.2.2).
+        this.pendingPathResponse = { data: f.data.slice(), to: this.packetFrom };
         return null;
       case 'path_response':
+        this.onPathResponse(f.data, now);
         return null;
       case 'connection_close': {
         const info: CloseInfo = {
@@ -774,7 +837,18 @@ export class Connection {
     }
   }
 
-  private pendingPathResponse: Uint8Array | null = null;
+  private pendingPathResponse: { data: Uint8Array; to: PeerAddress } | null = null;
+  /** Source of the datagram being processed. */
+  private packetFrom: PeerAddress;
+  /** Path validation in progress (RFC 9000 §8.2): the challenge data, whether it must be (re)sent, the deadline. */
+  private pathChallenge: Uint8Array | null = null;
+  private pathChallengePending = false;
+  private pathValidationDeadline: number | null = null;
+  /** The path we came from, to fall back to when the new one fails validation. */
+  private previousPath: { remote: PeerAddress; validated: boolean } | null = null;
+  /** Whether the packet being processed carried a non-probing frame. */
+  private packetNonProbing = false;
+  private migrations = 0;
 
   private onAck(space: PacketSpace, ranges: readonly AckRange[], ackDelayRaw: number, now: number): { code: number; message: string; frameType: number } | null {
     const exponent = this.peerParams?.ackDelayExponent ?? DEFAULT_TRANSPORT_PARAMETERS.ackDelayExponent;
@@ -825,6 +899,9 @@ export class Connection {
         }
         case 'datagram':
           this.events.push({ type: 'datagram_acked', id: f.id });
+          break;
+        case 'retire_cid':
+          this.peerCids.retirePending.delete(f.seq);
           break;
         default:
           break;
@@ -883,6 +960,15 @@ export class Connection {
             break;
           case 'datagram':
             this.events.push({ type: 'datagram_lost', id: f.id });
+            break;
+          case 'new_cid':
+            if (this.localCids.get(f.seq)) this.localCids.pending.add(f.seq);
+            break;
+          case 'retire_cid':
+            this.peerCids.retirePending.add(f.seq);
+            break;
+          case 'path_challenge':
+            if (this.pathChallenge) this.pathChallengePending = true;
             break;
           default:
             break;
@@ -1116,7 +1202,7 @@ export class Connection {
       throw e;
     }
     // Both sides check the peer's initial_source_connection_id against the header it came in (RFC 9000 §7.3).
-    if (!p.initialSourceConnectionId || !equalBytes(p.initialSourceConnectionId, this.remoteCid)) {
+    if (!p.initialSourceConnectionId || !equalBytes(p.initialSourceConnectionId, this.peerInitialScid)) {
       return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'initial_source_connection_id mismatch' };
     }
     if (this.isClient) {
@@ -1125,6 +1211,10 @@ export class Connection {
       }
     }
     this.peerParams = p;
+    if (this.isClient && p.statelessResetToken) {
+      this.peerCids.replaceInitial(this.peerInitialScid, p.statelessResetToken);
+      this.onResetTokens?.([p.statelessResetToken], []);
+    }
     // Idle timeout: the minimum of the non-zero values.
     const a = this.opts.idleTimeout;
     const b = p.maxIdleTimeout;
@@ -1151,6 +1241,88 @@ export class Connection {
     if (!this.spaces[HANDSHAKE].discarded) this.discardSpace(HANDSHAKE, now);
     this.events.push({ type: 'handshake_confirmed' });
     this.updateAckFrequency();
+    this.issueCids();
+  }
+
+  /** Issues connection ids up to the peer's limit (ours are routed by the endpoint). */
+  private issueCids(): void {
+    if (!this.handshakeConfirmed || this.state !== 'established') return;
+    const limit = Math.min(this.peerParams?.activeConnectionIdLimit ?? 2, MAX_ACTIVE_CIDS);
+    const added: Uint8Array[] = [];
+    while (this.localCids.count < limit) {
+      const cid = new Uint8Array(CID_LENGTH);
+      this.env.randomFill(cid);
+      const token = new Uint8Array(16);
+      if (this.env.resetToken) token.set(this.env.resetToken(cid));
+      else this.env.randomFill(token);
+      this.localCids.issue(cid, token);
+      added.push(cid);
+    }
+    if (added.length) this.onCidChange?.(added, []);
+  }
+
+  /**
+   * The peer's address changed (RFC 9000 §9): move to the new path, validate it with PATH_CHALLENGE,
+   * send at most 3× what arrived on it until validated, and reset congestion and RTT state when the
+   * host changed (a port-only change is a NAT rebinding on the same path).
+   */
+  private migrateTo(to: PeerAddress, bytes: number, now: number): void {
+    const hostChanged = to.host !== this.remote.host;
+    if (!this.pathChallenge || this.previousPath === null) this.previousPath = { remote: this.remote, validated: this.addressValidated };
+    this.remote = to;
+    this.addressValidated = false;
+    this.bytesReceivedUnvalidated = bytes;
+    this.bytesSentUnvalidated = 0;
+    this.updateAmplificationLimit();
+    const challenge = new Uint8Array(8);
+    this.env.randomFill(challenge);
+    this.pathChallenge = challenge;
+    this.pathChallengePending = true;
+    const pto = this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
+    this.pathValidationDeadline = now + Math.max(3 * pto, 6 * (this.opts.initialRtt ?? 333));
+    if (hostChanged) this.recovery.onPathChange();
+    this.migrations++;
+    if (this.env.trace) this.env.trace('connectivity:path_changed', { host: to.host, port: to.port, hostChanged });
+    this.events.push({ type: 'path_changed', address: { ...to } });
+  }
+
+  private onPathResponse(data: Uint8Array, now: number): void {
+    if (!this.pathChallenge || !equalBytes(data, this.pathChallenge)) return;
+    this.pathChallenge = null;
+    this.pathChallengePending = false;
+    this.pathValidationDeadline = null;
+    this.previousPath = null;
+    this.addressValidated = true;
+    this.recovery.setAmplificationLimited(false);
+    void now;
+    this.events.push({ type: 'path_validated', address: { ...this.remote } });
+  }
+
+  /** Path validation timed out: go back to the previous path if it was good, else give up. */
+  private onPathValidationTimeout(now: number): void {
+    this.pathValidationDeadline = null;
+    this.pathChallenge = null;
+    this.pathChallengePending = false;
+    const prev = this.previousPath;
+    this.previousPath = null;
+    if (prev && prev.validated) {
+      this.remote = prev.remote;
+      this.addressValidated = true;
+      this.recovery.setAmplificationLimited(false);
+      this.events.push({ type: 'path_changed', address: { ...prev.remote } });
+      return;
+    }
+    this.enterClosing({ errorCode: TransportErrorCode.NO_VIABLE_PATH, reason: 'path validation failed', application: false, initiator: 'local' }, now);
+  }
+
+  /** The endpoint matched a stateless reset token from our peer: the peer lost our state. */
+  onStatelessReset(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'closing' || this.state === 'draining') {
+      this.state = 'closed';
+      return;
+    }
+    this.terminate({ errorCode: TransportErrorCode.NO_ERROR, reason: 'stateless reset', application: false, initiator: 'reset' });
   }
 
   private discardSpace(id: SpaceId, now: number): void {
@@ -1227,6 +1399,8 @@ export class Connection {
     }
     const ka = this.keepAliveDeadline();
     if (ka !== null && (t === null || ka < t)) t = ka;
+    const pv = this.pathValidationDeadline;
+    if (pv !== null && (t === null || pv < t)) t = pv;
     return t;
   }
 
@@ -1265,6 +1439,7 @@ export class Connection {
     }
     const ka = this.keepAliveDeadline();
     if (ka !== null && now >= ka) this.keepAlivePending = true;
+    if (this.pathValidationDeadline !== null && now >= this.pathValidationDeadline) this.onPathValidationTimeout(now);
     // Ack deadlines are checked by wantsAck(now) in pollTransmit.
   }
 
@@ -1285,6 +1460,10 @@ export class Connection {
         limit = budget;
       }
     }
+    // A PATH_RESPONSE owed to another address (the peer probing a path) goes alone, padded, to that address.
+    if (this.pendingPathResponse && !sameAddress(this.pendingPathResponse.to, this.remote)) {
+      return this.sendProbeResponse(now, buf);
+    }
     const end = limit - CRC_LENGTH;
     let off = 0;
     // Which spaces have something to send decides which packet is last (and carries the padding).
@@ -1297,6 +1476,10 @@ export class Connection {
       if (!want[id]) continue;
       let padTo = 0;
       if (id === last && (containsInitial || id === INITIAL) && (this.isClient || ackElicitingInitial || id === INITIAL)) {
+        padTo = MIN_INITIAL_DATAGRAM - CRC_LENGTH;
+      }
+      // Path validation datagrams are padded to 1200 bytes, as far as the amplification limit allows (RFC 9000 §8.2.1).
+      if (id === APP && (this.pathChallengePending || this.pendingPathResponse) && end >= MIN_INITIAL_DATAGRAM - CRC_LENGTH) {
         padTo = MIN_INITIAL_DATAGRAM - CRC_LENGTH;
       }
       const r = this.buildPacket(id, buf, off, end, now, padTo);
@@ -1319,6 +1502,31 @@ export class Connection {
     }
     this.lastSendTime = now;
     return { length: total, to: this.remote };
+  }
+
+  private probeOnly = false;
+
+  private sendProbeResponse(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
+    const target = this.pendingPathResponse!.to;
+    const saved = this.remote;
+    if (!this.spaces[APP].write) {
+      this.pendingPathResponse = null;
+      return null;
+    }
+    this.remote = target;
+    this.probeOnly = true;
+    try {
+      const end = Math.min(buf.length, this.maxDatagramSize) - CRC_LENGTH;
+      const r = this.buildPacket(APP, buf, 0, end, now, MIN_INITIAL_DATAGRAM - CRC_LENGTH);
+      if (r.end === 0) return null;
+      const total = appendChecksum(buf, r.end, this.env.crc32);
+      this.counters.bytesSent += total;
+      return { length: total, to: target };
+    } finally {
+      this.remote = saved;
+      this.probeOnly = false;
+      this.pendingPathResponse = null;
+    }
   }
 
   /** Bytes a server may still send to an unvalidated address (3× what it received, RFC 9000 §8.1). */
@@ -1372,6 +1580,7 @@ export class Connection {
     if (this.maxStreamsPending[0] || this.maxStreamsPending[1]) return true;
     if (this.streamsBlockedPending[0] !== null || this.streamsBlockedPending[1] !== null) return true;
     if (this.datagramQueue.length > 0) return true;
+    if (this.localCids.pending.size > 0 || this.peerCids.retirePending.size > 0 || this.pathChallengePending) return true;
     for (let i = 0; i < this.sendQueue.length; i++) {
       if (this.streamHasPending(this.sendQueue[i]!)) return true;
     }
@@ -1552,9 +1761,31 @@ export class Connection {
       this.handshakeDonePending = false;
       wrote = true;
     }
-    if (this.pendingPathResponse && w.remaining >= 9) {
-      encodeFrame(w, { type: 'path_response', data: this.pendingPathResponse });
+    if (this.pendingPathResponse && sameAddress(this.pendingPathResponse.to, this.remote) && w.remaining >= 9) {
+      encodeFrame(w, { type: 'path_response', data: this.pendingPathResponse.data });
       this.pendingPathResponse = null;
+      wrote = true;
+    }
+    if (this.probeOnly) return wrote;
+    if (this.pathChallengePending && this.pathChallenge && w.remaining >= 9) {
+      encodeFrame(w, { type: 'path_challenge', data: this.pathChallenge });
+      frames.push({ k: 'path_challenge' });
+      this.pathChallengePending = false;
+      wrote = true;
+    }
+    for (const seq of this.localCids.pending) {
+      const e = this.localCids.get(seq);
+      if (!e || w.remaining < 40) break;
+      encodeFrame(w, { type: 'new_connection_id', sequence: seq, retirePriorTo: this.localCids.retirePriorTo, connectionId: e.cid, resetToken: e.token! });
+      frames.push({ k: 'new_cid', seq });
+      this.localCids.pending.delete(seq);
+      wrote = true;
+    }
+    for (const seq of this.peerCids.retirePending) {
+      if (w.remaining < 9) break;
+      encodeFrame(w, { type: 'retire_connection_id', sequence: seq });
+      frames.push({ k: 'retire_cid', seq });
+      this.peerCids.retirePending.delete(seq);
       wrote = true;
     }
     if (this.ackFrequencyPending && w.remaining >= 16) {

@@ -21,6 +21,12 @@ export interface CoreEnv {
   randomFill(out: Uint8Array): void;
   /** CRC-32 (IEEE) of the bytes: `zlib.crc32` in the Node driver. */
   crc32: Crc32;
+  /**
+   * Stateless reset token for one of our connection ids: a keyed hash (HMAC with a secret of the
+   * endpoint), so the endpoint can answer packets for ids it has forgotten. Absent: random tokens, and
+   * the endpoint never sends stateless resets.
+   */
+  resetToken?: (cid: Uint8Array) => Uint8Array;
   /** Optional qlog-shaped trace sink; when absent nothing is built for it. */
   trace?: (name: string, data: Record<string, unknown>) => void;
 }
@@ -100,6 +106,9 @@ export type ConnectionEvent =
   | { type: 'datagram'; data: Uint8Array }
   | { type: 'datagram_acked'; id: number }
   | { type: 'datagram_lost'; id: number }
+  /** The peer's address changed (NAT rebinding / migration); validation is under way. */
+  | { type: 'path_changed'; address: PeerAddress }
+  | { type: 'path_validated'; address: PeerAddress }
   | { type: 'closed'; info: CloseInfo };
 
 export interface ConnectionStats {
@@ -129,6 +138,8 @@ export interface ConnectionStats {
   acksSent: number;
   /** Packets and datagrams dropped, by reason. */
   drops: Record<string, number>;
+  /** Times the peer's address changed. */
+  migrations: number;
   sendCredit: { limit: number; used: number };
   recvWindow: { limit: number; window: number };
 }

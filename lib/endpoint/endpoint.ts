@@ -7,7 +7,14 @@ import { Connection } from '../connection/connection.js';
 import type { ConnectionEvent, ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
 import { PetrelWireError } from '../errors.js';
 import { CID_LENGTH, PETREL_VERSION, parsePacketHeader, writeVersionNegotiation } from '../wire/packet.js';
-import { CRC_LENGTH, MIN_INITIAL_DATAGRAM, appendChecksum, verifyChecksum } from '../wire/datagram.js';
+import {
+  CRC_LENGTH,
+  MIN_INITIAL_DATAGRAM,
+  STATELESS_RESET_MIN,
+  appendChecksum,
+  verifyChecksum,
+  writeStatelessReset,
+} from '../wire/datagram.js';
 import { DeadlineHeap } from './deadline-heap.js';
 
 export interface ServerConfig {
@@ -36,6 +43,10 @@ export interface EndpointStats {
   drops: Record<string, number>;
 }
 
+/** Most stateless resets an endpoint sends per second. */
+const RESETS_PER_SECOND = 100;
+const TOKEN_LENGTH = 16;
+
 /** Connection-id bytes as a compact Map key (one short string per lookup). */
 function cidKey(buf: Uint8Array, off: number, len: number): string {
   let s = '';
@@ -47,7 +58,12 @@ export class Endpoint {
   private readonly env: CoreEnv;
   private readonly server: ServerConfig | undefined;
   private readonly byCid = new Map<string, Connection>();
-  private readonly keys = new Map<Connection, string[]>();
+  private readonly keys = new Map<Connection, Set<string>>();
+  /** Reset tokens of our peers' ids → connection (a datagram ending in one is a stateless reset). */
+  private readonly byToken = new Map<string, Connection>();
+  /** Stateless resets we may still send in the current second (a bound against reflection). */
+  private resetBudget = RESETS_PER_SECOND;
+  private resetWindowStart = 0;
   /** Connections that may have output or events since they were last polled. */
   private readonly active = new Set<Connection>();
   private readonly timers = new DeadlineHeap<Connection>();
@@ -129,12 +145,46 @@ export class Endpoint {
       }
       conn = this.byCid.get(cidKey(body, 1, CID_LENGTH));
       if (!conn) {
-        this.drop('unknown_connection');
+        this.handleUnknownShort(data, from, now);
         return;
       }
     }
     conn.handleDatagram(body, from, now);
     this.touch(conn);
+  }
+
+  /**
+   * A short-header datagram for an id we do not know: either a stateless reset from a peer that lost our
+   * state (it ends in a token we know), or a packet for a connection we forgot (answer with a reset).
+   */
+  private handleUnknownShort(data: Uint8Array, from: PeerAddress, now: number): void {
+    if (data.length >= STATELESS_RESET_MIN) {
+      const tokenAt = data.length - CRC_LENGTH - TOKEN_LENGTH;
+      const conn = this.byToken.get(cidKey(data, tokenAt, TOKEN_LENGTH));
+      if (conn) {
+        this.drop('stateless_reset');
+        conn.onStatelessReset();
+        this.touch(conn);
+        return;
+      }
+    }
+    this.drop('unknown_connection');
+    const tokenFor = this.env.resetToken;
+    // A reset is smaller than what triggered it, so two endpoints cannot loop (RFC 9000 §10.3.3).
+    if (!tokenFor || data.length <= STATELESS_RESET_MIN) return;
+    if (now - this.resetWindowStart >= 1000) {
+      this.resetWindowStart = now;
+      this.resetBudget = RESETS_PER_SECOND;
+    }
+    if (this.resetBudget <= 0) return;
+    this.resetBudget--;
+    const token = tokenFor(data.subarray(1, 1 + CID_LENGTH));
+    const size = Math.max(STATELESS_RESET_MIN, Math.min(data.length - 1, STATELESS_RESET_MIN + 16));
+    const random = new Uint8Array(size - TOKEN_LENGTH - CRC_LENGTH);
+    this.env.randomFill(random);
+    const buf = new Uint8Array(size);
+    const len = writeStatelessReset(buf, random, token, this.env.crc32);
+    this.outbox.push({ data: buf.subarray(0, len), to: from });
   }
 
   private handleUnknownLong(body: Uint8Array, size: number, from: PeerAddress, now: number): void {
@@ -219,9 +269,29 @@ export class Endpoint {
   }
 
   private register(conn: Connection, keys: string[]): void {
-    for (const k of keys) this.byCid.set(k, conn);
-    this.keys.set(conn, keys);
+    const set = new Set(keys);
+    for (const k of set) this.byCid.set(k, conn);
+    this.keys.set(conn, set);
     conn.onWake = () => this.touch(conn);
+    conn.onCidChange = (added, removed) => {
+      for (const c of added) {
+        const k = cidKey(c, 0, c.length);
+        this.byCid.set(k, conn);
+        set.add(k);
+      }
+      for (const c of removed) {
+        const k = cidKey(c, 0, c.length);
+        if (this.byCid.get(k) === conn) this.byCid.delete(k);
+        set.delete(k);
+      }
+    };
+    conn.onResetTokens = (added, removed) => {
+      for (const t of removed) {
+        const k = cidKey(t, 0, t.length);
+        if (this.byToken.get(k) === conn) this.byToken.delete(k);
+      }
+      for (const t of added) this.byToken.set(cidKey(t, 0, t.length), conn);
+    };
   }
 
   /** Marks a connection as possibly having output, events or a new deadline. */
@@ -242,7 +312,13 @@ export class Endpoint {
     const keys = this.keys.get(conn);
     if (!keys) return;
     for (const k of keys) if (this.byCid.get(k) === conn) this.byCid.delete(k);
+    for (const t of conn.peerResetTokens()) {
+      const k = cidKey(t, 0, t.length);
+      if (this.byToken.get(k) === conn) this.byToken.delete(k);
+    }
     this.keys.delete(conn);
+    conn.onCidChange = null;
+    conn.onResetTokens = null;
     this.active.delete(conn);
     this.timers.delete(conn);
     conn.onWake = null;

@@ -338,25 +338,19 @@ export class UdpEndpoint {
     this.timer = setTimeout(this.onTimer, Math.max(0, t - now));
   }
 
-  private onError(err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (this.connected && code === 'ECONNREFUSED') {
+  /** Socket 'error' events (a failed receive) and failed sends: never thrown, always routed or counted. */
+  private onError(err: Error, counter: 'socketErrors' | 'sendErrors' = 'socketErrors'): void {
+    if (this.closed) return;
+    if (this.connected && (err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
       this.handler.onRefused?.(err);
       return;
     }
-    this.counters.socketErrors++;
+    this.counters[counter]++;
     this.handler.onSocketError?.(err);
   }
 
   private onSendError(err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (this.closed) return;
-    if (this.connected && code === 'ECONNREFUSED') {
-      this.handler.onRefused?.(err);
-      return;
-    }
-    this.counters.sendErrors++;
-    this.handler.onSocketError?.(err);
+    this.onError(err, 'sendErrors');
   }
 
   stats(): UdpEndpointStats {

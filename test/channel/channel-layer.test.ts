@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LayerPair, pattern } from './layer-pair.js';
+import { sha } from '../api/helpers.js';
 import { PetrelError, TransportErrorCode } from '../../lib/errors.js';
 import { ByteWriter } from '../../lib/wire/buffer.js';
 import { encodeChannelDeclaration, type ChannelMode } from '../../lib/wire/channel.js';
 import type { Connection } from '../../lib/connection/connection.js';
 
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function connectedPair(opts: ConstructorParameters<typeof LayerPair>[0] = {}): LayerPair {
   const p = new LayerPair(opts);

@@ -133,12 +133,4 @@ export class LayerPair {
   }
 }
 
-export function pattern(n: number, salt: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = (salt * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+export { pattern } from '../api/helpers.js';
