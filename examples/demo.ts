@@ -4,10 +4,10 @@
  * A server and a client in one process: the client uploads 16 MiB on four streams, the server answers each
  * stream with the SHA-256 of what it received; then 200 pings on a reliable channel measure the application
  * round trip, and 1,000 datagrams are echoed. Prints what happened and exits 0 only if every hash matched.
- * (Plaintext `insecure` mode: the secure handshake is not wired in yet.)
+ * Secure mode: the client pins the server's freshly generated key.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { connect, listen, type PetrelStream } from '../lib/api/index.js';
+import { connect, generateIdentity, listen, type PetrelStream } from '../lib/api/index.js';
 
 const STREAMS = 4;
 const PER_STREAM = 4 * 1024 * 1024;
@@ -24,7 +24,8 @@ async function readAll(s: PetrelStream): Promise<Buffer> {
 }
 
 async function main(): Promise<number> {
-  const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, alpn: 'petrel-demo' });
+  const identity = generateIdentity();
+  const server = await listen({ host: '127.0.0.1', port: 0, identity, alpn: 'petrel-demo' });
   server.on('connection', (conn) => {
     conn.on('stream', (s) => {
       const h = createHash('sha256');
@@ -38,10 +39,10 @@ async function main(): Promise<number> {
     conn.on('datagram', (d) => conn.sendDatagram(d));
   });
   const { port } = server.address();
-  console.log(`server listening on 127.0.0.1:${port} (UDP, insecure demo mode)`);
+  console.log(`server listening on 127.0.0.1:${port} (UDP), key ${identity.fingerprint}`);
 
   const t0 = performance.now();
-  const conn = await connect({ host: '127.0.0.1', port, insecure: true, alpn: 'petrel-demo' });
+  const conn = await connect({ host: '127.0.0.1', port, serverKey: identity.fingerprint, alpn: 'petrel-demo' });
   console.log(`connected in ${(performance.now() - t0).toFixed(1)} ms, alpn=${conn.alpn}`);
 
   // 1. Bulk: four streams in parallel, each answered with the hash the server computed.

@@ -44,3 +44,45 @@ export { MAX_DATAGRAM_IPV4, MAX_DATAGRAM_IPV6, MIN_INITIAL_DATAGRAM } from './wi
 // Deterministic simulator.
 export * as sim from './sim/index.js';
 export { EndpointNode } from './sim/endpoint-node.js';
+
+// The SDK: UDP runtime, public API, channels.
+export {
+  listen,
+  connect,
+  PetrelServer,
+  PetrelConnection,
+  PetrelStream,
+  PetrelChannel,
+  generateIdentity,
+  identityFromPrivateKey,
+  msgpackCodec,
+  rawCodec,
+  scanMsgpack,
+  DEFAULT_MAX_DEPTH,
+} from './api/index.js';
+export type {
+  ListenOptions,
+  ConnectOptions,
+  TransportOptions,
+  TrustAnchor,
+  Identity,
+  CloseResult,
+  ChannelOptions,
+  OpenStreamOptions,
+  ChannelMode,
+  Codec,
+  CodecLimits,
+  PetrelConnectionStats,
+  PetrelConnectionEvents,
+  PetrelServerEvents,
+  PetrelChannelEvents,
+  ChannelStatsPublic,
+  ServerCloseOptions,
+  ServerStats,
+  ChannelStats,
+  UdpEndpointStats,
+} from './api/index.js';
+export { UdpEndpoint, nodeEnv } from './transport/index.js';
+export type { EndpointHandler, UdpEndpointOptions } from './transport/index.js';
+export { ChannelLayer } from './channel/index.js';
+export type { ChannelLayerEvent, ChannelLayerOptions } from './channel/index.js';

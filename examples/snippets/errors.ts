@@ -18,7 +18,7 @@ const attempt = connect({ host: '127.0.0.1', port, insecure: true, signal: ac.si
 ac.abort();
 await assert.rejects(attempt, { code: 'ABORTED' });
 
-// Until the secure handshake ships, plaintext mode must be asked for explicitly.
-await assert.rejects(connect({ host: '127.0.0.1', port }), { code: 'INSECURE_REQUIRED' });
+// Secure by default: a client must say which server key to trust (or opt into plaintext with insecure: true).
+await assert.rejects(connect({ host: '127.0.0.1', port }), { code: 'SERVER_KEY_REQUIRED' });
 
 await new Promise<void>((resolve) => silent.close(resolve));

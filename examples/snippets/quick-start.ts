@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { connect, listen } from '../../lib/api/index.js';
+import { connect, generateIdentity, listen } from '../../lib/api/index.js';
+
+// The server's key pair. Clients pin its fingerprint (or trust a CA that certified it).
+const identity = generateIdentity();
 
 // A server that answers every stream with its bytes in upper case.
-const server = await listen({ host: '127.0.0.1', port: 0, insecure: true });
+const server = await listen({ host: '127.0.0.1', port: 0, identity });
 server.on('connection', (conn) => {
   conn.on('stream', async (stream) => {
     let text = '';
@@ -12,7 +15,7 @@ server.on('connection', (conn) => {
   });
 });
 
-const conn = await connect({ host: '127.0.0.1', port: server.address().port, insecure: true });
+const conn = await connect({ host: '127.0.0.1', port: server.address().port, serverKey: identity.fingerprint });
 const stream = await conn.openStream();
 stream.end('hello, petrel');
 let reply = '';

@@ -4,7 +4,8 @@
  *
  * The promise resolves once the handshake completes and rejects with a PetrelError: CONNECT_TIMEOUT,
  * CONNECTION_REFUSED, ABORTED (AbortSignal, honoured during name lookup, bind and handshake), the handshake's
- * own reason (e.g. NO_COMMON_ALPN, from either side), HANDSHAKE_FAILED, INSECURE_REQUIRED, INVALID_OPTION or HOST_NOT_FOUND. A failed attempt leaves no socket,
+ * own reason (UNKNOWN_SERVER_KEY, NO_COMMON_ALPN…, from either side), HANDSHAKE_FAILED, SERVER_KEY_REQUIRED,
+ * INVALID_OPTION or HOST_NOT_FOUND. A failed attempt leaves no socket,
  * timer or listener behind.
  */
 import { lookup } from 'node:dns/promises';
@@ -69,18 +70,20 @@ export async function connect(options: ConnectOptions): Promise<PetrelConnection
   if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
     throw new PetrelError('INVALID_OPTION', `port must be 1..65535, got ${String(options.port)}`);
   }
+  // Like TLS SNI: a host name doubles as the server name unless one is given.
+  const serverName = options.serverName ?? (isIP(options.host) === 0 ? options.host : undefined);
   const crypto = selectCryptoConfig({
     role: 'client',
     insecure: options.insecure,
     serverKey: options.serverKey,
     trustedCAs: options.trustedCAs,
-    serverName: options.serverName,
+    serverName,
   });
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal);
   const target = await resolveHost(options.host, signal);
   if (signal?.aborted) throw abortError(signal);
-  return new ClientSession(options).start(target, crypto);
+  return new ClientSession(options, serverName).start(target, crypto);
 }
 
 class ClientSession implements EndpointHandler, ConnectionOwner {
@@ -93,8 +96,11 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
   private onAbort: (() => void) | null = null;
   private releasing: Promise<void> | null = null;
 
-  constructor(options: ConnectOptions) {
+  private readonly serverName: string | undefined;
+
+  constructor(options: ConnectOptions, serverName: string | undefined) {
     this.options = options;
+    this.serverName = serverName;
   }
 
   async start(target: { address: string; family: 4 | 6 }, crypto: CryptoConfig): Promise<PetrelConnection> {
@@ -117,7 +123,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
     }
     // The kernel's spelling of the peer address is what received datagrams will carry.
     const peer = this.udp.socket.remoteAddress();
-    const core = this.udp.connect({ remote: { host: peer.address, port: peer.port }, crypto, options: coreOptions(o, o.serverName) });
+    const core = this.udp.connect({ remote: { host: peer.address, port: peer.port }, crypto, options: coreOptions(o, this.serverName) });
     this.pc = new PetrelConnection(this, core, o);
     this.connectDeadline = performance.now() + (o.timeout ?? DEFAULT_CONNECT_TIMEOUT);
     return new Promise<PetrelConnection>((resolve, reject) => {

@@ -8,7 +8,7 @@ import type { Identity } from './identity.js';
 export interface TransportOptions {
   /** Application protocols: client offers, server accepts. */
   alpn?: string | readonly string[];
-  /** Use the plaintext handshake and packet protection. Required (true) until the secure handshake lands. */
+  /** Use the plaintext handshake and packet protection (testing only). Default: the secure handshake. */
   insecure?: boolean;
   /** Idle timeout offered, ms (30000); the connection ends after this much silence. 0 = none. */
   idleTimeout?: number;
@@ -53,23 +53,25 @@ export interface ListenOptions extends TransportOptions {
   port?: number;
   /** udp6: accept IPv4 too (false = dual-stack, the default). */
   ipv6Only?: boolean;
-  /** The server's key pair (from generateIdentity()); used by the secure handshake. */
+  /** The server's key pair (from generateIdentity()); required unless `insecure: true`. */
   identity?: Identity;
+  /** Certificates for identity.publicKey, leaf first (issueCertificate), for clients that trust a CA key. */
+  certificateChain?: readonly Uint8Array[];
   /** Most concurrent connections (10000); further handshakes are dropped and counted. */
   maxConnections?: number;
 }
 
-/** A trust anchor for the server's key: a fingerprint string or a raw Ed25519 public key. */
+/** A trust anchor for the server's key: a fingerprint string ("ed25519:…") or a raw 32-byte Ed25519 public key. */
 export type TrustAnchor = string | Uint8Array;
 
 export interface ConnectOptions extends TransportOptions {
   host: string;
   port: number;
-  /** Pin the server's key (fingerprint or raw public key). */
+  /** Pin the server's key (fingerprint or raw public key). This or trustedCAs is required unless `insecure`. */
   serverKey?: TrustAnchor;
-  /** Accept servers whose key is certified by one of these. */
+  /** Accept servers whose certificate chain leads to one of these CA keys. */
   trustedCAs?: readonly TrustAnchor[];
-  /** Name sent to, and checked against, the server. */
+  /** Name sent to the server and checked against its certificate (default: `host` when it is a name). */
   serverName?: string;
   /** Cancels the attempt at any stage (PetrelError ABORTED). */
   signal?: AbortSignal;

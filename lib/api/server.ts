@@ -56,7 +56,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   /** @internal */
   async start(): Promise<void> {
     const o = this.options;
-    const crypto = selectCryptoConfig({ role: 'server', insecure: o.insecure, identity: o.identity });
+    const crypto = selectCryptoConfig({ role: 'server', insecure: o.insecure, identity: o.identity, certificateChain: o.certificateChain });
     this.udp = await UdpEndpoint.bind(
       {
         host: o.host,
@@ -98,7 +98,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     this.udp.core.refuseNew = true;
     for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
     for (const pc of [...this.all.values()]) pc.close({ code: opts.code ?? 0, reason: opts.reason ?? 'server closing' });
-    if (opts.force) {
+    if (opts.force || this.udp.isClosed) {
       this.udp.pump(performance.now()); // the close frames go out now, once
     } else if (this.all.size > 0) {
       await new Promise<void>((resolve) => {
@@ -191,7 +191,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   }
 }
 
-/** Binds a server. Rejects with PetrelError (INSECURE_REQUIRED, ADDRESS_IN_USE, SOCKET_ERROR). */
+/** Binds a server. Rejects with PetrelError (IDENTITY_REQUIRED, INVALID_OPTION, ADDRESS_IN_USE, SOCKET_ERROR). */
 export async function listen(options: ListenOptions = {}): Promise<PetrelServer> {
   validateOptions(options);
   if (options.maxConnections !== undefined && !(options.maxConnections >= 0)) {

@@ -1,13 +1,41 @@
 export type { AckedPacketInfo, CongestionAlgorithm, CongestionConfig, CongestionController } from './types.js';
 export { NewReno, LOSS_REDUCTION_FACTOR, initialWindowBytes } from './new-reno.js';
-import type { CongestionAlgorithm, CongestionConfig, CongestionController } from './types.js';
+export { Cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C, cubicK, cubicWindow } from './cubic.js';
+export type { CubicConfig, CubicOptions } from './cubic.js';
+export {
+  HyStart,
+  HYSTART_CSS_GROWTH_DIVISOR,
+  HYSTART_CSS_ROUNDS,
+  HYSTART_MAX_RTT_THRESH,
+  HYSTART_MIN_RTT_DIVISOR,
+  HYSTART_MIN_RTT_THRESH,
+  HYSTART_N_RTT_SAMPLE,
+  hystartRttThreshold,
+} from './hystart.js';
+export type { HyStartPhase } from './hystart.js';
+export {
+  Pacer,
+  DEFAULT_PACER_BURST_PACKETS,
+  DEFAULT_PACER_QUANTUM,
+  PACING_GAIN_CONGESTION_AVOIDANCE,
+  PACING_GAIN_SLOW_START,
+  pacerBurstBytes,
+  pacingRateFor,
+} from './pacer.js';
+export type { PacerConfig } from './pacer.js';
+import type { CongestionAlgorithm, CongestionController } from './types.js';
 import { NewReno } from './new-reno.js';
+import { Cubic } from './cubic.js';
+import type { CubicConfig } from './cubic.js';
 import { PetrelError } from '../errors.js';
 
-export function createCongestionController(name: CongestionAlgorithm, cfg: CongestionConfig): CongestionController {
+/** `cfg` may carry CUBIC's options (hystart, fastConvergence); NewReno ignores them. */
+export function createCongestionController(name: CongestionAlgorithm, cfg: CubicConfig): CongestionController {
   switch (name) {
     case 'newreno':
       return new NewReno(cfg);
+    case 'cubic':
+      return new Cubic(cfg);
     default:
       throw new PetrelError('INVALID_ARGUMENT', `unknown congestion controller: ${String(name)}`);
   }

@@ -4,6 +4,7 @@
  * recovery period, and a collapse to the minimum window on persistent congestion.
  */
 import type { RttEstimator } from '../recovery/rtt.js';
+import { pacingRateFor } from './pacer.js';
 import type { AckedPacketInfo, CongestionConfig, CongestionController } from './types.js';
 
 /** RFC 9002 §7.3.2: the window is multiplied by this on a congestion event. */
@@ -26,6 +27,11 @@ export class NewReno implements CongestionController {
   private _recoveryStart = -Infinity;
   /** Bytes acknowledged in congestion avoidance not yet turned into window growth. */
   private caAcked = 0;
+  /** State before the last reduction, for onSpuriousCongestionEvent; NaN window = nothing to undo. */
+  private savedWindow = NaN;
+  private savedSsthresh = Infinity;
+  private savedRecoveryStart = -Infinity;
+  private savedCaAcked = 0;
 
   constructor(cfg: CongestionConfig) {
     this.mds = cfg.maxDatagramSize;
@@ -81,6 +87,10 @@ export class NewReno implements CongestionController {
 
   onCongestionEvent(largestLostTimeSent: number, now: number): void {
     if (largestLostTimeSent <= this._recoveryStart) return;
+    this.savedWindow = this._window;
+    this.savedSsthresh = this._ssthresh;
+    this.savedRecoveryStart = this._recoveryStart;
+    this.savedCaAcked = this.caAcked;
     this._recoveryStart = now;
     this._ssthresh = Math.floor(this._window * LOSS_REDUCTION_FACTOR);
     this._window = Math.max(this._ssthresh, this.minimumWindow);
@@ -91,6 +101,22 @@ export class NewReno implements CongestionController {
     this._window = this.minimumWindow;
     this._recoveryStart = -Infinity;
     this.caAcked = 0;
+    this.savedWindow = NaN;
+  }
+
+  /** Puts back the window, ssthresh and recovery start the last reduction replaced (once). */
+  onSpuriousCongestionEvent(): boolean {
+    if (this.savedWindow !== this.savedWindow) return false;
+    this._window = Math.max(this.savedWindow, this.minimumWindow);
+    this._ssthresh = this.savedSsthresh;
+    this._recoveryStart = this.savedRecoveryStart;
+    this.caAcked = this.savedCaAcked;
+    this.savedWindow = NaN;
+    return true;
+  }
+
+  pacingRate(rtt: RttEstimator): number {
+    return pacingRateFor(this._window, rtt.smoothed, this.inSlowStart);
   }
 
   setMaxDatagramSize(bytes: number): void {
@@ -103,5 +129,6 @@ export class NewReno implements CongestionController {
     this._ssthresh = Infinity;
     this._recoveryStart = -Infinity;
     this.caAcked = 0;
+    this.savedWindow = NaN;
   }
 }

@@ -30,6 +30,18 @@ export interface CongestionController {
   setMaxDatagramSize(bytes: number): void;
   /** Path change: back to the initial state (keeps the current datagram size). */
   reset(): void;
+  /**
+   * Pacing rate in bytes per ms for the current window and smoothed RTT (Infinity = do not pace).
+   * Feed it to a Pacer (pacer.ts) after each ACK.
+   */
+  pacingRate?(rtt: RttEstimator): number;
+  /**
+   * The congestion event that started the current recovery period turned out to be spurious (every
+   * in-flight packet it declared lost was acknowledged after all): put back the window state it
+   * replaced. Returns true if something was restored; only the most recent reduction can be undone,
+   * and not after persistent congestion or a reset.
+   */
+  onSpuriousCongestionEvent?(): boolean;
 }
 
 export interface CongestionConfig {
@@ -40,4 +52,4 @@ export interface CongestionConfig {
   minimumWindowPackets?: number;
 }
 
-export type CongestionAlgorithm = 'newreno';
+export type CongestionAlgorithm = 'newreno' | 'cubic';

@@ -116,6 +116,8 @@ const PROBES_PER_IDLE = 8;
 const MAX_ACTIVE_CIDS = 4;
 /** Smallest congestion-window room worth starting an ack-eliciting packet for. */
 const MIN_SEND_ROOM = 256;
+/** Smallest amplification budget worth a datagram on a migrated path (an ACK or PATH_CHALLENGE packet). */
+const MIN_PATH_BUDGET = 64;
 /** CRYPTO data accepted ahead of the read offset. */
 const MAX_CRYPTO_BUFFER = 64 * 1024;
 
@@ -435,6 +437,12 @@ export class Connection {
     return id;
   }
 
+  /** Changes the keep-alive interval (ms; 0 turns it off), e.g. on only while a player is in a match. */
+  setKeepAlive(ms: number): void {
+    this.opts.keepAlive = Math.max(0, ms);
+    this.wake();
+  }
+
   /** Largest datagram payload that fits one packet on the current path, honouring the peer's limit. */
   maxDatagramPayload(): number {
     const peerMax = this.peerParams?.maxDatagramFrameSize ?? 0;
@@ -541,12 +549,13 @@ export class Connection {
     }
     this.counters.bytesReceived += data.length + CRC_LENGTH;
     const newPath = from.host !== this.remote.host || from.port !== this.remote.port;
-    if (newPath && !this.handshakeConfirmed) {
-      // No migration before the handshake is confirmed (RFC 9000 §9): the handshake peer only.
+    if (newPath && !this.handshakeConfirmed && this.isClient) {
+      // A client accepts packets only from the server address it used (RFC 9000 §9).
       this.countDrop('unknown_path');
       return;
     }
     this.packetFrom = from;
+    if (newPath && this.previousPath && sameAddress(from, this.previousPath.remote)) this.heardOnPreviousPath = true;
     let off = 0;
     while (off < data.length) {
       let end: number;
@@ -669,8 +678,14 @@ export class Connection {
     const largest = pn > space.largestRecv;
     const outOfOrder = space.onReceived(pn, now, ackEliciting);
     // The peer moved (NAT rebinding or migration): its newest non-probing packet comes from a new address.
-    if (spaceId === APP && largest && this.packetNonProbing && !sameAddress(this.packetFrom, this.remote)) {
-      this.migrateTo(this.packetFrom, data.length + CRC_LENGTH, now);
+    if (largest && this.packetNonProbing && !sameAddress(this.packetFrom, this.remote)) {
+      if (this.handshakeConfirmed) this.migrateTo(this.packetFrom, data.length + CRC_LENGTH, now);
+      else if (!this.isClient) {
+        // A NAT rebinding during the handshake: the client cannot migrate yet, so this is its new
+        // address; the handshake itself (and its 3× limit) validates it (spec/transport.md §Migration).
+        this.remote = { ...this.packetFrom };
+        this.migrations++;
+      }
     }
     if (ackEliciting) {
       if (spaceId !== APP || (outOfOrder && this.reorderThreshold > 0) || space.ackElicitingSinceAck > this.ackThreshold) {
@@ -1278,19 +1293,32 @@ export class Connection {
     this.env.randomFill(challenge);
     this.pathChallenge = challenge;
     this.pathChallengePending = true;
-    const pto = this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
-    this.pathValidationDeadline = now + Math.max(3 * pto, 6 * (this.opts.initialRtt ?? 333));
+    this.startPathValidation(now);
     if (hostChanged) this.recovery.onPathChange();
     this.migrations++;
     if (this.env.trace) this.env.trace('connectivity:path_changed', { host: to.host, port: to.port, hostChanged });
     this.events.push({ type: 'path_changed', address: { ...to } });
   }
 
+  private startPathValidation(now: number): void {
+    const pto = this.recovery.rtt.pto(this.peerParams?.maxAckDelay ?? 0, true);
+    this.pathValidationDeadline = now + Math.max(3 * pto, 6 * (this.opts.initialRtt ?? 333));
+    this.pathChallengeInterval = pto;
+    this.pathChallengeResendAt = now + pto;
+    this.heardOnPreviousPath = false;
+  }
+
+  private pathChallengeInterval = 0;
+  private pathChallengeResendAt: number | null = null;
+  /** A packet arrived from the previous address after we moved: the old path still works. */
+  private heardOnPreviousPath = false;
+
   private onPathResponse(data: Uint8Array, now: number): void {
     if (!this.pathChallenge || !equalBytes(data, this.pathChallenge)) return;
     this.pathChallenge = null;
     this.pathChallengePending = false;
     this.pathValidationDeadline = null;
+    this.pathChallengeResendAt = null;
     this.previousPath = null;
     this.addressValidated = true;
     this.recovery.setAmplificationLimited(false);
@@ -1298,14 +1326,24 @@ export class Connection {
     this.events.push({ type: 'path_validated', address: { ...this.remote } });
   }
 
-  /** Path validation timed out: go back to the previous path if it was good, else give up. */
+  /**
+   * Path validation timed out. Go back to the previous path if it was validated and is still heard from;
+   * after a NAT rebinding the old path is dead, so keep validating the new one (the idle timeout bounds it).
+   */
   private onPathValidationTimeout(now: number): void {
+    const prev = this.previousPath;
+    if (!prev || !this.heardOnPreviousPath) {
+      this.env.randomFill(this.pathChallenge ?? (this.pathChallenge = new Uint8Array(8)));
+      this.pathChallengePending = true;
+      this.startPathValidation(now);
+      return;
+    }
     this.pathValidationDeadline = null;
+    this.pathChallengeResendAt = null;
     this.pathChallenge = null;
     this.pathChallengePending = false;
-    const prev = this.previousPath;
     this.previousPath = null;
-    if (prev && prev.validated) {
+    if (prev.validated) {
       this.remote = prev.remote;
       this.addressValidated = true;
       this.recovery.setAmplificationLimited(false);
@@ -1394,13 +1432,19 @@ export class Connection {
     let t = this.idleDeadline();
     const loss = this.recovery.lossDetectionDeadline();
     if (loss !== null && (t === null || loss < t)) t = loss;
-    for (const s of this.spaces) {
-      if (s.ackNeeded && s.ackDeadline !== null && (t === null || s.ackDeadline < t)) t = s.ackDeadline;
+    // An ACK that the amplification limit keeps from leaving is not a deadline: more bytes from the
+    // peer (which unblock it) arrive as input anyway.
+    if (!this.amplificationBlocked()) {
+      for (const s of this.spaces) {
+        if (s.ackNeeded && s.ackDeadline !== null && (t === null || s.ackDeadline < t)) t = s.ackDeadline;
+      }
     }
     const ka = this.keepAliveDeadline();
     if (ka !== null && (t === null || ka < t)) t = ka;
     const pv = this.pathValidationDeadline;
     if (pv !== null && (t === null || pv < t)) t = pv;
+    const pr = this.pathChallengeResendAt;
+    if (pr !== null && (t === null || pr < t)) t = pr;
     return t;
   }
 
@@ -1413,11 +1457,10 @@ export class Connection {
   }
 
   private keepAliveDeadline(): number | null {
-    if (!this.opts.keepAlive || !this.handshakeComplete) return null;
+    if (!this.opts.keepAlive || !this.handshakeComplete || this.spaces[APP].probes > 0 || this.amplificationBlocked()) return null;
     return Math.max(this.lastActivity, this.lastSendTime) + this.opts.keepAlive;
   }
 
-  private keepAlivePending = false;
 
   handleTimeout(now: number): void {
     this.nowHint = now;
@@ -1438,7 +1481,15 @@ export class Connection {
       if (res.probe) this.spaces[res.probe.space].probes = res.probe.count;
     }
     const ka = this.keepAliveDeadline();
-    if (ka !== null && now >= ka) this.keepAlivePending = true;
+    // A keep-alive goes out like a PTO probe: one ack-eliciting packet regardless of the congestion
+    // window (it is tiny, and liveness must not wait for a window that only ACKs would open).
+    if (ka !== null && now >= ka) this.spaces[APP].probes = Math.max(this.spaces[APP].probes, 1);
+    if (this.pathChallengeResendAt !== null && now >= this.pathChallengeResendAt) {
+      // Resend the challenge with backoff, capped like the PTO.
+      this.pathChallengePending = true;
+      this.pathChallengeInterval = Math.min(2 * this.pathChallengeInterval, Math.max(this.idleTimeout / PROBES_PER_IDLE, 1000));
+      this.pathChallengeResendAt = now + this.pathChallengeInterval;
+    }
     if (this.pathValidationDeadline !== null && now >= this.pathValidationDeadline) this.onPathValidationTimeout(now);
     // Ack deadlines are checked by wantsAck(now) in pollTransmit.
   }
@@ -1454,11 +1505,13 @@ export class Connection {
     if (this.state === 'closed' || this.state === 'draining') return null;
     let limit = Math.min(buf.length, this.maxDatagramSize);
     if (!this.addressValidated) {
-      const budget = this.amplificationBudget();
-      if (budget < limit) {
-        if (budget < BASE_DATAGRAM_SIZE) return null;
-        limit = budget;
+      if (this.amplificationBlocked()) {
+        // Out of budget on a migrated path: a lone PATH_CHALLENGE may still go, at most once per
+        // (backed-off) challenge interval, so a silent peer is not deadlocked (spec/transport.md §Migration).
+        if (this.pathChallengePending && this.handshakeConfirmed) return this.sendPathChallengeOnly(now, buf);
+        return null;
       }
+      limit = Math.min(limit, this.amplificationBudget());
     }
     // A PATH_RESPONSE owed to another address (the peer probing a path) goes alone, padded, to that address.
     if (this.pendingPathResponse && !sameAddress(this.pendingPathResponse.to, this.remote)) {
@@ -1500,11 +1553,24 @@ export class Connection {
       this.bytesSentUnvalidated += total;
       this.updateAmplificationLimit();
     }
-    this.lastSendTime = now;
     return { length: total, to: this.remote };
   }
 
   private probeOnly = false;
+
+  private sendPathChallengeOnly(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
+    this.probeOnly = true;
+    try {
+      const r = this.buildPacket(APP, buf, 0, Math.min(buf.length, this.maxDatagramSize) - CRC_LENGTH, now, 0);
+      if (r.end === 0) return null;
+      const total = appendChecksum(buf, r.end, this.env.crc32);
+      this.counters.bytesSent += total;
+      this.bytesSentUnvalidated += total;
+      return { length: total, to: this.remote };
+    } finally {
+      this.probeOnly = false;
+    }
+  }
 
   private sendProbeResponse(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
     const target = this.pendingPathResponse!.to;
@@ -1534,9 +1600,18 @@ export class Connection {
     return 3 * this.bytesReceivedUnvalidated - this.bytesSentUnvalidated;
   }
 
-  /** While the budget cannot fit a datagram, the PTO is off: probes could not be sent anyway (RFC 9002 §6.2.2.1). */
+  /**
+   * Whether the 3× budget cannot fit what we would send: during the handshake a full 1200-byte datagram
+   * (ack-eliciting Initials are padded to it), on a migrated path a small packet (an ACK, a PATH_CHALLENGE).
+   */
+  private amplificationBlocked(): boolean {
+    if (this.addressValidated) return false;
+    return this.amplificationBudget() < (this.handshakeConfirmed ? MIN_PATH_BUDGET : BASE_DATAGRAM_SIZE);
+  }
+
+  /** While blocked, the PTO is off: probes could not be sent anyway (RFC 9002 §6.2.2.1). */
   private updateAmplificationLimit(): void {
-    this.recovery.setAmplificationLimited(!this.addressValidated && this.amplificationBudget() < BASE_DATAGRAM_SIZE);
+    this.recovery.setAmplificationLimited(this.amplificationBlocked());
   }
 
   private tagLength(id: SpaceId): number {
@@ -1575,7 +1650,7 @@ export class Connection {
   }
 
   private appHasPending(): boolean {
-    if (this.handshakeDonePending || this.maxDataPending || this.ackFrequencyPending || this.keepAlivePending) return true;
+    if (this.handshakeDonePending || this.maxDataPending || this.ackFrequencyPending) return true;
     if (this.dataBlockedPending !== null) return true;
     if (this.maxStreamsPending[0] || this.maxStreamsPending[1]) return true;
     if (this.streamsBlockedPending[0] !== null || this.streamsBlockedPending[1] !== null) return true;
@@ -1691,6 +1766,9 @@ export class Connection {
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     this.recovery.onPacketSent({ pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames }, now);
+    // Keep-alive counts 1-RTT ack-eliciting packets only: handshake retransmissions neither refresh a
+    // NAT mapping for the data path nor tell the server where we are.
+    if (ackEliciting && id === APP) this.lastSendTime = now;
     if (ackEliciting) {
       if (!this.ackElicitingSentSinceRecv) {
         // The idle timer restarts when we send the first ack-eliciting packet after receiving.
@@ -1766,13 +1844,13 @@ export class Connection {
       this.pendingPathResponse = null;
       wrote = true;
     }
-    if (this.probeOnly) return wrote;
     if (this.pathChallengePending && this.pathChallenge && w.remaining >= 9) {
       encodeFrame(w, { type: 'path_challenge', data: this.pathChallenge });
       frames.push({ k: 'path_challenge' });
       this.pathChallengePending = false;
       wrote = true;
     }
+    if (this.probeOnly) return wrote;
     for (const seq of this.localCids.pending) {
       const e = this.localCids.get(seq);
       if (!e || w.remaining < 40) break;
@@ -1798,12 +1876,6 @@ export class Connection {
       });
       frames.push({ k: 'ack_frequency' });
       this.ackFrequencyPending = false;
-      wrote = true;
-    }
-    if (this.keepAlivePending && w.remaining >= 1) {
-      encodeFrame(w, { type: 'ping' });
-      frames.push({ k: 'ping' });
-      this.keepAlivePending = false;
       wrote = true;
     }
     if (this.maxDataPending && w.remaining >= 9) {

@@ -42,9 +42,7 @@ async function serverWithClients(n: number, opts: Parameters<typeof listen>[0] =
 }
 
 describe('connect() failures are typed and leave nothing behind', () => {
-  it('requires insecure: true until the secure handshake exists', async () => {
-    expect((await rejection(connect({ host: '127.0.0.1', port: 9 }))).code).toBe('INSECURE_REQUIRED');
-    expect((await rejection(listen({ host: '127.0.0.1', port: 0 }))).code).toBe('INSECURE_REQUIRED');
+  it('rejects bad options with INVALID_OPTION', async () => {
     expect((await rejection(connect({ host: '127.0.0.1', port: 0, insecure: true }))).code).toBe('INVALID_OPTION');
     expect((await rejection(connect({ host: '127.0.0.1', port: 9, insecure: true, idleTimeout: -1 }))).code).toBe('INVALID_OPTION');
   });
@@ -81,6 +79,31 @@ describe('connect() failures are typed and leave nothing behind', () => {
     const err = await rejection(within(p, 5000, 'aborted connect'));
     expect(err.code).toBe('ABORTED');
     await silent.close();
+    await expectNoLeaks(base);
+  });
+
+  it('honours an AbortSignal during name lookup', async () => {
+    const base = resources();
+    const ac = new AbortController();
+    const p = connect({ host: 'localhost', port: 9, insecure: true, signal: ac.signal });
+    ac.abort(); // the lookup is in flight: it cannot have completed synchronously
+    expect((await rejection(p)).code).toBe('ABORTED');
+    await expectNoLeaks(base);
+  });
+
+  it('ends an established connection with initiator reset when the server port disappears', async () => {
+    const base = resources();
+    const { server, clients } = await serverWithClients(1);
+    const [client] = clients;
+    // The server process "dies": its socket goes away without a word.
+    await server['udp'].close();
+    const s = await client!.openStream();
+    s.on('error', () => {});
+    s.write('anyone there?');
+    const r = await within(client!.closed, 5000, 'refusal');
+    expect(r).toMatchObject({ initiator: 'reset', code: TransportErrorCode.CONNECTION_REFUSED, application: false });
+    await within(client!.close(), 5000, 'client released');
+    await within(server.close(), 5000, 'server close without its socket');
     await expectNoLeaks(base);
   });
 

@@ -40,6 +40,12 @@ describe('simulator soak', () => {
     [538, 'an amplification-limited server kept a PTO armed that it could not send, looping at one instant'],
     [863, 'PTO backoff outgrew the idle timeout on a path losing half the round trips'],
     [573, 'the same, with 260 ms RTT and jitter'],
+    [47, 'after a host-changing rebinding an ACK the amplification limit held back kept a deadline at one instant'],
+    [68, 'path validation failed after a rebinding and the server reverted to the dead old address'],
+    [89, 'a NAT rebinding during the handshake: the server kept answering the old address'],
+    [583, 'a rebinding while only the server sends: the client must speak first (keep-alive)'],
+    [771, 'keep-alive counted handshake retransmissions, so the client never sent a 1-RTT packet after a rebinding'],
+    [178, 'a keep-alive PING due with a closed congestion window looped at one instant'],
   ];
   for (const [seed, what] of regressions) {
     it(`regression seed ${seed}: ${what}`, () => {

@@ -76,6 +76,14 @@ class Side {
   private readonly seeds: number[];
   maxRecvBuffered = 0;
   violation: string | null = null;
+  /** Unreliable datagrams: how many to send, sent so far, and the sequence numbers received. */
+  datagramsToSend = 0;
+  datagramsSent = 0;
+  readonly datagramsSeen = new Set<number>();
+  datagramsCorrupt = 0;
+  datagramsDuplicate = 0;
+  private lastDatagramAt = -Infinity;
+  now = 0;
   private readonly limits: { stream: number; connection: number };
 
   constructor(plan: number[], seeds: number[], limits: { stream: number; connection: number }) {
@@ -84,7 +92,8 @@ class Side {
     this.limits = limits;
   }
 
-  onEvent(ev: EndpointEvent | null): void {
+  onEvent(ev: EndpointEvent | null, now: number): void {
+    this.now = now;
     if (ev) {
       if (ev.kind === 'accept') this.conn = ev.connection;
       else {
@@ -94,6 +103,7 @@ class Side {
           this.openAll();
         } else if (e.type === 'streams_available') this.openAll();
         else if (e.type === 'closed') this.closed = { code: e.info.errorCode, reason: e.info.reason, initiator: e.info.initiator };
+        else if (e.type === 'datagram') this.onDatagram(e.data);
       }
     }
     this.pump();
@@ -110,10 +120,44 @@ class Side {
     }
   }
 
+  private onDatagram(d: Uint8Array): void {
+    if (d.length < 4) {
+      this.datagramsCorrupt++;
+      return;
+    }
+    const seq = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+    for (let i = 4; i < d.length; i++) {
+      if (d[i] !== ((seq * 31 + i) & 0xff)) {
+        this.datagramsCorrupt++;
+        return;
+      }
+    }
+    if (this.datagramsSeen.has(seq)) this.datagramsDuplicate++;
+    this.datagramsSeen.add(seq);
+  }
+
+  private sendDatagrams(c: Connection): void {
+    // One datagram every 20 ms of virtual time while the transfer runs, of a size derived from its number.
+    if (this.datagramsSent >= this.datagramsToSend || this.now - this.lastDatagramAt < 20) return;
+    const max = c.maxDatagramPayload();
+    if (max < 8) return;
+    const seq = this.datagramsSent++;
+    const len = 4 + ((seq * 97) % (max - 4));
+    const d = new Uint8Array(len);
+    d[0] = seq >>> 24;
+    d[1] = (seq >>> 16) & 0xff;
+    d[2] = (seq >>> 8) & 0xff;
+    d[3] = seq & 0xff;
+    for (let i = 4; i < len; i++) d[i] = (seq * 31 + i) & 0xff;
+    c.sendDatagram(d);
+    this.lastDatagramAt = this.now;
+  }
+
   /** Keeps up to 256 KiB buffered per stream, reads everything readable, checks the flow-control invariant. */
   pump(): void {
     const c = this.conn;
     if (!c || !this.connected || this.closed) return;
+    this.sendDatagrams(c);
     for (const s of this.out) {
       if (s.finished) continue;
       while (!s.src.done && c.streamBufferedBytes(s.id) < 256 * 1024) c.streamWrite(s.id, s.src.next(64 * 1024));
@@ -162,6 +206,34 @@ class Side {
   }
 }
 
+export type Ending = 'client-close' | 'server-close' | 'app-error' | 'idle';
+
+/** Lifecycle extras drawn per seed: how the connection ends, an outage, a NAT rebinding, datagrams. */
+export interface Extras {
+  ending: Ending;
+  outage: { start: number; length: number } | null;
+  rebind: { at: number; hostChange: boolean } | null;
+  datagrams: [number, number];
+}
+
+function drawExtras(rng: SimRandom): Extras {
+  const endings: Ending[] = ['client-close', 'server-close', 'app-error', 'idle'];
+  return {
+    ending: endings[rng.int(0, 3)]!,
+    outage: rng.chance(0.2) ? { start: rng.uniform(100, 2000), length: rng.uniform(200, 8000) } : null,
+    rebind: rng.chance(0.2) ? { at: rng.uniform(100, 3000), hostChange: rng.chance(0.3) } : null,
+    datagrams: [rng.int(0, 40), rng.int(0, 40)],
+  };
+}
+
+export function describeExtras(x: Extras): string {
+  const parts = [`end ${x.ending}`];
+  if (x.outage) parts.push(`outage ${x.outage.length.toFixed(0)}ms@${x.outage.start.toFixed(0)}`);
+  if (x.rebind) parts.push(`rebind${x.rebind.hostChange ? '+host' : ''}@${x.rebind.at.toFixed(0)}`);
+  parts.push(`dgrams ${x.datagrams[0]}/${x.datagrams[1]}`);
+  return parts.join(' ');
+}
+
 export interface ScenarioOptions {
   seed: number;
   /** Trace records (JSON-SEQ strings) are appended here when given. */
@@ -172,6 +244,8 @@ export interface ScenarioOptions {
   clientStreams?: number[];
   serverStreams?: number[];
   options?: ConnectionOptions;
+  /** Override the random lifecycle extras. */
+  extras?: Partial<Extras>;
 }
 
 export interface ScenarioResult {
@@ -214,6 +288,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const mix = o.link ? null : randomImpairmentMix(mixRng);
   const link: LinkConfig = o.link ?? mix!.link;
   const work = drawWorkload(sim.rng('workload'));
+  const extras: Extras = { ...drawExtras(sim.rng('lifecycle')), ...o.extras };
   const clientPlan = o.clientStreams ?? work.client;
   const serverPlan = o.serverStreams ?? work.server;
   const options: ConnectionOptions = { ...o.options };
@@ -235,12 +310,21 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const cn = new EndpointNode(clientEp);
   const sn = new EndpointNode(serverEp);
   let closeStarted = false;
-  cn.app = (ev) => client.onEvent(ev);
-  sn.app = (ev) => server.onEvent(ev);
+  cn.app = (ev, now) => client.onEvent(ev, now);
+  sn.app = (ev, now) => server.onEvent(ev, now);
   sim.addNode(CLIENT, cn);
   sim.addNode(SERVER, sn);
   sim.link(CLIENT, SERVER, link);
-  client.conn = clientEp.connect({ remote: SERVER, crypto: insecureCrypto, options, now: 0 });
+  // The client sends keep-alives, as a game client behind a NAT would: after a rebinding while only the
+  // server sends, the client's next packet is what creates the new mapping the server can migrate to.
+  client.conn = clientEp.connect({ remote: SERVER, crypto: insecureCrypto, options: { keepAlive: 5000, ...options }, now: 0 });
+  client.datagramsToSend = extras.datagrams[0];
+  server.datagramsToSend = extras.datagrams[1];
+  if (extras.outage) sim.outage(CLIENT, SERVER, extras.outage.start, extras.outage.start + extras.outage.length);
+  if (extras.rebind) {
+    const to = { host: extras.rebind.hostChange ? '10.0.0.9' : CLIENT.host, port: CLIENT.port + 1 };
+    sim.rebind(CLIENT, to, extras.rebind.at);
+  }
 
   const totalBytes = clientPlan.reduce((a, b) => a + b, 0) + serverPlan.reduce((a, b) => a + b, 0);
   const rate = link.rate ?? 1e9;
@@ -251,7 +335,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   // ends by idle timeout).
   const serialization = (totalBytes * 8 * 1000) / rate;
   const mathis = loss > 0 ? (totalBytes / ((1200 / rttMs) * (1.22 / Math.sqrt(loss)))) : 0;
-  const maxTime = 60_000 + 3 * idle + 10 * Math.max(serialization, mathis) / (1 - loss);
+  const maxTime = 60_000 + 3 * idle + (extras.outage?.length ?? 0) + (10 * Math.max(serialization, mathis)) / (1 - loss);
 
   const delivered = () => {
     const check = (from: Side, to: Side) =>
@@ -268,9 +352,14 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
       if (client.violation || server.violation) return true;
       if (!closeStarted && delivered()) {
         closeStarted = true;
-        client.conn!.close(0, 'done');
+        if (extras.ending === 'client-close') client.conn!.close(0, 'done');
+        else if (extras.ending === 'app-error') client.conn!.close(7, 'app error');
+        else if (extras.ending === 'server-close') server.conn!.close(0, 'done');
+        else client.conn!.setKeepAlive(0); // idle ending: go quiet
         cn.poke(sim.now);
+        sn.poke(sim.now);
         sim.flush(cn);
+        sim.flush(sn);
       }
       return closeStarted && client.conn!.isTerminated && (server.conn?.isTerminated ?? true);
     },
@@ -295,17 +384,34 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
       }
     }
   }
-  // The server ends by the client's CONNECTION_CLOSE or, if every copy of it was lost, by its idle timeout.
-  const serverEnded = server.closed && ((server.closed.initiator === 'peer' && server.closed.code === 0) || server.closed.initiator === 'idle');
-  if (!failure && (client.closed?.initiator !== 'local' || !serverEnded)) {
-    failure = `close not seen on both sides: client=${JSON.stringify(client.closed)} server=${JSON.stringify(server.closed)}`;
+  // The closer reports 'local'; the other side the same code and reason from the CONNECTION_CLOSE or, if
+  // every copy of it was lost, its idle timeout. With the idle ending both report 'idle'.
+  if (!failure) {
+    const [closer, other] = extras.ending === 'server-close' ? [server, client] : [client, server];
+    const code = extras.ending === 'app-error' ? 7 : 0;
+    const okEnd =
+      extras.ending === 'idle'
+        ? client.closed?.initiator === 'idle' && server.closed?.initiator === 'idle'
+        : closer.closed?.initiator === 'local' &&
+          closer.closed.code === code &&
+          !!other.closed &&
+          ((other.closed.initiator === 'peer' && other.closed.code === code) || other.closed.initiator === 'idle');
+    if (!okEnd) failure = `ending ${extras.ending} not seen on both sides: client=${JSON.stringify(client.closed)} server=${JSON.stringify(server.closed)}`;
+  }
+  for (const [side, name] of [
+    [client, 'client'],
+    [server, 'server'],
+  ] as const) {
+    if (!failure && (side.datagramsCorrupt > 0 || side.datagramsDuplicate > 0)) {
+      failure = `${name} received ${side.datagramsCorrupt} corrupt and ${side.datagramsDuplicate} duplicate datagrams`;
+    }
   }
   return {
     seed: o.seed,
     ok: !failure,
     failure,
     mix,
-    mixText: mix ? describeMix(mix) : JSON.stringify(link),
+    mixText: `${mix ? describeMix(mix) : JSON.stringify(link)} | ${describeExtras(extras)}`,
     simTime: result.now,
     bytes: totalBytes,
     clientStats: client.conn?.stats() ?? null,
