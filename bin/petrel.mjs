@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// `petrel <command> ...`: dispatches to a tool's CLI module, which exports `main(argv) => Promise<exitCode>`.
-// A built tool (dist/tools/<name>/cli.js) is used when present; otherwise the TypeScript source is loaded in-process
-// through tsx's ESM loader (a devDependency), so the bin works from a checkout without a build step.
+// `petrel <command> ...`: dispatches to a tool's CLI module, which exports `main(argv) => exitCode` (or a promise of
+// one). A built tool (dist/tools/<name>/<module>.js) is used when present; otherwise the TypeScript source is loaded
+// in-process through tsx's ESM loader (a devDependency), so the bin works from a checkout without a build step.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = {
-  impair: { dir: 'tools/impair', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
+  impair: { dir: 'tools/impair', module: 'cli', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
+  qlog: { dir: 'tools/qlog', module: 'validate', summary: 'validate qlog (JSON-SEQ .sqlog) files against Petrel\'s schema' },
 };
 
 function usage(out) {
@@ -17,10 +18,10 @@ function usage(out) {
   out.write('\nRun `petrel <command> --help` for the options of a command.\n');
 }
 
-async function load(dir) {
-  const built = join(root, 'dist', dir, 'cli.js');
+async function load({ dir, module }) {
+  const built = join(root, 'dist', dir, `${module}.js`);
   if (existsSync(built)) return import(pathToFileURL(built).href);
-  const source = join(root, dir, 'cli.ts');
+  const source = join(root, dir, `${module}.ts`);
   if (!existsSync(source)) throw new Error(`neither ${built} nor ${source} exists`);
   let register;
   try {
@@ -42,7 +43,7 @@ if (command === undefined || command === '-h' || command === '--help' || command
   process.exitCode = 2;
 } else {
   try {
-    const cli = await load(COMMANDS[command].dir);
+    const cli = await load(COMMANDS[command]);
     process.exitCode = await cli.main(args);
   } catch (err) {
     process.stderr.write(`petrel ${command}: ${err?.stack ?? err}\n`);

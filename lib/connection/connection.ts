@@ -12,6 +12,7 @@ import {
   cryptoFrameOverhead,
   datagramFrameOverhead,
   decodeFrame,
+  decodeFrames,
   encodeFrame,
   frameAllowedIn,
   isAckEliciting,
@@ -30,7 +31,14 @@ import {
   writeShortHeader,
 } from '../wire/packet.js';
 import { decodePacketNumber, encodePacketNumber } from '../wire/packet-number.js';
-import { BASE_DATAGRAM_SIZE, CRC_LENGTH, MAX_DATAGRAM_IPV4, MIN_INITIAL_DATAGRAM, appendChecksum } from '../wire/datagram.js';
+import {
+  BASE_DATAGRAM_SIZE,
+  CRC_LENGTH,
+  MAX_DATAGRAM_IPV4,
+  MAX_DATAGRAM_IPV6,
+  MIN_INITIAL_DATAGRAM,
+  appendChecksum,
+} from '../wire/datagram.js';
 import {
   DEFAULT_TRANSPORT_PARAMETERS,
   decodeTransportParameters,
@@ -39,6 +47,8 @@ import {
 } from '../wire/transport-params.js';
 import { Recovery, type SentPacket, type SpaceId } from '../recovery/recovery.js';
 import { createCongestionController } from '../congestion/index.js';
+import { Pacer, pacerBurstBytes } from '../congestion/pacer.js';
+import { Pmtud } from '../path/pmtud.js';
 import { RecvWindow, SendCredit } from '../stream/flow-control.js';
 import { isBidi, isClientInitiated, streamId as makeStreamId, streamIndex } from '../stream/stream-id.js';
 import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
@@ -60,23 +70,24 @@ import type {
 export type SentFrame =
   | { k: 'stream'; id: number; offset: number; length: number; fin: boolean }
   | { k: 'crypto'; offset: number; length: number }
-  | { k: 'ack'; largest: number }
-  | { k: 'max_data' }
-  | { k: 'max_stream_data'; id: number }
-  | { k: 'max_streams'; bidi: boolean }
-  | { k: 'data_blocked' }
-  | { k: 'stream_data_blocked'; id: number }
-  | { k: 'streams_blocked'; bidi: boolean }
-  | { k: 'reset_stream'; id: number }
-  | { k: 'stop_sending'; id: number }
+  | { k: 'ack'; largest: number; ranges: readonly AckRange[]; delay: number }
+  | { k: 'max_data'; max: number }
+  | { k: 'max_stream_data'; id: number; max: number }
+  | { k: 'max_streams'; bidi: boolean; max: number }
+  | { k: 'data_blocked'; limit: number }
+  | { k: 'stream_data_blocked'; id: number; limit: number }
+  | { k: 'streams_blocked'; bidi: boolean; limit: number }
+  | { k: 'reset_stream'; id: number; code: number; finalSize: number }
+  | { k: 'stop_sending'; id: number; code: number }
   | { k: 'handshake_done' }
-  | { k: 'ack_frequency' }
-  | { k: 'datagram'; id: number }
+  | { k: 'ack_frequency'; seq: number; threshold: number }
+  | { k: 'datagram'; id: number; length: number }
   | { k: 'ping' }
-  | { k: 'close' }
-  | { k: 'new_cid'; seq: number }
+  | { k: 'close'; code: number; app: boolean; reason: string; frameType: number }
+  | { k: 'new_cid'; seq: number; retirePriorTo: number; cid: Uint8Array }
   | { k: 'retire_cid'; seq: number }
-  | { k: 'path_challenge' };
+  | { k: 'path_challenge'; data: Uint8Array }
+  | { k: 'padding'; length: number };
 
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 
@@ -101,7 +112,9 @@ const DEFAULTS = {
   maxDatagramFrameSize: MAX_DATAGRAM_IPV4,
   datagramQueueLength: 256,
   maxUdpPayloadSize: MAX_DATAGRAM_IPV4,
-  congestionControl: 'newreno' as const,
+  congestionControl: 'cubic' as 'cubic' | 'newreno',
+  pacing: true,
+  pmtud: true,
   channels: true,
 } satisfies Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>>;
 
@@ -237,6 +250,14 @@ export class Connection {
   /** Set by the endpoint: the peer's reset tokens that became valid or invalid. */
   onResetTokens: ((added: Uint8Array[], removed: Uint8Array[]) => void) | null = null;
   private readonly scratchMask = new Uint8Array(5);
+  /** Spreads ack-eliciting packets over the RTT at the controller's pacing rate (RFC 9002 §7.7). */
+  private readonly pacer: Pacer;
+  /** When pacing holds back pending data: the time it may go (a deadline for the driver). */
+  private pacedUntil: number | null = null;
+  /** Path MTU discovery (RFC 8899); created once the peer's max_udp_payload_size is known. */
+  private pmtud: Pmtud | null = null;
+  /** Set while building a PMTU probe datagram: its total size. */
+  private mtuProbeSize = 0;
   private readonly writer = new ByteWriter(EMPTY);
   private readonly reader = new ByteReader(EMPTY);
 
@@ -262,6 +283,7 @@ export class Connection {
 
     this.spaces = [new PacketSpace(INITIAL), new PacketSpace(HANDSHAKE), new PacketSpace(APP)];
     const cc = createCongestionController(this.opts.congestionControl, { maxDatagramSize: this.maxDatagramSize });
+    this.pacer = new Pacer({ burstBytes: pacerBurstBytes(this.maxDatagramSize), quantum: 1 });
     this.recovery = new Recovery<SentFrame[]>(
       { initialRtt: this.opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: this.opts.idleTimeout / PROBES_PER_IDLE },
       cc,
@@ -512,6 +534,8 @@ export class Connection {
       streamsOpen: this.streams.size,
       drops: { ...this.drops },
       migrations: this.migrations,
+      pmtu: this.pmtud ? { state: this.pmtud.state, ...this.pmtud.stats } : null,
+      pacingRate: this.opts.pacing ? (this.recovery.cc.pacingRate?.(this.recovery.rtt) ?? Infinity) : Infinity,
       sendCredit: { limit: this.connSend.limit, used: this.connSend.used },
       recvWindow: { limit: this.connRecv.limit, window: this.connRecv.window },
     };
@@ -647,7 +671,7 @@ export class Connection {
     }
     this.counters.packetsReceived++;
     if (this.env.trace) {
-      this.env.trace('transport:packet_received', { space: SPACE_NAME[spaceId], pn, size: h.end - off });
+      this.env.trace('transport:packet_received', { space: SPACE_NAME[spaceId], pn, size: h.end - off, frames: this.tracedFrames(data, payloadOffset, plainEnd) }, now);
     }
 
     // Server: a Handshake packet from the client proves its address; the Initial space can go.
@@ -696,6 +720,15 @@ export class Connection {
     }
     this.pumpSession();
     return h.end;
+  }
+
+  /** The frames of a received packet, decoded again for the trace only (never called without a sink). */
+  private tracedFrames(data: Uint8Array, off: number, end: number): Frame[] {
+    try {
+      return decodeFrames(data.subarray(off, end));
+    } catch {
+      return [];
+    }
   }
 
   /** Returns whether the packet was ack-eliciting, or null when a violation closed the connection. */
@@ -872,6 +905,7 @@ export class Connection {
     if (res.error) return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: res.error, frameType: 0x02 };
     const largest = ranges[0]!.largest;
     if (largest > space.largestAckedByPeer) space.largestAckedByPeer = largest;
+    if (this.pmtud && space.id === APP) this.feedBlackHoleDetector(res.acked, res.lost);
     for (const p of res.acked) this.onPacketAcked(p);
     this.onPacketsLost(res.lost);
     if (this.handshakeConfirmed || !this.isClient) this.updateAckFrequency();
@@ -880,6 +914,10 @@ export class Connection {
 
   private onPacketAcked(p: SentPacket<SentFrame[]>): void {
     const space = this.spaces[p.space];
+    if (this.pmtud && p.space === APP && p.isPmtuProbe) {
+      this.pmtud.onProbeAcked(p.pn, this.nowHint);
+      this.applyMtu();
+    }
     for (const f of p.frames) {
       switch (f.k) {
         case 'stream': {
@@ -926,8 +964,12 @@ export class Connection {
 
   private onPacketsLost(lost: readonly SentPacket<SentFrame[]>[]): void {
     for (const p of lost) {
-      if (this.env.trace) this.env.trace('recovery:packet_lost', { space: SPACE_NAME[p.space], pn: p.pn });
+      if (this.env.trace) this.env.trace('recovery:packet_lost', { space: SPACE_NAME[p.space], pn: p.pn }, this.nowHint);
       const space = this.spaces[p.space];
+      if (this.pmtud && p.space === APP && p.isPmtuProbe) {
+        this.pmtud.onProbeLost(p.pn, this.nowHint);
+        continue; // a probe carries nothing to retransmit and is no congestion signal
+      }
       let retransmitted = false;
       for (const f of p.frames) {
         switch (f.k) {
@@ -1236,6 +1278,11 @@ export class Connection {
     this.idleTimeout = a > 0 && b > 0 ? Math.min(a, b) : Math.max(a, b);
     if (this.idleTimeout > 0) this.recovery.setMaxPtoPeriod(this.idleTimeout / PROBES_PER_IDLE);
     this.recovery.setMaxAckDelay(p.maxAckDelay);
+    if (this.opts.pmtud) {
+      const family = this.remote.host.includes(':') ? MAX_DATAGRAM_IPV6 : MAX_DATAGRAM_IPV4;
+      const max = Math.min(this.opts.maxUdpPayloadSize, p.maxUdpPayloadSize, family);
+      if (max > BASE_DATAGRAM_SIZE) this.pmtud = new Pmtud({ max });
+    }
     this.connSend.raise(p.initialMaxData);
     this.peerMaxStreams = [p.initialMaxStreamsBidi, p.initialMaxStreamsUni];
     // Streams opened before the parameters arrived get their initial credit now.
@@ -1294,9 +1341,15 @@ export class Connection {
     this.pathChallenge = challenge;
     this.pathChallengePending = true;
     this.startPathValidation(now);
-    if (hostChanged) this.recovery.onPathChange();
+    if (hostChanged) {
+      this.recovery.onPathChange();
+      if (this.pmtud) {
+        this.pmtud.reset(now);
+        this.applyMtu();
+      }
+    }
     this.migrations++;
-    if (this.env.trace) this.env.trace('connectivity:path_changed', { host: to.host, port: to.port, hostChanged });
+    if (this.env.trace) this.env.trace('connectivity:path_changed', { host: to.host, port: to.port, hostChanged }, now);
     this.events.push({ type: 'path_changed', address: { ...to } });
   }
 
@@ -1383,7 +1436,7 @@ export class Connection {
   // ───────────────────────────── closing ─────────────────────────────
 
   private protocolError(code: number, message: string, frameType: number, ret: number): number {
-    if (this.env.trace) this.env.trace('transport:connection_error', { code: transportErrorName(code), message });
+    if (this.env.trace) this.env.trace('transport:connection_error', { code: transportErrorName(code), message }, this.nowHint);
     this.enterClosing({ errorCode: code, reason: message, application: false, initiator: 'local' }, this.nowHint, frameType);
     return ret;
   }
@@ -1445,6 +1498,10 @@ export class Connection {
     if (pv !== null && (t === null || pv < t)) t = pv;
     const pr = this.pathChallengeResendAt;
     if (pr !== null && (t === null || pr < t)) t = pr;
+    const pc = this.pacedUntil;
+    if (pc !== null && (t === null || pc < t)) t = pc;
+    const mt = this.pmtud?.nextTimeout() ?? null;
+    if (mt !== null && (t === null || mt < t)) t = mt;
     return t;
   }
 
@@ -1477,6 +1534,7 @@ export class Connection {
     const loss = this.recovery.lossDetectionDeadline();
     if (loss !== null && now >= loss) {
       const res = this.recovery.onLossDetectionTimeout(now);
+      if (this.pmtud) this.feedBlackHoleDetector([], res.lost.filter((p) => p.space === APP));
       this.onPacketsLost(res.lost);
       if (res.probe) this.spaces[res.probe.space].probes = res.probe.count;
     }
@@ -1491,6 +1549,12 @@ export class Connection {
       this.pathChallengeResendAt = now + this.pathChallengeInterval;
     }
     if (this.pathValidationDeadline !== null && now >= this.pathValidationDeadline) this.onPathValidationTimeout(now);
+    if (this.pacedUntil !== null && now >= this.pacedUntil) this.pacedUntil = null;
+    const mt = this.pmtud?.nextTimeout() ?? null;
+    if (mt !== null && now >= mt) {
+      this.pmtud!.onTimeout(now);
+      this.applyMtu();
+    }
     // Ack deadlines are checked by wantsAck(now) in pollTransmit.
   }
 
@@ -1503,6 +1567,7 @@ export class Connection {
   pollTransmit(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
     this.nowHint = now;
     if (this.state === 'closed' || this.state === 'draining') return null;
+    this.pacedUntil = null;
     let limit = Math.min(buf.length, this.maxDatagramSize);
     if (!this.addressValidated) {
       if (this.amplificationBlocked()) {
@@ -1516,6 +1581,10 @@ export class Connection {
     // A PATH_RESPONSE owed to another address (the peer probing a path) goes alone, padded, to that address.
     if (this.pendingPathResponse && !sameAddress(this.pendingPathResponse.to, this.remote)) {
       return this.sendProbeResponse(now, buf);
+    }
+    if (this.pmtud && this.handshakeConfirmed && this.state === 'established' && this.addressValidated && !this.wantsAnyAck(now)) {
+      const probe = this.sendMtuProbe(now, buf);
+      if (probe) return probe;
     }
     const end = limit - CRC_LENGTH;
     let off = 0;
@@ -1618,6 +1687,10 @@ export class Connection {
     return this.spaces[id].write?.tagLength ?? 16;
   }
 
+  private wantsAnyAck(now: number): boolean {
+    return this.wantsAck(this.spaces[0], now) || this.wantsAck(this.spaces[1], now) || this.wantsAck(this.spaces[2], now);
+  }
+
   private wantsAck(space: PacketSpace, now: number): boolean {
     if (!space.ackNeeded) return false;
     if (space.ackImmediate) return true;
@@ -1638,7 +1711,74 @@ export class Connection {
     if (!this.handshakeComplete && !(!this.isClient && this.spaces[APP].write)) return false;
     if (this.pendingPathResponse) return true;
     if (!cwndOpen) return false;
-    return this.appHasPending();
+    if (!this.appHasPending()) return false;
+    const delay = this.pacingDelay(now);
+    if (delay > 0) {
+      this.pacedUntil = now + delay;
+      return false;
+    }
+    return true;
+  }
+
+  /** How long the pacer holds back the next full-size packet (0 = send now). */
+  private pacingDelay(now: number): number {
+    if (!this.opts.pacing) return 0;
+    const rate = this.recovery.cc.pacingRate?.(this.recovery.rtt) ?? Infinity;
+    this.pacer.setRate(rate, pacerBurstBytes(this.maxDatagramSize), now);
+    return this.pacer.timeUntilSend(now, this.maxDatagramSize);
+  }
+
+  /**
+   * Black-hole evidence for PMTUD (RFC 8899 §4.3), stamped with send times. A lost packet counts only if
+   * no packet of at least its size sent after it has been acknowledged: congestion losses (revealed by
+   * ACKs of later packets, which is how packet- and time-threshold losses are found) never count; large
+   * packets that stop getting through at all do.
+   */
+  private feedBlackHoleDetector(acked: readonly SentPacket<SentFrame[]>[], lost: readonly SentPacket<SentFrame[]>[]): void {
+    const pmtud = this.pmtud!;
+    let newest = this.largestAckedSendTime;
+    for (const p of acked) if (!p.isPmtuProbe && p.size + CRC_LENGTH > BASE_DATAGRAM_SIZE && p.timeSent > newest) newest = p.timeSent;
+    this.largestAckedSendTime = newest;
+    let fellBack = false;
+    for (const p of lost) {
+      if (p.isPmtuProbe || p.timeSent < newest) continue;
+      if (pmtud.onPacketLost(p.size + CRC_LENGTH, p.timeSent)) fellBack = true;
+    }
+    for (const p of acked) if (!p.isPmtuProbe) pmtud.onPacketAcked(p.size + CRC_LENGTH, p.timeSent);
+    if (fellBack) this.applyMtu();
+  }
+
+  /** Send time of the newest large (above base size) packet the peer acknowledged. */
+  private largestAckedSendTime = -Infinity;
+
+  /** Applies the size PMTUD settled on to packets and the congestion controller. */
+  private applyMtu(): void {
+    const cur = this.pmtud!.current;
+    if (cur !== this.maxDatagramSize) {
+      this.maxDatagramSize = cur;
+      this.recovery.cc.setMaxDatagramSize(cur);
+      if (this.env.trace) this.env.trace('recovery:parameters_set', { maxDatagramSize: cur }, this.nowHint);
+    }
+  }
+
+  /** A PMTU probe: a PING padded to the probe size, alone in its datagram (RFC 8899 §4.1). */
+  private sendMtuProbe(now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
+    const pmtud = this.pmtud!;
+    const size = pmtud.nextProbe(now);
+    if (size === null || size > buf.length) return null;
+    if (this.recovery.sendableBytes() < size || this.pacingDelay(now) > 0) return null;
+    this.mtuProbeSize = size;
+    try {
+      const pn = this.spaces[APP].nextPn;
+      const r = this.buildPacket(APP, buf, 0, size - CRC_LENGTH, now, size - CRC_LENGTH);
+      if (r.end === 0) return null;
+      pmtud.onProbeSent(pn, size, now);
+      const total = appendChecksum(buf, r.end, this.env.crc32);
+      this.counters.bytesSent += total;
+      return { length: total, to: this.remote };
+    } finally {
+      this.mtuProbeSize = 0;
+    }
   }
 
   /** The space a CONNECTION_CLOSE goes in: the highest with keys (RFC 9000 §10.2.3). */
@@ -1685,6 +1825,9 @@ export class Connection {
     const space = this.spaces[id];
     const protector = space.write!;
     const pn = space.nextPn;
+    // PTO probes stay at the base size: if larger packets are being black-holed, the probe still gets
+    // through and the losses of the large ones get declared (which is how PMTUD notices).
+    if (space.probes > 0 && this.mtuProbeSize === 0) end = Math.min(end, start + BASE_DATAGRAM_SIZE - CRC_LENGTH);
     const { truncated, length: pnLength } = encodePacketNumber(pn, space.largestAckedByPeer);
     let lengthOffset = -1;
     let pnOffset: number;
@@ -1714,7 +1857,10 @@ export class Connection {
     const frames: SentFrame[] = [];
     let ackEliciting = false;
 
-    if (this.state === 'closing') {
+    if (this.mtuProbeSize > 0) {
+      encodeFrame(w, { type: 'ping' });
+      frames.push({ k: 'ping' });
+    } else if (this.state === 'closing') {
       this.writeClose(w, id, frames);
       this.closeFramePending = false;
     } else {
@@ -1751,7 +1897,10 @@ export class Connection {
     if (protector.headerProtection) target = Math.max(target, pnOffset + 4);
     target = Math.min(target, payloadEnd);
     const padded = target > w.pos;
-    if (padded) w.zeros(target - w.pos);
+    if (padded) {
+      frames.push({ k: 'padding', length: target - w.pos });
+      w.zeros(target - w.pos);
+    }
     const plainEnd = w.pos;
     if (lengthOffset >= 0) patchLongHeaderLength(buf, lengthOffset, plainEnd - pnOffset + tag);
     const packetEnd = protector.seal(pn, buf, start, payloadOffset, plainEnd);
@@ -1765,7 +1914,10 @@ export class Connection {
     this.counters.packetsSent++;
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
-    this.recovery.onPacketSent({ pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames }, now);
+    const isPmtuProbe = this.mtuProbeSize > 0;
+    if (isPmtuProbe) ackEliciting = true;
+    this.recovery.onPacketSent({ pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames, isPmtuProbe }, now);
+    if (this.opts.pacing && (ackEliciting || padded)) this.pacer.onSend(now, size);
     // Keep-alive counts 1-RTT ack-eliciting packets only: handshake retransmissions neither refresh a
     // NAT mapping for the data path nor tell the server where we are.
     if (ackEliciting && id === APP) this.lastSendTime = now;
@@ -1782,7 +1934,7 @@ export class Connection {
       this.discardSpace(INITIAL, now);
     }
     if (this.env.trace) {
-      this.env.trace('transport:packet_sent', { space: SPACE_NAME[id], pn, size, frames: frames.map((f) => f.k) });
+      this.env.trace('transport:packet_sent', { space: SPACE_NAME[id], pn, size, frames }, now);
     }
     return { end: packetEnd, ackEliciting };
   }
@@ -1800,7 +1952,7 @@ export class Connection {
       frameType: asApp ? 0 : this.closeFrameType,
       reason: info.application && !asApp ? EMPTY : reason,
     });
-    frames.push({ k: 'close' });
+    frames.push({ k: 'close', code: info.errorCode, app: info.application, reason: info.reason, frameType: this.closeFrameType });
   }
 
   private writeAck(space: PacketSpace, w: ByteWriter, now: number, frames: SentFrame[]): void {
@@ -1814,7 +1966,7 @@ export class Connection {
     const ackDelay = Math.floor(delayUs / 2 ** exponent);
     if (ackFrameSize(ackDelay, ranges) > w.remaining) return;
     encodeFrame(w, { type: 'ack', ackDelay, ranges });
-    frames.push({ k: 'ack', largest: ranges[0]!.largest });
+    frames.push({ k: 'ack', largest: ranges[0]!.largest, ranges, delay: ackDelay });
     space.onAckSent();
     this.counters.acksSent++;
   }
@@ -1846,7 +1998,7 @@ export class Connection {
     }
     if (this.pathChallengePending && this.pathChallenge && w.remaining >= 9) {
       encodeFrame(w, { type: 'path_challenge', data: this.pathChallenge });
-      frames.push({ k: 'path_challenge' });
+      frames.push({ k: 'path_challenge', data: this.pathChallenge });
       this.pathChallengePending = false;
       wrote = true;
     }
@@ -1855,7 +2007,7 @@ export class Connection {
       const e = this.localCids.get(seq);
       if (!e || w.remaining < 40) break;
       encodeFrame(w, { type: 'new_connection_id', sequence: seq, retirePriorTo: this.localCids.retirePriorTo, connectionId: e.cid, resetToken: e.token! });
-      frames.push({ k: 'new_cid', seq });
+      frames.push({ k: 'new_cid', seq, retirePriorTo: this.localCids.retirePriorTo, cid: e.cid });
       this.localCids.pending.delete(seq);
       wrote = true;
     }
@@ -1874,27 +2026,27 @@ export class Connection {
         requestMaxAckDelay: Math.max(MIN_ACK_DELAY_US, this.opts.maxAckDelay * 1000),
         reorderingThreshold: 1,
       });
-      frames.push({ k: 'ack_frequency' });
+      frames.push({ k: 'ack_frequency', seq: this.ackFrequencySeq, threshold: this.ackFrequencySentThreshold });
       this.ackFrequencyPending = false;
       wrote = true;
     }
     if (this.maxDataPending && w.remaining >= 9) {
       encodeFrame(w, { type: 'max_data', maximum: this.connRecv.limit });
-      frames.push({ k: 'max_data' });
+      frames.push({ k: 'max_data', max: this.connRecv.limit });
       this.maxDataPending = false;
       wrote = true;
     }
     for (let k = 0; k < 2; k++) {
       if (this.maxStreamsPending[k] && w.remaining >= 9) {
         encodeFrame(w, { type: 'max_streams', bidi: k === 0, maximum: this.localMaxStreams[k]! });
-        frames.push({ k: 'max_streams', bidi: k === 0 });
+        frames.push({ k: 'max_streams', bidi: k === 0, max: this.localMaxStreams[k]! });
         this.maxStreamsPending[k] = false;
         wrote = true;
       }
       const blocked = this.streamsBlockedPending[k];
       if (blocked !== null && blocked !== undefined && w.remaining >= 9) {
         encodeFrame(w, { type: 'streams_blocked', bidi: k === 0, limit: blocked });
-        frames.push({ k: 'streams_blocked', bidi: k === 0 });
+        frames.push({ k: 'streams_blocked', bidi: k === 0, limit: blocked });
         this.streamsBlockedPending[k] = null;
         wrote = true;
       }
@@ -1904,25 +2056,25 @@ export class Connection {
       if (w.remaining < 24) break;
       if (s.resetPending) {
         encodeFrame(w, { type: 'reset_stream', streamId: s.id, errorCode: s.resetCode!, finalSize: s.resetFinalSize });
-        frames.push({ k: 'reset_stream', id: s.id });
+        frames.push({ k: 'reset_stream', id: s.id, code: s.resetCode!, finalSize: s.resetFinalSize });
         s.resetPending = false;
         wrote = true;
       }
       if (s.stopPending) {
         encodeFrame(w, { type: 'stop_sending', streamId: s.id, errorCode: s.stopCode! });
-        frames.push({ k: 'stop_sending', id: s.id });
+        frames.push({ k: 'stop_sending', id: s.id, code: s.stopCode! });
         s.stopPending = false;
         wrote = true;
       }
       if (s.maxDataPending && s.recvState === 'open') {
         encodeFrame(w, { type: 'max_stream_data', streamId: s.id, maximum: s.recvWindow!.limit });
-        frames.push({ k: 'max_stream_data', id: s.id });
+        frames.push({ k: 'max_stream_data', id: s.id, max: s.recvWindow!.limit });
         s.maxDataPending = false;
         wrote = true;
       }
       if (s.blockedPending !== null) {
         encodeFrame(w, { type: 'stream_data_blocked', streamId: s.id, limit: s.blockedPending });
-        frames.push({ k: 'stream_data_blocked', id: s.id });
+        frames.push({ k: 'stream_data_blocked', id: s.id, limit: s.blockedPending });
         s.blockedPending = null;
         wrote = true;
       }
@@ -1933,7 +2085,7 @@ export class Connection {
       const need = datagramFrameOverhead(d.data.length, true) + d.data.length;
       if (need > w.remaining) break;
       encodeFrame(w, { type: 'datagram', data: d.data });
-      frames.push({ k: 'datagram', id: d.id });
+      frames.push({ k: 'datagram', id: d.id, length: d.data.length });
       this.datagramQueue.shift();
       this.counters.datagramsSent++;
       wrote = true;
@@ -1980,7 +2132,7 @@ export class Connection {
     }
     if (this.dataBlockedPending !== null && w.remaining >= 9) {
       encodeFrame(w, { type: 'data_blocked', limit: this.dataBlockedPending });
-      frames.push({ k: 'data_blocked' });
+      frames.push({ k: 'data_blocked', limit: this.dataBlockedPending });
       this.dataBlockedPending = null;
       wrote = true;
     }

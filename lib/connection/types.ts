@@ -28,7 +28,7 @@ export interface CoreEnv {
    */
   resetToken?: (cid: Uint8Array) => Uint8Array;
   /** Optional qlog-shaped trace sink; when absent nothing is built for it. */
-  trace?: (name: string, data: Record<string, unknown>) => void;
+  trace?: (name: string, data: Record<string, unknown>, now?: number) => void;
 }
 
 /** Builds the handshake session and Initial protectors for one connection (secure or insecure). */
@@ -73,8 +73,12 @@ export interface ConnectionOptions {
   datagramQueueLength?: number;
   /** Largest UDP payload we accept and the PMTU ceiling (1472 IPv4, 1452 IPv6). */
   maxUdpPayloadSize?: number;
-  /** Congestion controller. */
-  congestionControl?: 'newreno';
+  /** Congestion controller (default 'cubic'). */
+  congestionControl?: 'cubic' | 'newreno';
+  /** Pace packets over the RTT (default true). */
+  pacing?: boolean;
+  /** Path MTU discovery from 1200 up to 1472 (IPv4) / 1452 (IPv6) (default true). */
+  pmtud?: boolean;
   /** Announce channels_supported (spec/wire.md §Game channels). Default true. */
   channels?: boolean;
   /** Application protocols (client: offered; server: accepted). */
@@ -140,6 +144,10 @@ export interface ConnectionStats {
   drops: Record<string, number>;
   /** Times the peer's address changed. */
   migrations: number;
+  /** Path MTU discovery state and counters (null until the handshake gives the peer's limit, or when off). */
+  pmtu: { state: string; probesSent: number; probesAcked: number; probesLost: number; blackHoles: number } | null;
+  /** Pacing rate, bytes per ms (Infinity when unpaced). */
+  pacingRate: number;
   sendCredit: { limit: number; used: number };
   recvWindow: { limit: number; window: number };
 }

@@ -214,6 +214,9 @@ export interface Extras {
   outage: { start: number; length: number } | null;
   rebind: { at: number; hostChange: boolean } | null;
   datagrams: [number, number];
+  /** A path MTU below 1472 from the start, and/or a drop to a lower one mid-transfer (a black hole). */
+  mtu: number | null;
+  mtuDrop: { at: number; to: number } | null;
 }
 
 function drawExtras(rng: SimRandom): Extras {
@@ -223,6 +226,8 @@ function drawExtras(rng: SimRandom): Extras {
     outage: rng.chance(0.2) ? { start: rng.uniform(100, 2000), length: rng.uniform(200, 8000) } : null,
     rebind: rng.chance(0.2) ? { at: rng.uniform(100, 3000), hostChange: rng.chance(0.3) } : null,
     datagrams: [rng.int(0, 40), rng.int(0, 40)],
+    mtu: rng.chance(0.2) ? rng.int(1200, 1472) : null,
+    mtuDrop: rng.chance(0.1) ? { at: rng.uniform(200, 3000), to: rng.int(1200, 1400) } : null,
   };
 }
 
@@ -230,6 +235,8 @@ export function describeExtras(x: Extras): string {
   const parts = [`end ${x.ending}`];
   if (x.outage) parts.push(`outage ${x.outage.length.toFixed(0)}ms@${x.outage.start.toFixed(0)}`);
   if (x.rebind) parts.push(`rebind${x.rebind.hostChange ? '+host' : ''}@${x.rebind.at.toFixed(0)}`);
+  if (x.mtu) parts.push(`mtu ${x.mtu}`);
+  if (x.mtuDrop) parts.push(`mtu→${x.mtuDrop.to}@${x.mtuDrop.at.toFixed(0)}`);
   parts.push(`dgrams ${x.datagrams[0]}/${x.datagrams[1]}`);
   return parts.join(' ');
 }
@@ -314,7 +321,11 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   sn.app = (ev, now) => server.onEvent(ev, now);
   sim.addNode(CLIENT, cn);
   sim.addNode(SERVER, sn);
-  sim.link(CLIENT, SERVER, link);
+  const simLink = sim.link(CLIENT, SERVER, extras.mtu ? { ...link, mtu: extras.mtu } : link);
+  if (extras.mtuDrop) {
+    const to = Math.min(extras.mtuDrop.to, extras.mtu ?? Infinity);
+    sim.at(extras.mtuDrop.at, () => simLink.set({ mtu: to }));
+  }
   // The client sends keep-alives, as a game client behind a NAT would: after a rebinding while only the
   // server sends, the client's next packet is what creates the new mapping the server can migrate to.
   client.conn = clientEp.connect({ remote: SERVER, crypto: insecureCrypto, options: { keepAlive: 5000, ...options }, now: 0 });
