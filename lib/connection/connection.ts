@@ -151,6 +151,8 @@ export interface ConnectionInit {
   remoteCid: Uint8Array;
   /** Server: the destination id of the client's first Initial (for transport-parameter checks). */
   originalDcid?: Uint8Array;
+  /** A trace sink for this connection only (e.g. one qlog file per connection); overrides env.trace. */
+  trace?: CoreEnv['trace'];
 }
 
 export class Connection {
@@ -263,7 +265,7 @@ export class Connection {
 
   constructor(init: ConnectionInit) {
     this.isClient = init.isClient;
-    this.env = init.env;
+    this.env = init.trace ? { ...init.env, trace: init.trace } : init.env;
     this.remote = init.remote;
     this.packetFrom = init.remote;
     this.localCid = init.localCid;

@@ -26,6 +26,11 @@ export interface ServerConfig {
 
 export interface EndpointConfig {
   env: CoreEnv;
+  /**
+   * Per-connection trace sink (e.g. a qlog file per connection), asked once per new connection; return
+   * undefined for none. Without it connections use env.trace (usually absent: no trace cost at all).
+   */
+  traceFor?: (info: { isClient: boolean; odcid: Uint8Array; remote: PeerAddress }) => CoreEnv['trace'] | undefined;
   /** Present on endpoints that accept connections. */
   server?: ServerConfig;
 }
@@ -57,6 +62,7 @@ function cidKey(buf: Uint8Array, off: number, len: number): string {
 export class Endpoint {
   private readonly env: CoreEnv;
   private readonly server: ServerConfig | undefined;
+  private readonly traceFor: EndpointConfig['traceFor'];
   private readonly byCid = new Map<string, Connection>();
   private readonly keys = new Map<Connection, Set<string>>();
   /** Reset tokens of our peers' ids → connection (a datagram ending in one is a stateless reset). */
@@ -78,6 +84,7 @@ export class Endpoint {
   constructor(config: EndpointConfig) {
     this.env = config.env;
     this.server = config.server;
+    this.traceFor = config.traceFor;
   }
 
   get connectionCount(): number {
@@ -102,6 +109,7 @@ export class Endpoint {
       now: args.now,
       localCid,
       remoteCid: dcid,
+      trace: this.traceFor?.({ isClient: true, odcid: dcid, remote: args.remote }),
     });
     this.register(conn, [cidKey(localCid, 0, localCid.length)]);
     this.touch(conn);
@@ -243,6 +251,7 @@ export class Endpoint {
       localCid,
       remoteCid: h.scid.slice(),
       originalDcid: h.dcid.slice(),
+      trace: this.traceFor?.({ isClient: false, odcid: h.dcid, remote: from }),
     });
     // Retransmitted client Initials still carry the original DCID until the client learns ours.
     this.register(conn, [cidKey(localCid, 0, localCid.length), cidKey(h.dcid, 0, h.dcid.length)]);
