@@ -54,6 +54,7 @@ import { isBidi, isClientInitiated, streamId as makeStreamId, streamIndex } from
 import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
 import { PacketSpace, SPACE_LEVEL, SPACE_NAME } from './space.js';
 import { LocalCids, PeerCids } from './cid-manager.js';
+import { DEFAULT_URGENCY, PriorityScheduler, URGENCY_LEVELS } from './scheduler.js';
 import { StreamState } from './stream-state.js';
 import { sameAddress } from './types.js';
 import type {
@@ -210,7 +211,7 @@ export class Connection {
 
   // Streams.
   private readonly streams = new Map<number, StreamState>();
-  private readonly sendQueue: StreamState[] = [];
+  private readonly scheduler = new PriorityScheduler<StreamState>();
   private nextLocalIndex = [0, 0]; // [bidi, uni]
   private peerMaxStreams = [0, 0]; // limits the peer gave us
   private localMaxStreams: [number, number]; // limits we gave the peer
@@ -226,7 +227,9 @@ export class Connection {
   private dataBlockedPending: number | null = null;
 
   // Datagrams.
-  private readonly datagramQueue: Array<{ id: number; data: Uint8Array }> = [];
+  /** Outgoing datagrams, one FIFO per urgency. */
+  private readonly datagramQueues: Array<Array<{ id: number; data: Uint8Array }>> = Array.from({ length: URGENCY_LEVELS }, () => []);
+  private datagramsQueued = 0;
   private nextDatagramId = 0;
 
   // Stats.
@@ -348,7 +351,7 @@ export class Connection {
   // ───────────────────────────── application API ─────────────────────────────
 
   /** Opens a stream; returns its id, or null when the peer's stream limit is reached (STREAMS_BLOCKED is sent). */
-  openStream(bidi = true): number | null {
+  openStream(bidi = true, priority?: { urgency?: number; incremental?: boolean }): number | null {
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') {
       throw new PetrelError('CONNECTION_CLOSED', 'connection is closed');
     }
@@ -361,7 +364,9 @@ export class Connection {
     }
     this.nextLocalIndex[k] = index + 1;
     const id = makeStreamId(index, this.isClient ? 'client' : 'server', bidi);
-    this.createStream(id, true);
+    const s = this.createStream(id, true);
+    if (priority?.urgency !== undefined) s.urgency = clampUrgency(priority.urgency);
+    if (priority?.incremental !== undefined) s.incremental = priority.incremental;
     return id;
   }
 
@@ -443,22 +448,45 @@ export class Connection {
     this.wake();
   }
 
-  /** Queues an unreliable datagram. Returns its id, or throws a typed error when it cannot ever fit. */
-  sendDatagram(data: Uint8Array): number {
+  /**
+   * Queues an unreliable datagram at an urgency (0 most urgent – 7, default 3). Returns its id, or throws
+   * a typed error when it can never fit. A full queue drops the oldest datagram of the least urgent
+   * level first (counted).
+   */
+  sendDatagram(data: Uint8Array, urgency = DEFAULT_URGENCY): number {
     const limit = this.maxDatagramPayload();
     if (limit <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
     if (data.length > limit) {
       throw new PetrelError('DATAGRAM_TOO_LARGE', `datagram of ${data.length} bytes exceeds ${limit}`);
     }
-    if (this.datagramQueue.length >= this.opts.datagramQueueLength) {
-      this.datagramQueue.shift();
+    const u = clampUrgency(urgency);
+    if (this.datagramsQueued >= this.opts.datagramQueueLength) {
+      for (let l = URGENCY_LEVELS - 1; l >= 0; l--) {
+        if (this.datagramQueues[l]!.length > 0) {
+          this.datagramQueues[l]!.shift();
+          this.datagramsQueued--;
+          break;
+        }
+      }
       this.counters.datagramsDropped++;
       this.countDrop('datagram_queue_full');
     }
     const id = this.nextDatagramId++;
-    this.datagramQueue.push({ id, data: data.slice() });
+    this.datagramQueues[u]!.push({ id, data: data.slice() });
+    this.datagramsQueued++;
     this.wake();
     return id;
+  }
+
+  /** Sets a stream's priority (RFC 9218 urgency and incremental flag). */
+  setStreamPriority(id: number, priority: { urgency?: number; incremental?: boolean }): void {
+    const s = this.streams.get(id);
+    if (!s) return;
+    const wasQueued = s.queued;
+    this.scheduler.remove(s);
+    if (priority.urgency !== undefined) s.urgency = clampUrgency(priority.urgency);
+    if (priority.incremental !== undefined) s.incremental = priority.incremental;
+    if (wasQueued) this.scheduler.enqueue(s);
   }
 
   /** Changes the keep-alive interval (ms; 0 turns it off), e.g. on only while a player is in a match. */
@@ -1193,10 +1221,7 @@ export class Connection {
   }
 
   private enqueueStream(s: StreamState): void {
-    if (!s.queued) {
-      s.queued = true;
-      this.sendQueue.push(s);
-    }
+    this.scheduler.enqueue(s);
   }
 
   private wakeBlockedStreams(): void {
@@ -1796,11 +1821,9 @@ export class Connection {
     if (this.dataBlockedPending !== null) return true;
     if (this.maxStreamsPending[0] || this.maxStreamsPending[1]) return true;
     if (this.streamsBlockedPending[0] !== null || this.streamsBlockedPending[1] !== null) return true;
-    if (this.datagramQueue.length > 0) return true;
+    if (this.datagramsQueued > 0) return true;
     if (this.localCids.pending.size > 0 || this.peerCids.retirePending.size > 0 || this.pathChallengePending) return true;
-    for (let i = 0; i < this.sendQueue.length; i++) {
-      if (this.streamHasPending(this.sendQueue[i]!)) return true;
-    }
+    if (this.scheduler.some((st) => this.streamHasPending(st))) return true;
     // Control frames owed by streams not in the data queue.
     for (const s of this.controlStreams()) if (s) return true;
     return false;
@@ -2081,56 +2104,43 @@ export class Connection {
         wrote = true;
       }
     }
-    // Datagrams: latency-sensitive, before bulk stream data. One that does not fit waits for the next packet.
-    while (this.datagramQueue.length > 0) {
-      const d = this.datagramQueue[0]!;
-      const need = datagramFrameOverhead(d.data.length, true) + d.data.length;
-      if (need > w.remaining) break;
-      encodeFrame(w, { type: 'datagram', data: d.data });
-      frames.push({ k: 'datagram', id: d.id, length: d.data.length });
-      this.datagramQueue.shift();
-      this.counters.datagramsSent++;
-      wrote = true;
-    }
-    // Stream data, round-robin: each stream with data gets one frame per turn.
-    let turns = this.sendQueue.length;
-    while (turns-- > 0 && w.remaining > 16) {
-      const s = this.sendQueue.shift()!;
-      s.queued = false;
-      if (!s.send || s.sendState !== 'open') continue;
-      const limit = this.streamSendLimit(s);
-      const send = s.send;
-      if (!send.hasPending(limit)) {
-        // Blocked by flow control with data waiting: say so once per limit.
-        if (send.written > send.sendOffset || (send.finished && !send.allAcked)) {
-          if (limit === s.sendCredit.limit) {
-            const b = s.sendCredit.pollBlocked();
-            if (b !== null) s.blockedPending = b;
-          } else {
-            const b = this.connSend.pollBlocked();
-            if (b !== null) this.dataBlockedPending = b;
-          }
+    // Datagrams and stream data by urgency; within one urgency datagrams first (latency-sensitive),
+    // then non-incremental streams in id order, then incremental streams round-robin.
+    for (let u = 0; u < URGENCY_LEVELS && w.remaining > 16; u++) {
+      const dq = this.datagramQueues[u]!;
+      while (dq.length > 0) {
+        const d = dq[0]!;
+        const need = datagramFrameOverhead(d.data.length, true) + d.data.length;
+        if (need > w.remaining) break; // waits for the next packet
+        encodeFrame(w, { type: 'datagram', data: d.data });
+        frames.push({ k: 'datagram', id: d.id, length: d.data.length });
+        dq.shift();
+        this.datagramsQueued--;
+        this.counters.datagramsSent++;
+        wrote = true;
+      }
+      const seq = this.scheduler.sequentialAt(u);
+      while (seq.length > 0 && w.remaining > 16) {
+        const st = seq[0]!;
+        const r = this.writeStreamChunk(st, w, frames);
+        if (r === 'sent') wrote = true;
+        if (r !== 'sent' || !this.streamHasPending(st)) {
+          // Done for now (or blocked): leave the queue; new data or credit re-queues it.
+          if (r === 'full') break;
+          seq.shift();
+          st.queued = false;
         }
-        continue;
       }
-      const overhead = streamFrameOverhead(s.id, send.sendOffset, w.remaining, true);
-      const room = w.remaining - overhead;
-      if (room < 1 && !(send.finished && send.sendOffset === send.written)) {
-        this.enqueueStream(s);
-        break;
+      const rr = this.scheduler.roundRobinAt(u);
+      let turns = rr.length;
+      while (turns-- > 0 && w.remaining > 16) {
+        const st = rr.shift()!;
+        st.queued = false;
+        const r = this.writeStreamChunk(st, w, frames);
+        if (r === 'sent') wrote = true;
+        if (r === 'full' || (r === 'sent' && this.streamHasPending(st))) this.enqueueStream(st);
+        if (r === 'full') break;
       }
-      const before = send.sendOffset;
-      const chunk = send.nextChunk(Math.max(0, room), limit);
-      if (!chunk) continue;
-      encodeFrame(w, { type: 'stream', streamId: s.id, offset: chunk.offset, data: chunk.data, fin: chunk.fin });
-      frames.push({ k: 'stream', id: s.id, offset: chunk.offset, length: chunk.data.length, fin: chunk.fin });
-      const fresh = send.sendOffset - before;
-      if (fresh > 0) {
-        s.sendCredit.consume(fresh);
-        this.connSend.consume(fresh);
-      }
-      wrote = true;
-      if (send.hasPending(this.streamSendLimit(s)) || send.written > send.sendOffset) this.enqueueStream(s);
     }
     if (this.dataBlockedPending !== null && w.remaining >= 9) {
       encodeFrame(w, { type: 'data_blocked', limit: this.dataBlockedPending });
@@ -2139,6 +2149,43 @@ export class Connection {
       wrote = true;
     }
     return wrote;
+  }
+
+  /**
+   * Writes one STREAM frame for a stream: 'sent', 'full' (the packet has no room left for it), or
+   * 'idle' (nothing to send now: finished, reset, or blocked by flow control — then *_BLOCKED once).
+   */
+  private writeStreamChunk(s: StreamState, w: ByteWriter, frames: SentFrame[]): 'sent' | 'full' | 'idle' {
+    if (!s.send || s.sendState !== 'open') return 'idle';
+    const limit = this.streamSendLimit(s);
+    const send = s.send;
+    if (!send.hasPending(limit)) {
+      // Blocked by flow control with data waiting: say so once per limit.
+      if (send.written > send.sendOffset || (send.finished && !send.allAcked)) {
+        if (limit === s.sendCredit.limit) {
+          const b = s.sendCredit.pollBlocked();
+          if (b !== null) s.blockedPending = b;
+        } else {
+          const b = this.connSend.pollBlocked();
+          if (b !== null) this.dataBlockedPending = b;
+        }
+      }
+      return 'idle';
+    }
+    const overhead = streamFrameOverhead(s.id, send.sendOffset, w.remaining, true);
+    const room = w.remaining - overhead;
+    if (room < 1 && !(send.finished && send.sendOffset === send.written)) return 'full';
+    const before = send.sendOffset;
+    const chunk = send.nextChunk(Math.max(0, room), limit);
+    if (!chunk) return 'idle';
+    encodeFrame(w, { type: 'stream', streamId: s.id, offset: chunk.offset, data: chunk.data, fin: chunk.fin });
+    frames.push({ k: 'stream', id: s.id, offset: chunk.offset, length: chunk.data.length, fin: chunk.fin });
+    const fresh = send.sendOffset - before;
+    if (fresh > 0) {
+      s.sendCredit.consume(fresh);
+      this.connSend.consume(fresh);
+    }
+    return 'sent';
   }
 
   /** For a PTO probe with no new data: re-queue the frames of the oldest unacknowledged packet. */
@@ -2166,6 +2213,10 @@ export class Connection {
   private countDrop(reason: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
+}
+
+function clampUrgency(u: number): number {
+  return Math.max(0, Math.min(URGENCY_LEVELS - 1, Math.floor(u)));
 }
 
 function levelSpace(level: string): SpaceId {

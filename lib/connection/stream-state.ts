@@ -26,8 +26,11 @@ export class StreamState {
   maxDataPending = false;
   /** STREAM_DATA_BLOCKED limit to send. */
   blockedPending: number | null = null;
-  /** Whether the stream sits in the send round-robin queue. */
+  /** Whether the stream sits in the send scheduler. */
   queued = false;
+  /** RFC 9218 priority: urgency 0 (most urgent) – 7, and whether it shares bandwidth incrementally. */
+  urgency = 3;
+  incremental = false;
   /** Whether the application has been told there is something to read since its last read. */
   readableSignaled = false;
   /** Highest offset received, as counted against the connection window. */
