@@ -18,6 +18,7 @@ import { UdpEndpoint, type EndpointHandler } from '../transport/udp-endpoint.js'
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { selectCryptoConfig } from './crypto-config.js';
 import { coreOptions, validateOptions, type ConnectOptions } from './options.js';
+import { qlogRecorder, type QlogRecorder } from './qlog.js';
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
@@ -95,6 +96,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
   private settle: { resolve: (c: PetrelConnection) => void; reject: (e: Error) => void } | null = null;
   private onAbort: (() => void) | null = null;
   private releasing: Promise<void> | null = null;
+  private qlog: QlogRecorder | null = null;
 
   private readonly serverName: string | undefined;
 
@@ -105,6 +107,10 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
 
   async start(target: { address: string; family: 4 | 6 }, crypto: CryptoConfig): Promise<PetrelConnection> {
     const o = this.options;
+    this.qlog = qlogRecorder(o.qlog, 'client', () => {
+      const a = this.udp.address();
+      return { host: a.address, port: a.port };
+    });
     this.udp = await UdpEndpoint.bind(
       {
         host: o.localHost,
@@ -113,6 +119,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
         connectTo: { host: target.address, port: o.port },
         recvBufferSize: o.recvBufferSize,
         sendBufferSize: o.sendBufferSize,
+        traceFor: this.qlog?.traceFor,
       },
       this,
     );
@@ -124,6 +131,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
     // The kernel's spelling of the peer address is what received datagrams will carry.
     const peer = this.udp.socket.remoteAddress();
     const core = this.udp.connect({ remote: { host: peer.address, port: peer.port }, crypto, options: coreOptions(o, this.serverName) });
+    this.qlog?.attach(core);
     this.pc = new PetrelConnection(this, core, o);
     this.connectDeadline = performance.now() + (o.timeout ?? DEFAULT_CONNECT_TIMEOUT);
     return new Promise<PetrelConnection>((resolve, reject) => {
@@ -159,7 +167,13 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
   }
 
   private release(): Promise<void> {
-    if (!this.releasing) this.releasing = this.udp.close().then(() => this.pc.markEnded());
+    if (!this.releasing) {
+      // The trace file is complete before close() / the failed connect() settles.
+      this.releasing = this.udp
+        .close()
+        .then(() => this.qlog?.closeAll())
+        .then(() => this.pc.markEnded());
+    }
     return this.releasing;
   }
 
@@ -185,6 +199,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
   // ─────────────── EndpointHandler ───────────────
 
   onEvent(ev: EndpointEvent, now: number): void {
+    this.qlog?.onEvent(ev, now);
     if (ev.kind === 'connection') this.pc.handleEvent(ev.event, now);
   }
 
@@ -204,7 +219,8 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
     if (this.layerDeadline !== null && now >= this.layerDeadline) this.pc.handleTimeout(now);
   }
 
-  afterPump(): void {
+  afterPump(now: number): void {
+    this.qlog?.afterPump(now);
     // An established connection that finished its closing period: release the socket.
     if (!this.settle && this.pc.closeResult !== null && this.pc.core.isTerminated) void this.release();
   }

@@ -3,6 +3,7 @@ import type { ConnectionOptions } from '../connection/types.js';
 import type { ChannelLayerOptions } from '../channel/channel-layer.js';
 import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
+import { checkQlogOption, type QlogOption } from './qlog.js';
 
 /** Options shared by servers and clients (every field optional; defaults in parentheses). */
 export interface TransportOptions {
@@ -44,6 +45,11 @@ export interface TransportOptions {
   maxMessageDepth?: number;
   /** Unreliable-channel reassembly bounds: bytes (1 MiB), partial messages (32), timeout ms (3000). */
   reassembly?: { maxBytes?: number; maxMessages?: number; timeout?: number };
+  /**
+   * qlog traces (spec/qlog.md): a directory (created if missing) for one `<odcid>_<client|server>.sqlog` file per
+   * connection, or a function returning a sink per connection (undefined: not this one). Off by default, at no cost.
+   */
+  qlog?: QlogOption;
 }
 
 export interface ListenOptions extends TransportOptions {
@@ -149,4 +155,5 @@ export function validateOptions(o: TransportOptions): void {
     'maxMessageSize',
     'maxMessageDepth',
   ]);
+  checkQlogOption(o.qlog);
 }

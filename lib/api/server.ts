@@ -12,6 +12,7 @@ import { UdpEndpoint, type EndpointHandler, type UdpEndpointStats } from '../tra
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { selectCryptoConfig } from './crypto-config.js';
 import { coreOptions, validateOptions, type ListenOptions } from './options.js';
+import { qlogRecorder, type QlogRecorder } from './qlog.js';
 
 export interface ServerCloseOptions {
   /** Application error code sent to every connection (0). */
@@ -46,6 +47,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   private closePromise: Promise<void> | null = null;
   private drained: (() => void) | null = null;
   private stopped = false;
+  private qlog: QlogRecorder | null = null;
 
   /** @internal Use listen(). */
   constructor(options: ListenOptions) {
@@ -57,6 +59,10 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   async start(): Promise<void> {
     const o = this.options;
     const crypto = selectCryptoConfig({ role: 'server', insecure: o.insecure, identity: o.identity, certificateChain: o.certificateChain });
+    this.qlog = qlogRecorder(o.qlog, 'server', () => {
+      const a = this.udp.address();
+      return { host: a.address, port: a.port };
+    });
     this.udp = await UdpEndpoint.bind(
       {
         host: o.host,
@@ -65,6 +71,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
         recvBufferSize: o.recvBufferSize,
         sendBufferSize: o.sendBufferSize,
         server: { crypto, options: coreOptions(o), maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
+        traceFor: this.qlog?.traceFor,
       },
       this,
     );
@@ -110,6 +117,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     for (const pc of this.all.values()) pc.markEnded();
     this.all.clear();
     this.closing.clear();
+    await this.qlog?.closeAll(); // every trace file complete before 'close'
     this.emit('close');
   }
 
@@ -129,6 +137,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
 
   /** @internal */
   onEvent(ev: EndpointEvent, now: number): void {
+    this.qlog?.onEvent(ev, now);
     if (ev.kind === 'accept') {
       this.all.set(ev.connection, new PetrelConnection(this, ev.connection, this.options));
       return;
@@ -149,12 +158,14 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   }
 
   /** @internal */
-  afterPump(): void {
+  afterPump(now: number): void {
+    this.qlog?.afterPump(now);
     for (const pc of this.closing) {
       if (!pc.core.isTerminated) continue;
       this.closing.delete(pc);
       this.all.delete(pc.core);
       this.deadlines.delete(pc);
+      void this.qlog?.end(pc.core);
       pc.markEnded();
     }
     if (this.drained && this.all.size === 0) {

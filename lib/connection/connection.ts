@@ -290,7 +290,7 @@ export class Connection {
     const cc = createCongestionController(this.opts.congestionControl, { maxDatagramSize: this.maxDatagramSize });
     this.pacer = new Pacer({ burstBytes: pacerBurstBytes(this.maxDatagramSize), quantum: 1 });
     this.recovery = new Recovery<SentFrame[]>(
-      { initialRtt: this.opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: this.opts.idleTimeout / PROBES_PER_IDLE },
+      { initialRtt: this.opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: this.opts.idleTimeout > 0 ? this.opts.idleTimeout / PROBES_PER_IDLE : undefined },
       cc,
     );
 
@@ -311,7 +311,8 @@ export class Connection {
       maxAckDelay: this.opts.maxAckDelay,
       maxDatagramFrameSize: this.opts.maxDatagramFrameSize,
       initialSourceConnectionId: this.localCid,
-      minAckDelay: this.opts.ackFrequency ? MIN_ACK_DELAY_US : undefined,
+      // min_ack_delay (µs) may not exceed max_ack_delay; with a zero max_ack_delay there is nothing to thin.
+      minAckDelay: this.opts.ackFrequency && this.opts.maxAckDelay * 1000 >= MIN_ACK_DELAY_US ? MIN_ACK_DELAY_US : undefined,
       channelsSupported: this.opts.channels,
     };
     if (!this.isClient) {
@@ -1257,6 +1258,7 @@ export class Connection {
       if (space.discarded) continue;
       if (k.read) space.read = k.read;
       if (k.write) space.write = k.write;
+      if (k.level === 'handshake') this.recovery.setHasHandshakeKeys(true);
     }
     if (!this.peerParams && this.session.peerTransportParameters) {
       const err = this.applyPeerParams(this.session.peerTransportParameters);
@@ -1737,8 +1739,11 @@ export class Connection {
     if (id !== APP) return false;
     if (!this.handshakeComplete && !(!this.isClient && this.spaces[APP].write)) return false;
     if (this.pendingPathResponse) return true;
-    if (!cwndOpen) return false;
-    if (!this.appHasPending()) return false;
+    const pending = this.appHasPending();
+    // App-limited (RFC 9002 §7.8): the window has room but the application has nothing to send, so
+    // the congestion controller must not grow the window on what it cannot have tested.
+    this.recovery.setAppLimited(!pending && cwndOpen);
+    if (!cwndOpen || !pending) return false;
     const delay = this.pacingDelay(now);
     if (delay > 0) {
       this.pacedUntil = now + delay;
@@ -1892,8 +1897,10 @@ export class Connection {
       // ACK first: it is small and always welcome (piggybacked whenever something is unacknowledged).
       if (space.ackNeeded) this.writeAck(space, w, now, frames);
       const probe = space.probes > 0;
-      // Congestion control: ack-eliciting content only within the window (PTO probes may exceed it).
-      const budget = probe ? Infinity : this.recovery.sendableBytes();
+      // Congestion control: ack-eliciting content only within the window. PTO probes may exceed it, and
+      // so may path validation (a PATH_CHALLENGE or PATH_RESPONSE is tiny and must not wait for ACKs).
+      const pathFrames = id === APP && (this.pendingPathResponse !== null || this.pathChallengePending);
+      const budget = probe || pathFrames ? Infinity : this.recovery.sendableBytes();
       const maxEnd = budget === Infinity ? payloadEnd : Math.min(payloadEnd, start + budget - tag);
       if (maxEnd - w.pos > 8) {
         w.end = maxEnd;
@@ -1910,7 +1917,9 @@ export class Connection {
         }
       }
       if (probe && ackEliciting) space.probes--;
-      if (w.pos === payloadOffset) return { end: start, ackEliciting: false };
+      // Nothing to say: no packet — unless it must pad a datagram that carries an Initial packet (the
+      // 1200-byte rule), then a PADDING-only packet still carries the padding.
+      if (w.pos === payloadOffset && !(padTo > 0 && (id === INITIAL || start > 0))) return { end: start, ackEliciting: false };
     }
     // Padding: up to the requested datagram size (padTo counts from the datagram start), and enough
     // bytes after the packet number for the header-protection sample.
@@ -2048,7 +2057,7 @@ export class Connection {
         type: 'ack_frequency',
         sequence: this.ackFrequencySeq,
         ackElicitingThreshold: this.ackFrequencySentThreshold,
-        requestMaxAckDelay: Math.max(MIN_ACK_DELAY_US, this.opts.maxAckDelay * 1000),
+        requestMaxAckDelay: Math.max(this.peerParams?.minAckDelay ?? MIN_ACK_DELAY_US, this.opts.maxAckDelay * 1000),
         reorderingThreshold: 1,
       });
       frames.push({ k: 'ack_frequency', seq: this.ackFrequencySeq, threshold: this.ackFrequencySentThreshold });
@@ -2111,6 +2120,15 @@ export class Connection {
       while (dq.length > 0) {
         const d = dq[0]!;
         const need = datagramFrameOverhead(d.data.length, true) + d.data.length;
+        if (d.data.length > this.maxDatagramPayload()) {
+          // Queued before the path MTU shrank: it can never fit now. Drop it rather than block the queue.
+          dq.shift();
+          this.datagramsQueued--;
+          this.counters.datagramsDropped++;
+          this.countDrop('datagram_too_large_for_path');
+          this.events.push({ type: 'datagram_lost', id: d.id });
+          continue;
+        }
         if (need > w.remaining) break; // waits for the next packet
         encodeFrame(w, { type: 'datagram', data: d.data });
         frames.push({ k: 'datagram', id: d.id, length: d.data.length });

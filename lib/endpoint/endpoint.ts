@@ -206,11 +206,7 @@ export class Endpoint {
       }
       throw e;
     }
-    if (h.form === 'version_negotiation' || h.form === 'retry') {
-      this.drop('unknown_connection');
-      return;
-    }
-    if (h.form !== 'long') {
+    if (h.form === 'version_negotiation' || h.form === 'retry' || h.form === 'short') {
       this.drop('unknown_connection');
       return;
     }
@@ -223,7 +219,7 @@ export class Endpoint {
       this.drop('initial_too_small');
       return;
     }
-    if (h.version !== PETREL_VERSION) {
+    if (h.form === 'unsupported_version' || h.version !== PETREL_VERSION) {
       this.sendVersionNegotiation(h.scid, h.dcid, from);
       this.drop('unsupported_version');
       return;

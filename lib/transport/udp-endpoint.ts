@@ -18,7 +18,7 @@ import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
-import { Endpoint, type EndpointEvent, type EndpointStats, type ServerConfig } from '../endpoint/endpoint.js';
+import { Endpoint, type EndpointConfig, type EndpointEvent, type EndpointStats, type ServerConfig } from '../endpoint/endpoint.js';
 import type { Connection } from '../connection/connection.js';
 import type { ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
 import { PetrelError } from '../errors.js';
@@ -68,6 +68,8 @@ export interface UdpEndpointOptions {
   sendBufferSize?: number;
   /** Override the injected environment (tests). */
   env?: CoreEnv;
+  /** Per-connection trace sink (qlog), passed to the core Endpoint. */
+  traceFor?: EndpointConfig['traceFor'];
 }
 
 export interface UdpEndpointStats extends EndpointStats {
@@ -136,7 +138,7 @@ export class UdpEndpoint {
     this.socket = socket;
     this.handler = handler;
     this.connected = opts.connectTo !== undefined;
-    this.core = new Endpoint({ env: opts.env ?? nodeEnv(), server: opts.server });
+    this.core = new Endpoint({ env: opts.env ?? nodeEnv(), server: opts.server, traceFor: opts.traceFor });
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(msg, rinfo));
     socket.on('error', (err: Error) => this.onError(err));
   }

@@ -57,13 +57,13 @@ describe('many connections on one server', () => {
     const rtts = clients.map((c) => c.stats().smoothedRtt).sort((a, b) => a - b);
     console.log(`rtt median ${rtts[500]} max ${rtts[999]} pto-ish ${clients[0]!.stats().rttVariance}`);
 
-    await within(Promise.all(clients.map((c) => c.close())), 20_000, 'client closes');
+    await within(Promise.all(clients.map((c) => c.close())), 60_000, 'client closes');
     console.log('clients closed after', Date.now() - tExchanged);
-    await within(server.close(), 20_000, 'server close');
+    await within(server.close(), 60_000, 'server close');
     expect(clients.every((c) => c.closeResult?.initiator === 'local')).toBe(true);
     await expectNoLeaks(base, 10_000);
     console.log(
       `scale: ${CONNECTIONS} connections — connect ${tConnected - t0} ms, exchange ${tExchanged - tConnected} ms, close ${Date.now() - tExchanged} ms`,
     );
-  }, 90_000);
+  }, 180_000);
 });

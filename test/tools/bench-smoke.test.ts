@@ -1,0 +1,117 @@
+/**
+ * The benchmarks in tools/bench, run as a user runs them (node --import tsx, a child process) in their
+ * tiny --quick mode: each must exit 0, print its table, and end with a `key=value` line carrying its
+ * result keys as numbers. Timings are the benchmarks' business and are never asserted here.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseResultLine } from '../../tools/bench/common.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function bench(script: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', `tools/bench/${script}.ts`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** The final line as a map; fails the test when it is not all `key=value` pairs. */
+function finalLine(out: string): Map<string, string> {
+  const lines = out.trimEnd().split('\n');
+  const last = lines[lines.length - 1]!;
+  expect(last).toMatch(/^([a-z0-9_.]+=\S+)( [a-z0-9_.]+=\S+)*$/);
+  return parseResultLine(last);
+}
+
+/** Every listed key is present and holds a finite, non-negative number. */
+function expectNumbers(result: Map<string, string>, keys: readonly string[]): void {
+  for (const k of keys) {
+    const v = result.get(k);
+    expect(v, `missing ${k}`).toBeDefined();
+    expect(Number.isFinite(Number(v)) && Number(v) >= 0, `${k}=${v}`).toBe(true);
+  }
+}
+
+const HANDSHAKE_KEYS = ['aes_pinned', 'chacha_pinned', 'aes_ca', 'chacha_ca', 'insecure', 'session_aes_pinned', 'session_chacha_ca'].flatMap((m) => [
+  `${m}_server_cpu_us_p50`,
+  `${m}_server_cpu_us_p90`,
+  `${m}_server_wall_us_p50`,
+  `${m}_client_cpu_us_p50`,
+]);
+const PROTECTION_KEYS = ['aes', 'chacha'].flatMap((s) => [
+  `${s}_petrel_seal_us`,
+  `${s}_petrel_open_us`,
+  `${s}_petrel_send_us`,
+  `${s}_petrel_receive_us`,
+  `${s}_raw_seal_us`,
+  `${s}_raw_open_us`,
+  `${s}_ratio_seal_vs_raw_seal`,
+  `${s}_ratio_open_vs_raw_open`,
+]);
+const THROUGHPUT_KEYS = [
+  'udp_mbps',
+  'udp_loss_pct',
+  'tcp_64k_mbps',
+  'tcp_1472_mbps',
+  'petrel_insecure_mbps',
+  'petrel_secure_mbps',
+  'ratio_petrel_secure_udp',
+  'ratio_petrel_secure_tcp_64k',
+  'ratio_petrel_insecure_udp',
+  'ratio_petrel_secure_petrel_insecure',
+];
+
+describe('tools/bench in --quick mode', () => {
+  it('handshake: exits 0 with a table and every mode’s server CPU figures', async () => {
+    const r = await bench('handshake', ['--quick']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('| endpoint: AES-128-GCM, pinned key');
+    const res = finalLine(r.out);
+    expectNumbers(res, [...HANDSHAKE_KEYS, 'x25519_us', 'ed25519_sign_us', 'server_primitive_floor_us']);
+    expect(res.get('handshakes')).toBe('20');
+  });
+
+  it('protection: exits 0 with per-suite protector, node:crypto and CRC figures and their ratios', async () => {
+    const r = await bench('protection', ['--quick']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('| aes: Petrel seal + header protection');
+    expectNumbers(finalLine(r.out), [...PROTECTION_KEYS, 'crc32_us', 'chacha_over_aes']);
+  });
+
+  it('throughput: exits 0 after moving the whole quick payload in every mode', async () => {
+    const r = await bench('throughput', ['--quick']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const res = finalLine(r.out);
+    expectNumbers(res, THROUGHPUT_KEYS);
+    // --quick moves 2 MiB per mode, all of it (TCP and Petrel check received === sent themselves).
+    for (const m of ['tcp_64k', 'tcp_1472', 'petrel_insecure', 'petrel_secure']) expect(res.get(`${m}_mib`)).toBe('2');
+  });
+
+  it('run-all: runs the chosen benchmarks and merges their final lines under prefixes', async () => {
+    const r = await bench('run-all', ['--quick', '--bench', 'protection']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('=== protection ===');
+    expect(r.out).not.toContain('=== handshake ===');
+    const res = finalLine(r.out);
+    expectNumbers(res, PROTECTION_KEYS.map((k) => `protection.${k}`));
+    expect([...res.keys()].every((k) => k.startsWith('protection.'))).toBe(true);
+  });
+
+  it('rejects a malformed option with exit code 2', async () => {
+    const [a, b] = await Promise.all([bench('handshake', ['--n', 'lots']), bench('run-all', ['--bench', 'nope'])]);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain('--n must be a positive number');
+    expect(b.code).toBe(2);
+    expect(b.err).toContain('unknown benchmark(s): nope');
+  });
+});

@@ -1,0 +1,699 @@
+/**
+ * Congestion-control figures measured in the deterministic simulator (`npm run sim:figures`, i.e.
+ * `node --import tsx tools/sim/figures.ts [--quick] [--seed N] [--only NAME] [--trace FILE]`).
+ *
+ * Every scenario runs over a 10 Mbit/s link whose direction client→server has a drop-tail queue of one
+ * bandwidth-delay product (BDP = rate · base RTT). Random loss, when there is any, is applied to both
+ * directions (data and ACKs). The scenarios and what they report are described in spec/simulator.md
+ * §Figures; the output ends with exactly one line:
+ *
+ *   goodput@0%=<f> goodput@0.1%=<f> mathis@1%=<f> p99@5%=<RTTs> fairness=<f>
+ *
+ * Two flows share one bottleneck by coming from ONE client endpoint: both connections send from the same
+ * address to the same server address, so their datagrams enter the same simulator link direction and
+ * compete for its rate and queue (no router node needed).
+ */
+import { crc32 } from 'node:zlib';
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Endpoint, type EndpointEvent } from '../../lib/endpoint/endpoint.js';
+import type { Connection } from '../../lib/connection/connection.js';
+import type { ConnectionOptions, ConnectionStats, CoreEnv } from '../../lib/connection/types.js';
+import { insecureCrypto } from '../../lib/crypto/insecure.js';
+import { Simulator } from '../../lib/sim/simulator.js';
+import { EndpointNode } from '../../lib/sim/endpoint-node.js';
+import type { SimRandom } from '../../lib/sim/random.js';
+import type { LinkConfig, LinkStats } from '../../lib/sim/link.js';
+
+const CLIENT = { host: '10.0.1.1', port: 50000 };
+const SERVER = { host: '10.0.1.2', port: 4433 };
+
+/** Bottleneck rate of every scenario, bits/s. */
+export const LINK_RATE = 10_000_000;
+
+/** One BDP in bytes for the bottleneck rate and a base RTT in ms. */
+export function bdpBytes(rttMs: number): number {
+  return (LINK_RATE * rttMs) / 8000;
+}
+
+/** One direction of the link: one-way delay rtt/2, 10 Mbit/s, a 1-BDP drop-tail queue, Bernoulli loss. */
+export function figureLink(rttMs: number, loss: number): LinkConfig {
+  return { delay: rttMs / 2, rate: LINK_RATE, queueBytes: bdpBytes(rttMs), loss };
+}
+
+/** Mathis et al.: the loss-limited Reno rate MSS/RTT · 1.22/√p, in bytes per second (rtt in ms). */
+export function mathisBound(mss: number, rttMs: number, p: number): number {
+  return (mss / (rttMs / 1000)) * (1.22 / Math.sqrt(p));
+}
+
+/** Nearest-rank percentile (p in (0, 1]) of an ascending array; NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.max(1, Math.ceil(p * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1]!;
+}
+
+function simEnv(rng: SimRandom): CoreEnv {
+  return {
+    randomFill(out: Uint8Array) {
+      out.set(rng.bytes(out.length));
+    },
+    crc32: (d: Uint8Array) => crc32(d),
+  };
+}
+
+// ───────────────────────────── streams of a flow ─────────────────────────────
+
+/** Bytes kept written but unacknowledged on a bulk stream: far above any window the 10 Mbit/s link allows. */
+const BULK_BUFFER = 1024 * 1024;
+const BULK_CHUNK = new Uint8Array(64 * 1024).map((_, i) => (i * 131 + 7) & 0xff);
+
+/** A bulk stream: `total` bytes (Infinity: forever), written as fast as the connection takes them. */
+class BulkStream {
+  readonly kind = 'bulk';
+  id = -1;
+  written = 0;
+  delivered = 0;
+  firstWriteAt = NaN;
+  lastDeliveryAt = NaN;
+  private finished = false;
+  constructor(readonly total: number) {}
+
+  get complete(): boolean {
+    return this.delivered >= this.total;
+  }
+
+  pump(c: Connection, now: number): void {
+    if (this.finished) return;
+    while (this.written < this.total && c.streamBufferedBytes(this.id) < BULK_BUFFER) {
+      const n = Math.min(BULK_CHUNK.length, this.total - this.written);
+      if (Number.isNaN(this.firstWriteAt)) this.firstWriteAt = now;
+      c.streamWrite(this.id, n === BULK_CHUNK.length ? BULK_CHUNK : BULK_CHUNK.subarray(0, n));
+      this.written += n;
+    }
+    if (this.written >= this.total) {
+      c.streamFinish(this.id);
+      this.finished = true;
+    }
+  }
+
+  onData(d: Uint8Array, now: number): void {
+    this.delivered += d.length;
+    this.lastDeliveryAt = now;
+  }
+}
+
+/**
+ * Small messages at a fixed rate on one stream. Each is `size` bytes starting with its 32-bit sequence
+ * number; the receiver checks the numbers arrive in order and records send → delivery latency.
+ */
+class MessageStream {
+  readonly kind = 'messages';
+  id = -1;
+  readonly sentAt: number[] = [];
+  readonly latencies: number[] = [];
+  private recvBytes = 0;
+  private seqAcc = 0;
+  corrupt = 0;
+  constructor(
+    readonly size: number,
+    readonly intervalMs: number,
+    readonly count: number,
+  ) {}
+
+  get complete(): boolean {
+    return this.latencies.length >= this.count;
+  }
+
+  /** Schedules the sends from `start` on (virtual ms), one sim callback per message. */
+  schedule(sim: Simulator, c: Connection, start: number): void {
+    const send = (i: number): void => {
+      const m = new Uint8Array(this.size);
+      m[0] = i >>> 24;
+      m[1] = (i >>> 16) & 0xff;
+      m[2] = (i >>> 8) & 0xff;
+      m[3] = i & 0xff;
+      this.sentAt.push(sim.now);
+      c.streamWrite(this.id, m);
+      if (i + 1 < this.count) sim.at(start + (i + 1) * this.intervalMs, () => send(i + 1));
+    };
+    sim.at(start, () => send(0));
+  }
+
+  onData(d: Uint8Array, now: number): void {
+    for (let i = 0; i < d.length; i++) {
+      const pos = this.recvBytes++ % this.size;
+      if (pos < 4) this.seqAcc = ((this.seqAcc << 8) | d[i]!) >>> 0;
+      if (pos === this.size - 1) {
+        const seq = this.latencies.length;
+        if (this.seqAcc !== seq) this.corrupt++;
+        this.latencies.push(now - this.sentAt[seq]!);
+      }
+    }
+  }
+}
+
+type FlowStream = BulkStream | MessageStream;
+
+/** One connection from the client endpoint and the streams it opens once connected. */
+class Flow {
+  conn: Connection;
+  connectedAt = NaN;
+  readonly streams: FlowStream[];
+  /** delivered bulk bytes at each named sampling point */
+  readonly samples = new Map<string, number>();
+  constructor(
+    conn: Connection,
+    streams: FlowStream[],
+    readonly label: string,
+  ) {
+    this.conn = conn;
+    this.streams = streams;
+  }
+
+  get bulkDelivered(): number {
+    let n = 0;
+    for (const s of this.streams) if (s.kind === 'bulk') n += s.delivered;
+    return n;
+  }
+}
+
+// ───────────────────────────── the bench ─────────────────────────────
+
+interface BenchOptions {
+  seed: number;
+  rttMs: number;
+  loss: number;
+  /** loss of the server → client direction (ACKs); default `loss` */
+  reverseLoss?: number;
+  trace?: string[];
+  title: string;
+}
+
+/**
+ * A client endpoint and a server endpoint over the figure link. Flows are connections from the client;
+ * the server reads everything as soon as it arrives and hands it to the flow's stream objects (matched by
+ * the client's original destination connection id), so "delivered" means handed to the application.
+ */
+class Bench {
+  readonly sim: Simulator;
+  readonly flows: Flow[] = [];
+  private readonly clientEp: Endpoint;
+  private readonly byOdcid = new Map<string, Flow>();
+  private readonly serverConns: Connection[] = [];
+  private readonly serverStreams = new Map<Connection, Set<number>>();
+  private readonly rttMs: number;
+
+  constructor(o: BenchOptions) {
+    this.rttMs = o.rttMs;
+    this.sim = new Simulator({ seed: o.seed, trace: o.trace ?? null, title: o.title });
+    const sim = this.sim;
+    const cenv = simEnv(sim.rng('client-env'));
+    const senv = simEnv(sim.rng('server-env'));
+    if (sim.traceEnabled) {
+      cenv.trace = (name, data) => sim.trace(name, { side: 'client', ...data });
+      senv.trace = (name, data) => sim.trace(name, { side: 'server', ...data });
+    }
+    this.clientEp = new Endpoint({ env: cenv });
+    const serverEp = new Endpoint({ env: senv, server: { crypto: insecureCrypto, options: {} } });
+    const cn = new EndpointNode(this.clientEp);
+    const sn = new EndpointNode(serverEp);
+    cn.app = (ev, now) => this.onClient(ev, now);
+    sn.app = (ev, now) => this.onServer(ev, now);
+    sim.addNode(CLIENT, cn);
+    sim.addNode(SERVER, sn);
+    sim.link(CLIENT, SERVER, { ab: figureLink(o.rttMs, o.loss), ba: figureLink(o.rttMs, o.reverseLoss ?? o.loss) });
+  }
+
+  /** The bottleneck direction's statistics (client → server). */
+  get dataLink(): LinkStats {
+    return this.sim.direction(CLIENT, SERVER).stats;
+  }
+
+  /** Opens a connection now (virtual time) carrying `streams` once connected. */
+  addFlow(label: string, streams: FlowStream[], options: ConnectionOptions = {}): Flow {
+    const conn = this.clientEp.connect({ remote: SERVER, crypto: insecureCrypto, options, now: this.sim.now });
+    const f = new Flow(conn, streams, label);
+    this.flows.push(f);
+    this.byOdcid.set(key(conn.originalDcid), f);
+    return f;
+  }
+
+  /** Adds `figures:metrics` trace records (cwnd, RTT, losses) every RTT while tracing. */
+  sampleMetrics(until: number): void {
+    if (!this.sim.traceEnabled) return;
+    const tick = (): void => {
+      for (const f of this.flows) {
+        const s = f.conn.stats();
+        this.sim.trace('figures:metrics', {
+          flow: f.label,
+          cwnd: Math.round(s.cwnd),
+          ssthresh: Number.isFinite(s.ssthresh) ? Math.round(s.ssthresh) : null,
+          inFlight: s.bytesInFlight,
+          srtt: round3(s.smoothedRtt),
+          lost: s.packetsLost,
+          congestionEvents: s.congestionEvents,
+          delivered: f.bulkDelivered,
+        });
+      }
+      if (this.sim.now + this.rttMs <= until) this.sim.at(this.sim.now + this.rttMs, tick);
+    };
+    this.sim.at(this.sim.now, tick);
+  }
+
+  private onClient(ev: EndpointEvent | null, now: number): void {
+    if (ev && ev.kind === 'connection' && ev.event.type === 'connected') {
+      const f = this.flows.find((x) => x.conn === ev.connection);
+      if (f && Number.isNaN(f.connectedAt)) {
+        f.connectedAt = now;
+        for (const s of f.streams) {
+          s.id = f.conn.openStream(true)!;
+          if (s.kind === 'messages') s.schedule(this.sim, f.conn, now);
+        }
+      }
+    }
+    for (const f of this.flows) {
+      if (Number.isNaN(f.connectedAt) || f.conn.isTerminated) continue;
+      for (const s of f.streams) if (s.kind === 'bulk') s.pump(f.conn, now);
+    }
+  }
+
+  private onServer(ev: EndpointEvent | null, now: number): void {
+    if (ev) {
+      if (ev.kind === 'accept') {
+        this.serverConns.push(ev.connection);
+        this.serverStreams.set(ev.connection, new Set());
+      } else if (ev.event.type === 'stream_opened' || ev.event.type === 'stream_readable') {
+        this.serverStreams.get(ev.connection)?.add(ev.event.streamId);
+      }
+    }
+    for (const c of this.serverConns) {
+      const f = this.byOdcid.get(key(c.originalDcid));
+      if (!f) continue;
+      for (const id of this.serverStreams.get(c)!) {
+        const s = f.streams[id >>> 2];
+        if (!s) continue;
+        for (let d = c.streamRead(id); d; d = c.streamRead(id)) s.onData(d, now);
+      }
+    }
+  }
+}
+
+function key(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+// ───────────────────────────── scenarios ─────────────────────────────
+
+export interface TransferResult {
+  loss: number;
+  bytes: number;
+  /** ms from the first byte written to the last byte delivered; NaN if it did not finish */
+  durationMs: number;
+  /** goodput / link rate */
+  goodput: number;
+  goodputMbps: number;
+  /** datagram payload size the connection ended with (UDP payload bytes) */
+  mss: number;
+  /** goodput / Mathis bound (NaN at 0 % loss) */
+  mathis: number;
+  stats: ConnectionStats;
+  link: LinkStats;
+  events: number;
+  wallMs: number;
+}
+
+/** One bulk transfer of `bytes` from the client over the figure link at `rttMs` and `loss`. */
+export function runTransfer(o: {
+  seed: number;
+  bytes: number;
+  rttMs: number;
+  loss: number;
+  /** loss of the ACK direction (default: the same as `loss`) */
+  reverseLoss?: number;
+  options?: ConnectionOptions;
+  trace?: string[];
+}): TransferResult {
+  const t0 = performance.now();
+  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss, reverseLoss: o.reverseLoss, trace: o.trace, title: `figures transfer ${o.loss * 100}%` });
+  const bulk = new BulkStream(o.bytes);
+  const f = b.addFlow('bulk', [bulk], o.options);
+  // Generous limit: ten times the slower of serialization and the Mathis rate, plus a minute.
+  const mathisSecs = o.loss > 0 ? o.bytes / mathisBound(1200, o.rttMs, o.loss) : 0;
+  const maxTime = 60_000 + 10_000 * Math.max((o.bytes * 8) / LINK_RATE, mathisSecs);
+  b.sampleMetrics(maxTime);
+  b.sim.run({ maxTime, until: () => bulk.complete });
+  const stats = f.conn.stats();
+  const durationMs = bulk.complete ? bulk.lastDeliveryAt - bulk.firstWriteAt : NaN;
+  const rate = (o.bytes * 8) / (durationMs / 1000);
+  const mss = stats.maxDatagramSize;
+  return {
+    loss: o.loss,
+    bytes: o.bytes,
+    durationMs,
+    goodput: rate / LINK_RATE,
+    goodputMbps: rate / 1e6,
+    mss,
+    mathis: o.loss > 0 ? rate / 8 / mathisBound(mss, o.rttMs, o.loss) : NaN,
+    stats,
+    link: { ...b.dataLink, dropped: { ...b.dataLink.dropped } },
+    events: b.sim.counters.events,
+    wallMs: performance.now() - t0,
+  };
+}
+
+export interface LatencyResult {
+  withBulk: boolean;
+  messages: number;
+  delivered: number;
+  /** latencies in units of base RTT */
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** every delivered message's latency in base RTTs, ascending */
+  latencies: number[];
+  outOfOrder: number;
+  bulkMbps: number;
+  stats: ConnectionStats;
+  events: number;
+  wallMs: number;
+}
+
+/** `size`-byte messages every `intervalMs` on one stream for `durationMs`, optionally beside a bulk stream. */
+export function runLatency(o: {
+  seed: number;
+  rttMs: number;
+  loss: number;
+  durationMs: number;
+  size?: number;
+  intervalMs?: number;
+  withBulk: boolean;
+  /** loss of the ACK direction (default: the same as `loss`) */
+  reverseLoss?: number;
+  trace?: string[];
+}): LatencyResult {
+  const t0 = performance.now();
+  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss, reverseLoss: o.reverseLoss, trace: o.trace, title: `figures latency${o.withBulk ? ' + bulk' : ''}` });
+  const interval = o.intervalMs ?? 50;
+  const msgs = new MessageStream(o.size ?? 100, interval, Math.floor(o.durationMs / interval));
+  const bulk = new BulkStream(Infinity);
+  const f = b.addFlow('messages', o.withBulk ? [msgs, bulk] : [msgs]);
+  // After the last send, allow up to 100 RTTs for the tail to arrive.
+  const maxTime = o.durationMs + 100 * o.rttMs + 10_000;
+  b.sampleMetrics(maxTime);
+  b.sim.run({ maxTime, until: () => msgs.complete });
+  const lat = msgs.latencies.map((x) => x / o.rttMs).sort((x, y) => x - y);
+  const lastMsg = msgs.sentAt[msgs.sentAt.length - 1] ?? 0;
+  const bulkSecs = (lastMsg - f.connectedAt) / 1000;
+  return {
+    withBulk: o.withBulk,
+    messages: msgs.count,
+    delivered: lat.length,
+    p50: percentile(lat, 0.5),
+    p95: percentile(lat, 0.95),
+    p99: percentile(lat, 0.99),
+    max: lat[lat.length - 1] ?? NaN,
+    latencies: lat,
+    outOfOrder: msgs.corrupt,
+    bulkMbps: o.withBulk && bulkSecs > 0 ? (bulk.delivered * 8) / bulkSecs / 1e6 : 0,
+    stats: f.conn.stats(),
+    events: b.sim.counters.events,
+    wallMs: performance.now() - t0,
+  };
+}
+
+export interface FairnessResult {
+  labels: [string, string];
+  /** Mbit/s each flow delivered over the measurement window */
+  mbps: [number, number];
+  /** min/max of the two */
+  ratio: number;
+  windowMs: number;
+  link: LinkStats;
+  events: number;
+  wallMs: number;
+}
+
+/**
+ * Two bulk flows over the one bottleneck, the second starting `stagger` ms after the first; after it starts
+ * both run `runAfter` ms, and the goodput of each over the last `window` ms is compared.
+ */
+export function runFairness(o: {
+  seed: number;
+  rttMs: number;
+  staggerMs: number;
+  runAfterMs: number;
+  windowMs: number;
+  first?: ConnectionOptions;
+  second?: ConnectionOptions;
+  labels?: [string, string];
+  trace?: string[];
+}): FairnessResult {
+  const t0 = performance.now();
+  const labels = o.labels ?? ['cubic#1', 'cubic#2'];
+  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: 0, trace: o.trace, title: `figures fairness ${labels.join(' vs ')}` });
+  const end = o.staggerMs + o.runAfterMs;
+  const from = end - o.windowMs;
+  b.addFlow(labels[0], [new BulkStream(Infinity)], o.first);
+  b.sim.at(o.staggerMs, () => void b.addFlow(labels[1], [new BulkStream(Infinity)], o.second));
+  for (const [name, t] of [
+    ['from', from],
+    ['end', end],
+  ] as const) {
+    b.sim.at(t, () => {
+      for (const f of b.flows) f.samples.set(name, f.bulkDelivered);
+    });
+  }
+  b.sampleMetrics(end);
+  b.sim.run({ maxTime: end });
+  const secs = o.windowMs / 1000;
+  const mbps = b.flows.map((f) => (((f.samples.get('end') ?? 0) - (f.samples.get('from') ?? 0)) * 8) / secs / 1e6) as [number, number];
+  const hi = Math.max(mbps[0], mbps[1]);
+  return {
+    labels,
+    mbps,
+    ratio: hi > 0 ? Math.min(mbps[0], mbps[1]) / hi : 0,
+    windowMs: o.windowMs,
+    link: { ...b.dataLink, dropped: { ...b.dataLink.dropped } },
+    events: b.sim.counters.events,
+    wallMs: performance.now() - t0,
+  };
+}
+
+// ───────────────────────────── the whole set ─────────────────────────────
+
+export interface FiguresOptions {
+  seed?: number;
+  /** small sizes and durations (the test uses this) */
+  quick?: boolean;
+  /** run only the scenario whose name starts with this (the summary line then has NaN for the rest) */
+  only?: string;
+  /** trace records of the (single) selected scenario go here */
+  trace?: string[];
+  log?: (line: string) => void;
+}
+
+export interface FiguresSummary {
+  goodput0: number;
+  goodput01: number;
+  mathis1: number;
+  p99at5: number;
+  fairness: number;
+}
+
+export interface FiguresResult {
+  transfers: TransferResult[];
+  latency: LatencyResult[];
+  fairness: FairnessResult[];
+  summary: FiguresSummary;
+  /** the last line of the output */
+  line: string;
+  wallMs: number;
+}
+
+/** Scenario names, in run order (`--only` takes a prefix of one or more). */
+export const SCENARIOS = [
+  'transfer@0%',
+  'transfer@0.1%',
+  'transfer@1%',
+  'transfer@5%',
+  'latency@5%',
+  'latency+bulk',
+  'fairness',
+  'cubic-vs-newreno',
+] as const;
+
+export const AIMS = { goodput0: 0.9, goodput01: 0.75, mathis1: 0.8, p99at5: 2.5, fairness: 0.8 } as const;
+
+function fmt(x: number, digits = 3): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+export function summaryLine(s: FiguresSummary): string {
+  return `goodput@0%=${fmt(s.goodput0)} goodput@0.1%=${fmt(s.goodput01)} mathis@1%=${fmt(s.mathis1)} p99@5%=${fmt(s.p99at5)} fairness=${fmt(s.fairness)}`;
+}
+
+/** Runs every scenario, logs the tables, and returns the figures with the summary line (also logged last). */
+export function runFigures(o: FiguresOptions = {}): FiguresResult {
+  const t0 = performance.now();
+  const seed = o.seed ?? 1;
+  const quick = o.quick ?? false;
+  const log = o.log ?? (() => {});
+  const want = (name: string) => o.only === undefined || name.startsWith(o.only);
+  const trace = o.trace;
+
+  const transfers: TransferResult[] = [];
+  const bytes = quick ? 300_000 : 20_000_000;
+  for (const loss of [0, 0.001, 0.01, 0.05]) {
+    const name = `transfer@${loss * 100}%`;
+    if (want(name)) transfers.push(runTransfer({ seed, bytes, rttMs: 50, loss, trace }));
+  }
+  if (transfers.length) {
+    log(`Bulk transfer: ${bytes / 1e6} MB, CUBIC, 10 Mbit/s, 50 ms base RTT, 1-BDP queue (${bdpBytes(50)} B), Bernoulli loss both ways`);
+    log('loss    time(s)  Mbit/s  goodput  MSS   Mathis(Mbit/s)  /Mathis  lost  retx  cong.ev  queue-drops  srtt(ms)  cwnd(B)  wall(s)');
+    for (const t of transfers) {
+      const m = t.loss > 0 ? (mathisBound(t.mss, 50, t.loss) * 8) / 1e6 : NaN;
+      log(
+        [
+          `${(t.loss * 100).toString().padEnd(5)}%`,
+          fmt(t.durationMs / 1000, 2).padStart(7),
+          fmt(t.goodputMbps, 2).padStart(7),
+          fmt(t.goodput).padStart(8),
+          String(t.mss).padStart(5),
+          fmt(m, 2).padStart(15),
+          fmt(t.mathis).padStart(8),
+          String(t.stats.packetsLost).padStart(5),
+          String(t.stats.packetsRetransmitted).padStart(5),
+          String(t.stats.congestionEvents).padStart(8),
+          String(t.link.dropped.queue).padStart(12),
+          fmt(t.stats.smoothedRtt, 1).padStart(9),
+          String(Math.round(t.stats.cwnd)).padStart(8),
+          fmt(t.wallMs / 1000, 1).padStart(8),
+        ].join(' '),
+      );
+    }
+    log('');
+  }
+
+  const latency: LatencyResult[] = [];
+  const latencyMs = quick ? 4_000 : 60_000;
+  for (const withBulk of [false, true]) {
+    const name = withBulk ? 'latency+bulk' : 'latency@5%';
+    if (want(name)) latency.push(runLatency({ seed, rttMs: 100, loss: 0.05, durationMs: latencyMs, withBulk, trace }));
+  }
+  if (latency.length) {
+    log(`Small messages: 100 B at 20 Hz on one stream for ${latencyMs / 1000} s, 100 ms base RTT, 5 % loss both ways; latency send → app, in base RTTs`);
+    log('setup              msgs    p50    p95    p99    max  bulk(Mbit/s)  lost  srtt(ms)  wall(s)');
+    for (const l of latency) {
+      log(
+        [
+          (l.withBulk ? 'beside bulk' : 'alone').padEnd(13),
+          `${l.delivered}/${l.messages}`.padStart(9),
+          fmt(l.p50).padStart(6),
+          fmt(l.p95).padStart(6),
+          fmt(l.p99).padStart(6),
+          fmt(l.max).padStart(6),
+          fmt(l.bulkMbps, 2).padStart(13),
+          String(l.stats.packetsLost).padStart(5),
+          fmt(l.stats.smoothedRtt, 1).padStart(9),
+          fmt(l.wallMs / 1000, 1).padStart(8),
+        ].join(' ') + (l.outOfOrder ? `  (${l.outOfOrder} out of order!)` : ''),
+      );
+    }
+    log('');
+  }
+
+  const fairness: FairnessResult[] = [];
+  const stagger = quick ? 1_000 : 10_000;
+  const runAfter = quick ? 4_000 : 40_000;
+  const windowMs = quick ? 3_000 : 30_000;
+  if (want('fairness')) fairness.push(runFairness({ seed, rttMs: 50, staggerMs: stagger, runAfterMs: runAfter, windowMs, trace }));
+  if (want('cubic-vs-newreno')) {
+    fairness.push(
+      runFairness({
+        seed,
+        rttMs: 50,
+        staggerMs: stagger,
+        runAfterMs: runAfter,
+        windowMs,
+        second: { congestionControl: 'newreno' },
+        labels: ['cubic', 'newreno'],
+        trace,
+      }),
+    );
+  }
+  if (fairness.length) {
+    log(`Fairness: two flows, one bottleneck (10 Mbit/s, 50 ms, 1-BDP queue, no random loss), second starts at ${stagger / 1000} s, goodput over the last ${windowMs / 1000} s of ${(stagger + runAfter) / 1000} s`);
+    log('flows              Mbit/s (1st / 2nd)   min/max  queue-drops  wall(s)');
+    for (const r of fairness) {
+      log(
+        [
+          r.labels.join(' vs ').padEnd(18),
+          `${fmt(r.mbps[0], 2)} / ${fmt(r.mbps[1], 2)}`.padStart(19),
+          fmt(r.ratio).padStart(9),
+          String(r.link.dropped.queue).padStart(12),
+          fmt(r.wallMs / 1000, 1).padStart(8),
+        ].join(' '),
+      );
+    }
+    log('');
+  }
+
+  const byLoss = (p: number) => transfers.find((t) => t.loss === p);
+  const summary: FiguresSummary = {
+    goodput0: byLoss(0)?.goodput ?? NaN,
+    goodput01: byLoss(0.001)?.goodput ?? NaN,
+    mathis1: byLoss(0.01)?.mathis ?? NaN,
+    p99at5: latency.find((l) => !l.withBulk)?.p99 ?? NaN,
+    fairness: fairness.find((f) => f.labels[1] === 'cubic#2')?.ratio ?? NaN,
+  };
+  const keys = Object.keys(AIMS) as (keyof FiguresSummary)[];
+  const missed = keys.filter((k) => Number.isFinite(summary[k]) && (k === 'p99at5' ? summary[k] > AIMS[k] : summary[k] < AIMS[k]));
+  const notRun = keys.filter((k) => !Number.isFinite(summary[k]));
+  const wallMs = performance.now() - t0;
+  log(`aims: goodput@0% ≥ ${AIMS.goodput0}, goodput@0.1% ≥ ${AIMS.goodput01}, mathis@1% ≥ ${AIMS.mathis1}, p99@5% ≤ ${AIMS.p99at5} RTT, fairness ≥ ${AIMS.fairness}; missed: ${missed.length ? missed.join(', ') : 'none'}${notRun.length ? `; not measured: ${notRun.join(', ')}` : ''}${quick ? ' (quick mode: sizes too small to judge)' : ''}`);
+  log(`seed ${seed}, ${fmt(wallMs / 1000, 1)} s wall`);
+  const line = summaryLine(summary);
+  log(line);
+  return { transfers, latency, fairness, summary, line, wallMs };
+}
+
+// ───────────────────────────── command line ─────────────────────────────
+
+function main(argv: string[]): void {
+  const arg = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  if (argv.includes('--help')) {
+    console.log('usage: npm run sim:figures -- [--quick] [--seed N] [--only NAME] [--trace FILE]');
+    console.log(`  NAME: a prefix of ${SCENARIOS.join(' ')}`);
+    console.log('  --trace needs --only naming one scenario; writes its qlog-shaped JSON-SEQ trace (with figures:metrics samples)');
+    return;
+  }
+  const seed = Number(arg('seed') ?? '1');
+  const tracePath = arg('trace');
+  const only = arg('only');
+  if (tracePath && (only === undefined || SCENARIOS.filter((n) => n.startsWith(only)).length !== 1)) {
+    console.error(`--trace needs --only naming exactly one of: ${SCENARIOS.join(' ')}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (!Number.isSafeInteger(seed)) {
+    console.error('--seed takes an integer');
+    process.exitCode = 2;
+    return;
+  }
+  const trace: string[] | undefined = tracePath ? [] : undefined;
+  runFigures({ seed, quick: argv.includes('--quick'), only, trace, log: (l) => console.log(l) });
+  if (tracePath && trace) writeFileSync(tracePath, trace.join(''));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
