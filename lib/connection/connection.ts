@@ -116,6 +116,7 @@ const DEFAULTS = {
   congestionControl: 'cubic' as 'cubic' | 'newreno',
   pacing: true,
   pmtud: true,
+  keyUpdateInterval: 2 ** 22,
   channels: true,
 } satisfies Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>>;
 
@@ -263,6 +264,21 @@ export class Connection {
   private pmtud: Pmtud | null = null;
   /** Set while building a PMTU probe datagram: its total size. */
   private mtuProbeSize = 0;
+
+  // 1-RTT key update (RFC 9001 §6).
+  private sendPhase = 0;
+  private recvPhase = 0;
+  /** The next key generation, computed once (the session advances both directions per call). */
+  private cachedNextKeys: { read: PacketProtector; write: PacketProtector } | null = null;
+  /** We updated our write keys; the peer's answer in the new phase is opened with this. */
+  private pendingReadNext: PacketProtector | null = null;
+  /** Keys of the previous phase, for late packets (numbered below firstRecvPnInPhase). */
+  private prevRead: PacketProtector | null = null;
+  private firstRecvPnInPhase = 0;
+  private firstSentPnInPhase = 0;
+  private packetsInPhase = 0;
+  private keyUpdateRequested = false;
+  private keyUpdates = 0;
   private readonly writer = new ByteWriter(EMPTY);
   private readonly reader = new ByteReader(EMPTY);
 
@@ -565,6 +581,7 @@ export class Connection {
       streamsOpen: this.streams.size,
       drops: { ...this.drops },
       migrations: this.migrations,
+      keyUpdates: this.keyUpdates,
       pmtu: this.pmtud ? { state: this.pmtud.state, ...this.pmtud.stats } : null,
       pacingRate: this.opts.pacing ? (this.recovery.cc.pacingRate?.(this.recovery.rtt) ?? Infinity) : Infinity,
       sendCredit: { limit: this.connSend.limit, used: this.connSend.used },
@@ -685,11 +702,28 @@ export class Connection {
     const truncated = readPacketNumber(data, h.pnOffset, pnLength);
     const pn = decodePacketNumber(space.largestRecv, truncated, pnLength * 8);
     const payloadOffset = h.pnOffset + pnLength;
-    const plainEnd = protector.open(pn, data, off, payloadOffset, h.end);
+    // 1-RTT key phase (RFC 9001 §6): a flipped bit is either a late packet of the previous phase or the
+    // peer's key update; which one is told by the packet number.
+    let opener = protector;
+    let phaseChange = false;
+    if (h.form === 'short' && ((firstByte & 0x04) !== 0 ? 1 : 0) !== this.recvPhase) {
+      if (this.prevRead && pn < this.firstRecvPnInPhase) opener = this.prevRead;
+      else {
+        const next = this.pendingReadNext ?? this.nextKeys()?.read ?? null;
+        if (!next) {
+          this.countDrop('key_phase_unavailable');
+          return h.end;
+        }
+        opener = next;
+        phaseChange = true;
+      }
+    }
+    const plainEnd = opener.open(pn, data, off, payloadOffset, h.end);
     if (plainEnd < 0) {
       this.countDrop('auth_failed');
       return h.end;
     }
+    if (phaseChange) this.commitReadKeyUpdate(pn, now);
     if (space.isDuplicate(pn)) {
       this.countDrop('duplicate');
       return h.end;
@@ -1783,6 +1817,65 @@ export class Connection {
   /** Send time of the newest large (above base size) packet the peer acknowledged. */
   private largestAckedSendTime = -Infinity;
 
+  private nextKeys(): { read: PacketProtector; write: PacketProtector } | null {
+    if (!this.cachedNextKeys) this.cachedNextKeys = this.session.nextOneRttKeys?.() ?? null;
+    return this.cachedNextKeys;
+  }
+
+  /** Asks for a key update at the next opportunity (RFC 9001 §6.1 rules still apply). */
+  updateKeys(): void {
+    this.keyUpdateRequested = true;
+    this.wake();
+  }
+
+  /**
+   * Starts a key update when asked to or when this phase has protected `keyUpdateInterval` packets
+   * (well below the AEAD confidentiality limit), but only once the handshake is confirmed, the peer
+   * has acknowledged a packet of the current phase, and it has answered our previous update.
+   */
+  private maybeInitiateKeyUpdate(): void {
+    if (!this.keyUpdateRequested && this.packetsInPhase < this.opts.keyUpdateInterval) return;
+    if (!this.handshakeConfirmed || this.pendingReadNext) return;
+    if (this.spaces[APP].largestAckedByPeer < this.firstSentPnInPhase) return;
+    const next = this.nextKeys();
+    if (!next) {
+      this.keyUpdateRequested = false;
+      return;
+    }
+    this.cachedNextKeys = null;
+    this.spaces[APP].write = next.write;
+    this.pendingReadNext = next.read;
+    this.sendPhase ^= 1;
+    this.firstSentPnInPhase = this.spaces[APP].nextPn;
+    this.packetsInPhase = 0;
+    this.keyUpdateRequested = false;
+    this.keyUpdates++;
+    if (this.env.trace) this.env.trace('security:key_updated', { trigger: 'local', generation: this.keyUpdates }, this.nowHint);
+  }
+
+  /** A packet in the other phase opened with the next keys: the peer updated (or answered our update). */
+  private commitReadKeyUpdate(pn: number, now: number): void {
+    const space = this.spaces[APP];
+    this.prevRead = space.read;
+    this.firstRecvPnInPhase = pn;
+    this.recvPhase ^= 1;
+    if (this.pendingReadNext) {
+      space.read = this.pendingReadNext;
+      this.pendingReadNext = null;
+    } else {
+      // The peer initiated: move our sending side to the same generation.
+      const next = this.cachedNextKeys!;
+      this.cachedNextKeys = null;
+      space.read = next.read;
+      space.write = next.write;
+      this.sendPhase ^= 1;
+      this.firstSentPnInPhase = space.nextPn;
+      this.packetsInPhase = 0;
+      this.keyUpdates++;
+      if (this.env.trace) this.env.trace('security:key_updated', { trigger: 'remote', generation: this.keyUpdates }, now);
+    }
+  }
+
   /** Applies the size PMTUD settled on to packets and the congestion controller. */
   private applyMtu(): void {
     const cur = this.pmtud!.current;
@@ -1853,6 +1946,7 @@ export class Connection {
 
   private buildPacket(id: SpaceId, buf: Uint8Array, start: number, end: number, now: number, padTo: number): { end: number; ackEliciting: boolean } {
     const space = this.spaces[id];
+    if (id === APP) this.maybeInitiateKeyUpdate();
     const protector = space.write!;
     const pn = space.nextPn;
     // PTO probes stay at the base size: if larger packets are being black-holed, the probe still gets
@@ -1863,7 +1957,7 @@ export class Connection {
     let pnOffset: number;
     let payloadOffset: number;
     if (id === APP) {
-      const h = writeShortHeader(buf, start, { dcid: this.remoteCid, keyPhase: false, spin: false, pnLength, truncatedPn: truncated });
+      const h = writeShortHeader(buf, start, { dcid: this.remoteCid, keyPhase: this.sendPhase === 1, spin: false, pnLength, truncatedPn: truncated });
       pnOffset = h.pnOffset;
       payloadOffset = h.payloadOffset;
     } else {
@@ -1946,6 +2040,7 @@ export class Connection {
     }
     space.nextPn++;
     this.counters.packetsSent++;
+    if (id === APP) this.packetsInPhase++;
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     const isPmtuProbe = this.mtuProbeSize > 0;

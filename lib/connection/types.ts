@@ -79,6 +79,11 @@ export interface ConnectionOptions {
   pacing?: boolean;
   /** Path MTU discovery from 1200 up to 1472 (IPv4) / 1452 (IPv6) (default true). */
   pmtud?: boolean;
+  /**
+   * Packets protected under one 1-RTT key before a key update (default 2^22: half the AES-128-GCM
+   * confidentiality limit of 2^23, RFC 9001 §6.6). Insecure connections never update.
+   */
+  keyUpdateInterval?: number;
   /** Announce channels_supported (spec/wire.md §Game channels). Default true. */
   channels?: boolean;
   /** Application protocols (client: offered; server: accepted). */
@@ -144,6 +149,8 @@ export interface ConnectionStats {
   drops: Record<string, number>;
   /** Times the peer's address changed. */
   migrations: number;
+  /** 1-RTT key updates (ours and the peer's). */
+  keyUpdates: number;
   /** Path MTU discovery state and counters (null until the handshake gives the peer's limit, or when off). */
   pmtu: { state: string; probesSent: number; probesAcked: number; probesLost: number; blackHoles: number } | null;
   /** Pacing rate, bytes per ms (Infinity when unpaced). */

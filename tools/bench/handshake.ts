@@ -21,7 +21,7 @@ import { Endpoint, type EndpointEvent } from '../../lib/endpoint/endpoint.js';
 import type { CryptoConfig, PeerAddress } from '../../lib/connection/types.js';
 import { insecureCrypto } from '../../lib/crypto/insecure.js';
 import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
-import type { CipherSuite, KeyPair } from '../../lib/crypto/provider.js';
+import type { CipherSuite, CryptoProvider, KeyPair } from '../../lib/crypto/provider.js';
 import { secureCrypto } from '../../lib/crypto/secure.js';
 import type { HandshakeSession } from '../../lib/crypto/types.js';
 import {
@@ -111,11 +111,11 @@ function clientTrust(mode: Mode): { serverKey?: Uint8Array; trustedCAs?: Uint8Ar
 }
 
 /** Crypto configs of a mode; the server's records its last session so the negotiated suite can be checked. */
-function cryptoFor(mode: Mode): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
+function cryptoFor(mode: Mode, serverProvider: CryptoProvider = provider): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
   if (mode.suite === null) return { client: insecureCrypto, server: insecureCrypto, lastServer: () => null };
   const client = secureCrypto({ provider, client: { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite] } });
   const base = secureCrypto({
-    provider,
+    provider: serverProvider,
     server: { identity: serverId, certificateChain: mode.trust === 'ca' ? [certificate] : undefined },
   });
   let last: HandshakeSession | null = null;
@@ -127,6 +127,27 @@ function cryptoFor(mode: Mode): { client: CryptoConfig; server: CryptoConfig; la
     initialProtectors: (dcid, isClient) => base.initialProtectors(dcid, isClient),
   };
   return { client, server, lastServer: () => last };
+}
+
+/** The provider with every method metered (CPU µs and calls per method), for the attribution table. */
+function meteredProvider(base: CryptoProvider): { provider: CryptoProvider; stats: Map<string, { calls: number; us: number }> } {
+  const stats = new Map<string, { calls: number; us: number }>();
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(base) as Array<[string, (...a: unknown[]) => unknown]>) {
+    const s = { calls: 0, us: 0 };
+    stats.set(name, s);
+    wrapped[name] = (...args: unknown[]): unknown => {
+      const c0 = process.cpuUsage();
+      try {
+        return f(...args);
+      } finally {
+        const c = process.cpuUsage(c0);
+        s.calls++;
+        s.us += c.user + c.system;
+      }
+    };
+  }
+  return { provider: wrapped as unknown as CryptoProvider, stats };
 }
 
 // ───────────────────────────── endpoint-level handshake ─────────────────────────────
@@ -361,6 +382,33 @@ function runAll(): void {
       ` "session only" = the crypto handshake without packets, transport parameters or connection state.\n`,
   );
   results.set('block_overhead_us', blockOverheadUs);
+
+  // Where the server's time goes: the AES pinned-key handshake again, its server on a metered provider.
+  const metered = meteredProvider(provider);
+  const aes = MODES[0]!;
+  const attributed = cryptoFor(aes, metered.provider);
+  const runs = quick ? 5 : 200;
+  for (const s of metered.stats.values()) s.calls = s.us = 0;
+  server.reset();
+  for (let i = 0; i < runs; i++) endpointHandshake(aes, attributed, server, client);
+  const attrRows: string[][] = [];
+  let providerUs = 0;
+  for (const [name, s] of [...metered.stats].sort((a, b) => b[1].us - a[1].us)) {
+    if (s.calls === 0) continue;
+    providerUs += s.us;
+    attrRows.push([name, fmt(s.calls / runs), fmt(s.us / runs), fmt(s.us / s.calls), `${fmt((s.us / server.cpuUs) * 100)}%`]);
+  }
+  attrRows.push(['all provider calls', '', fmt(providerUs / runs), '', `${fmt((providerUs / server.cpuUs) * 100)}%`]);
+  attrRows.push(['server total (metered blocks)', '', fmt(server.cpuUs / runs), '', '100%']);
+  console.log(`Server CPU by crypto-provider method, ${aes.label}, mean of ${runs} endpoint handshakes (per-packet AEAD work is in the`);
+  console.log('Aead objects createAead returns and is not listed; each metered call adds ~1 µs of cpuUsage()):\n');
+  console.log(table(['Provider method', 'calls/handshake', 'CPU µs/handshake', 'CPU µs/call', 'share of server CPU'], attrRows));
+  console.log('');
+  results.set('aes_pinned_provider_share_pct', (providerUs / server.cpuUs) * 100);
+  for (const k of ['x25519', 'x25519Generate', 'ed25519Sign', 'hkdfExpand']) {
+    const s = metered.stats.get(k)!;
+    results.set(`aes_pinned_provider_${k.toLowerCase()}_us`, s.us / runs);
+  }
 
   // The primitives a server handshake uses once each (ECDHE keygen + agreement, one CertificateVerify
   // signature), through the provider and as bare node:crypto calls, with peers.md's figures beside them.

@@ -9,6 +9,11 @@ import { Endpoint, type EndpointEvent } from '../../lib/endpoint/endpoint.js';
 import type { Connection } from '../../lib/connection/connection.js';
 import type { ConnectionOptions, CoreEnv } from '../../lib/connection/types.js';
 import { insecureCrypto } from '../../lib/crypto/insecure.js';
+import { secureCrypto } from '../../lib/crypto/secure.js';
+import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
+import { seededProvider } from '../../lib/crypto/seeded-provider.js';
+import { identityFromPrivateKey } from '../../lib/api/identity.js';
+import type { CryptoConfig } from '../../lib/connection/types.js';
 import { Simulator } from '../../lib/sim/simulator.js';
 import { EndpointNode } from '../../lib/sim/endpoint-node.js';
 import { SimRandom } from '../../lib/sim/random.js';
@@ -251,6 +256,8 @@ export interface ScenarioOptions {
   clientStreams?: number[];
   serverStreams?: number[];
   options?: ConnectionOptions;
+  /** Plaintext handshake and packets (default: encrypted, as a real deployment). */
+  insecure?: boolean;
   /** Override the random lifecycle extras. */
   extras?: Partial<Extras>;
 }
@@ -289,6 +296,19 @@ function drawWorkload(rng: SimRandom): { client: number[]; server: number[] } {
 
 const WINDOWS = { stream: 16 * 1024 * 1024, connection: 24 * 1024 * 1024 };
 
+/** The simulated server's identity: fixed, so a seed's trace is the same in every run. */
+const SERVER_IDENTITY = identityFromPrivateKey(new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff));
+
+/** Encrypted by default, with the simulator's seeded randomness behind the real primitives. */
+function simCrypto(insecure: boolean, rng: SimRandom, now: () => number): { client: CryptoConfig; server: CryptoConfig } {
+  if (insecure) return { client: insecureCrypto, server: insecureCrypto };
+  const provider = seededProvider(nodeCryptoProvider, (n) => rng.bytes(n));
+  return {
+    client: secureCrypto({ provider, client: { serverKey: SERVER_IDENTITY.publicKey, now } }),
+    server: secureCrypto({ provider, server: { identity: SERVER_IDENTITY } }),
+  };
+}
+
 export function runScenario(o: ScenarioOptions): ScenarioResult {
   const sim = new Simulator({ seed: o.seed, trace: o.trace ?? null, title: `petrel seed ${o.seed}` });
   const mixRng = sim.rng('mix');
@@ -309,8 +329,9 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     cenv.trace = (name, data) => sim.trace(name, { side: 'client', ...data });
     senv.trace = (name, data) => sim.trace(name, { side: 'server', ...data });
   }
+  const crypto = simCrypto(o.insecure ?? false, sim.rng('crypto'), () => sim.now);
   const clientEp = new Endpoint({ env: cenv });
-  const serverEp = new Endpoint({ env: senv, server: { crypto: insecureCrypto, options } });
+  const serverEp = new Endpoint({ env: senv, server: { crypto: crypto.server, options } });
   const seedRng = sim.rng('contents');
   const client = new Side(clientPlan, clientPlan.map(() => seedRng.int(1, 0xffffffff)), limits);
   const server = new Side(serverPlan, serverPlan.map(() => seedRng.int(1, 0xffffffff)), limits);
@@ -328,7 +349,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   }
   // The client sends keep-alives, as a game client behind a NAT would: after a rebinding while only the
   // server sends, the client's next packet is what creates the new mapping the server can migrate to.
-  client.conn = clientEp.connect({ remote: SERVER, crypto: insecureCrypto, options: { keepAlive: 5000, ...options }, now: 0 });
+  client.conn = clientEp.connect({ remote: SERVER, crypto: crypto.client, options: { keepAlive: 5000, ...options }, now: 0 });
   client.datagramsToSend = extras.datagrams[0];
   server.datagramsToSend = extras.datagrams[1];
   if (extras.outage) sim.outage(CLIENT, SERVER, extras.outage.start, extras.outage.start + extras.outage.length);
