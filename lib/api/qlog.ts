@@ -73,6 +73,8 @@ export class QlogRecorder {
   private readonly pending = new Map<string, Session[]>();
   private readonly byConn = new Map<Connection, Session>();
   private readonly dirty: Session[] = [];
+  /** Files still flushing after their connection ended (closeAll waits for them too). */
+  private readonly flushing = new Set<Promise<void>>();
   private warned = false;
 
   /**
@@ -229,19 +231,18 @@ export class QlogRecorder {
     if (s.conn?.isTerminated) s.trace('connectivity:connection_state_updated', { state: 'closed' });
     s.writer.close();
     const f = s.file;
-    s.ended =
-      f === null || f.closed
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            f.once('close', () => resolve());
-            f.end();
-          });
-    return s.ended;
+    if (f === null || f.closed) return (s.ended = Promise.resolve());
+    const done = new Promise<void>((resolve) => {
+      f.once('close', () => resolve());
+      f.end();
+    }).then(() => void this.flushing.delete(done));
+    this.flushing.add(done);
+    return (s.ended = done);
   }
 
-  /** Ends every session (the endpoint is going away), bound or not. */
+  /** Ends every session (the endpoint is going away), bound or not; resolves when every file is closed. */
   closeAll(): Promise<void> {
-    const all: Array<Promise<void>> = [];
+    const all: Array<Promise<void>> = [...this.flushing];
     for (const s of this.byConn.values()) all.push(this.finish(s));
     for (const list of this.pending.values()) for (const s of list) all.push(this.finish(s));
     this.byConn.clear();

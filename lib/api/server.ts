@@ -165,8 +165,9 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
       this.closing.delete(pc);
       this.all.delete(pc.core);
       this.deadlines.delete(pc);
-      void this.qlog?.end(pc.core);
-      pc.markEnded();
+      // With qlog, close() resolves once the connection's trace file is complete.
+      if (this.qlog) void this.qlog.end(pc.core).then(() => pc.markEnded());
+      else pc.markEnded();
     }
     if (this.drained && this.all.size === 0) {
       const d = this.drained;

@@ -121,6 +121,25 @@ describe('qlog: a directory', () => {
     expect(streamBytes).toBeGreaterThanOrEqual(data.length);
   });
 
+  it('a server-side close() resolves once that connection\'s file is complete, server still running', async () => {
+    const dir = tmp();
+    const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, qlog: dir });
+    const accepted = new Promise<PetrelConnection>((r) => server.once('connection', r));
+    const conn = await connect({ host: '127.0.0.1', port: server.address().port, insecure: true });
+    const peer = await accepted;
+    await within(peer.close({ code: 3, reason: 'kicked' }), 10_000, 'server-side close');
+    const f = readQlog(join(dir, qlogFileName(toHex(conn.core.originalDcid), 'server')));
+    expect(f.events[f.events.length - 1]).toMatchObject({ name: 'connectivity:connection_state_updated', data: { new: 'closed' } });
+    expect(f.events.find((e) => e.name === 'connectivity:connection_closed')!.data).toMatchObject({
+      owner: 'local',
+      trigger: 'application',
+      application_code: 3,
+      reason: 'kicked',
+    });
+    await conn.closed;
+    await server.close();
+  });
+
   it('a failed connect() still leaves a complete, valid client file', async () => {
     const dir = tmp();
     // A port nobody listens on: ICMP port unreachable on loopback.

@@ -37,3 +37,19 @@ describe('docs/api.md snippets', () => {
     });
   }
 });
+
+describe('README.md', () => {
+  it('shows the quick-start snippet verbatim (the one this suite runs)', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const code = asDocumented(readFileSync(join(dir, 'quick-start.ts'), 'utf8'));
+    expect(readme.includes('```ts\n' + code + '\n```')).toBe(true);
+  });
+
+  it('names the two commands a newcomer runs, and they exist in package.json', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(readme).toContain('npm ci && npm run demo');
+    expect(readme).toContain('npm test');
+    for (const s of ['demo', 'test', 'sim', 'sim:figures', 'bench', 'flame']) expect(pkg.scripts[s], s).toBeTruthy();
+  });
+});

@@ -165,17 +165,23 @@ function run(o: RunOptions = {}): RunResult {
 const lossy = (dir: 'c2s' | 's2c', i: number): boolean => (dir === 'c2s' ? i === 3 || i === 20 || i % 17 === 8 : i === 7 || i === 8 || i % 23 === 11);
 
 /** A traceFor writing each connection's qlog into memory; returns the records by vantage point. */
-function memoryQlog(): { traceFor: TraceFor; files: Map<string, string[]>; asked: Array<{ isClient: boolean; odcid: string; remote: PeerAddress }> } {
+function memoryQlog(): {
+  traceFor: TraceFor;
+  files: Map<string, string[]>;
+  asked: Array<{ isClient: boolean; odcid: string; remote: PeerAddress }>;
+  unmapped: Set<string>;
+} {
   const files = new Map<string, string[]>();
+  const unmapped = new Set<string>();
   const asked: Array<{ isClient: boolean; odcid: string; remote: PeerAddress }> = [];
   const traceFor: TraceFor = ({ isClient, odcid, remote }) => {
     asked.push({ isClient, odcid: toHex(odcid), remote });
     const out: string[] = [];
     files.set(isClient ? 'client' : 'server', out);
     const writer = new QlogWriter((r) => void out.push(r), { vantagePoint: isClient ? 'client' : 'server', odcid, referenceTime: 0 });
-    return createQlogTrace(writer);
+    return createQlogTrace(writer, { onUnmapped: (name) => void unmapped.add(name) });
   };
-  return { traceFor, files, asked };
+  return { traceFor, files, asked, unmapped };
 }
 
 function records(out: string[]): Rec[] {
@@ -198,6 +204,10 @@ describe('core trace → qlog (sans-IO, lossy transfer, datagrams, close)', () =
     expect(r.server.stats().packetsLost).toBeGreaterThan(0);
     expect(r.client.closeReason).toMatchObject({ initiator: 'local', errorCode: 0 });
     expect(r.server.closeReason).toMatchObject({ initiator: 'peer', errorCode: 0 });
+  });
+
+  it('every event the core traced has a qlog form (none dropped by the adapter)', () => {
+    expect([...q.unmapped]).toEqual([]);
   });
 
   it('traceFor was asked once per connection, with the shared original destination id', () => {
