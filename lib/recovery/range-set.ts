@@ -140,7 +140,7 @@ export class RangeSet {
     }
   }
 
-  /** The first range that starts at or above... : returns [start,end] of the range containing v, or null. */
+  /** The [start, end] of the range containing v, or null. */
   rangeContaining(v: number): [number, number] | null {
     const i = this.lowerBound(v);
     if (i < this.starts.length && this.starts[i]! <= v) return [this.starts[i]!, this.ends[i]!];

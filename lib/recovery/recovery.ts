@@ -9,12 +9,18 @@ import { PetrelError } from '../errors.js';
 import type { AckRange } from '../wire/frame-types.js';
 import { DEFAULT_GRANULARITY, DEFAULT_INITIAL_RTT, RttEstimator } from './rtt.js';
 import { SentPacketLog } from './sent-packets.js';
+import { RangeSet } from './range-set.js';
 import type { SentPacket, SpaceId } from './types.js';
 
 export type { SentPacket, SpaceId } from './types.js';
 
 /** RFC 9002 §6.1.1: reordering tolerance in packets. */
 export const PACKET_THRESHOLD = 3;
+/** Step and ceiling of the time threshold's growth after spurious losses (in RTTs). */
+export const TIME_THRESHOLD_STEP = 0.25;
+export const MAX_TIME_THRESHOLD = 2;
+/** Ceiling of the adapted packet threshold: beyond it the time threshold alone detects loss. */
+export const MAX_PACKET_THRESHOLD = 256;
 /** RFC 9002 §6.1.2: reordering tolerance as a fraction of the RTT. */
 export const TIME_THRESHOLD = 9 / 8;
 /** RFC 9002 §7.6.1: PTO periods without any ACK that establish persistent congestion. */
@@ -69,6 +75,8 @@ export interface RecoveryStats {
   bytesLost: number;
   /** packets declared lost and acknowledged afterwards */
   spuriousLosses: number;
+  /** Congestion events undone because every loss behind them was spurious. */
+  spuriousCongestionEvents: number;
   /** PTO expirations over the connection's life */
   ptoCount: number;
   /** congestion events that started a new recovery period */
@@ -94,14 +102,21 @@ export class Recovery<F = unknown> {
     packetsLost: 0,
     bytesLost: 0,
     spuriousLosses: 0,
+    spuriousCongestionEvents: 0,
     ptoCount: 0,
     congestionEvents: 0,
     persistentCongestionEvents: 0,
   };
 
   private readonly initialRtt: number;
-  private readonly packetThreshold: number;
-  private readonly timeThreshold: number;
+  /** Raised when reordering makes packet-threshold losses spurious (RACK-style adaptation, RFC 9002 §6.1.1). */
+  private packetThreshold: number;
+  private readonly basePacketThreshold: number;
+  /** The lost packets of the congestion event that started the current recovery period, still unacknowledged. */
+  private lastEvent: { space: SpaceId; lost: RangeSet; remaining: number } | null = null;
+  /** Grows (up to MAX_TIME_THRESHOLD) when time-threshold losses turn out spurious. */
+  private timeThreshold: number;
+  private readonly baseTimeThreshold: number;
   private readonly granularity: number;
   private readonly pcThreshold: number;
   private readonly maxPtoBackoff: number;
@@ -123,7 +138,9 @@ export class Recovery<F = unknown> {
     this.initialRtt = cfg.initialRtt ?? DEFAULT_INITIAL_RTT;
     this.granularity = cfg.granularity ?? DEFAULT_GRANULARITY;
     this.packetThreshold = cfg.packetThreshold ?? PACKET_THRESHOLD;
+    this.basePacketThreshold = this.packetThreshold;
     this.timeThreshold = cfg.timeThreshold ?? TIME_THRESHOLD;
+    this.baseTimeThreshold = this.timeThreshold;
     this.pcThreshold = cfg.persistentCongestionThreshold ?? PERSISTENT_CONGESTION_THRESHOLD;
     this.maxPtoBackoff = cfg.maxPtoBackoff ?? DEFAULT_MAX_PTO_BACKOFF;
     this.maxPtoPeriod = cfg.maxPtoPeriod ?? Infinity;
@@ -215,7 +232,16 @@ export class Recovery<F = unknown> {
     for (let i = ranges.length - 1; i >= 0; i--) {
       const r = ranges[i]!;
       const spurious = s.log.takeDeclaredLost(r.smallest, r.largest);
-      if (spurious > 0) this.stats.spuriousLosses += spurious;
+      if (spurious > 0) {
+        this.stats.spuriousLosses += spurious;
+        // A packet we called lost arrived after all: it was reordered by (at most) this many packets.
+        // Tolerate that much reordering from now on; the time threshold still catches real losses.
+        const distance = s.largestAcked - r.smallest;
+        if (distance + 1 > this.packetThreshold) this.packetThreshold = Math.min(distance + 1, MAX_PACKET_THRESHOLD);
+        // And more time: a packet late by a fraction of an RTT is reordered, not lost (RACK's reordering window).
+        this.timeThreshold = Math.min(this.timeThreshold + TIME_THRESHOLD_STEP, MAX_TIME_THRESHOLD);
+        this.checkSpuriousEvent(space, r.smallest, r.largest);
+      }
       for (let pn = Math.max(r.smallest, s.log.headPn); pn <= r.largest; pn++) {
         const p = s.log.take(pn);
         if (p === undefined) continue;
@@ -344,6 +370,9 @@ export class Recovery<F = unknown> {
     this.cc.reset();
     this._ptoCount = 0;
     this.firstRttSampleTime = null;
+    this.lastEvent = null;
+    this.packetThreshold = this.basePacketThreshold;
+    this.timeThreshold = this.baseTimeThreshold;
     for (const s of this.spaces) s.pathStartPn = s.log.largestSent + 1;
   }
 
@@ -405,11 +434,45 @@ export class Recovery<F = unknown> {
       if (p.pn >= pathStart && p.timeSent > largestLostTime) largestLostTime = p.timeSent;
     }
     if (largestLostTime === -Infinity) return;
-    if (largestLostTime > this.cc.recoveryStartTime) this.stats.congestionEvents++;
+    if (largestLostTime > this.cc.recoveryStartTime) {
+      this.stats.congestionEvents++;
+      // Remember which packets this event rests on, so an all-spurious event can be undone.
+      const set = new RangeSet();
+      let n = 0;
+      for (const p of lost) {
+        if (!p.inFlight || p.isPmtuProbe) continue;
+        n += set.insert(p.pn, p.pn);
+      }
+      this.lastEvent = { space, lost: set, remaining: n };
+    }
     this.cc.onCongestionEvent(largestLostTime, now);
     if (persistent) {
       this.stats.persistentCongestionEvents++;
+      this.lastEvent = null; // a collapse is not undone
       this.cc.onPersistentCongestion(now);
+    }
+  }
+
+  /**
+   * Undo (RFC 9438 §4.9 spirit, as Linux does for TCP): when every packet whose loss started the current
+   * recovery period turns out to have been delivered, the window reduction was for nothing and the
+   * controller restores what it had before it.
+   */
+  private checkSpuriousEvent(space: SpaceId, lo: number, hi: number): void {
+    const ev = this.lastEvent;
+    if (!ev || ev.space !== space) return;
+    let n = 0;
+    for (let i = 0; i < ev.lost.rangeCount; i++) {
+      const a = Math.max(lo, ev.lost.startAt(i));
+      const b = Math.min(hi, ev.lost.endAt(i));
+      if (b >= a) n += b - a + 1;
+    }
+    if (n === 0) return;
+    ev.lost.remove(lo, hi);
+    ev.remaining -= n;
+    if (ev.remaining <= 0) {
+      this.lastEvent = null;
+      if (this.cc.onSpuriousCongestionEvent?.()) this.stats.spuriousCongestionEvents++;
     }
   }
 
