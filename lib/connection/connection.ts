@@ -117,6 +117,7 @@ const DEFAULTS = {
   pacing: true,
   pmtud: true,
   keyUpdateInterval: 2 ** 22,
+  redundantBundling: true,
   channels: true,
 } satisfies Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>>;
 
@@ -131,6 +132,9 @@ const PROBES_PER_IDLE = 8;
 const MAX_ACTIVE_CIDS = 4;
 /** Smallest congestion-window room worth starting an ack-eliciting packet for. */
 const MIN_SEND_ROOM = 256;
+/** Redundant bundling applies while at most this much of a stream and of the connection is in flight. */
+const RDB_MAX_BYTES = 1000;
+const RDB_MAX_IN_FLIGHT = 4 * 1472;
 /** Smallest amplification budget worth a datagram on a migrated path (an ACK or PATH_CHALLENGE packet). */
 const MIN_PATH_BUDGET = 64;
 /** CRYPTO data accepted ahead of the read offset. */
@@ -2284,6 +2288,15 @@ export class Connection {
         }
       }
       return 'idle';
+    }
+    // Thin streams (a few small messages in flight, as a game's updates): bundle the still-unacknowledged
+    // tail with the new message, so one lost packet costs no retransmission round trip — the next packet
+    // already carries its bytes ("redundant data bundling"). Bulk transfers never qualify.
+    if (this.opts.redundantBundling && send.written > send.sendOffset) {
+      const unacked = send.sendOffset - send.ackedOffset;
+      if (unacked > 0 && unacked <= RDB_MAX_BYTES && this.recovery.bytesInFlight <= RDB_MAX_IN_FLIGHT) {
+        send.onLost(send.ackedOffset, unacked, false);
+      }
     }
     const overhead = streamFrameOverhead(s.id, send.sendOffset, w.remaining, true);
     const room = w.remaining - overhead;

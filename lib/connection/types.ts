@@ -84,6 +84,11 @@ export interface ConnectionOptions {
    * confidentiality limit of 2^23, RFC 9001 §6.6). Insecure connections never update.
    */
   keyUpdateInterval?: number;
+  /**
+   * Thin streams (≤ 1000 unacknowledged bytes, ≤ 4 datagrams in flight) resend their unacknowledged tail
+   * with each new message, so a single loss costs no extra round trip (default true).
+   */
+  redundantBundling?: boolean;
   /** Announce channels_supported (spec/wire.md §Game channels). Default true. */
   channels?: boolean;
   /** Application protocols (client: offered; server: accepted). */

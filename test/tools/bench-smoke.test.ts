@@ -79,32 +79,27 @@ describe('tools/bench in --quick mode', () => {
     expect(res.get('handshakes')).toBe('20');
   });
 
-  it('protection: exits 0 with per-suite protector, node:crypto and CRC figures and their ratios', async () => {
-    const r = await bench('protection', ['--quick']);
+  it('protection, through run-all: exits 0 with the table, and run-all merges the final line under a prefix', async () => {
+    const r = await bench('run-all', ['--quick', '--bench', 'protection']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+    expect(r.out).toContain('=== protection ===');
+    expect(r.out).not.toContain('=== handshake ===');
     expect(r.out).toContain('| aes: Petrel seal + header protection');
-    expectNumbers(finalLine(r.out), [...PROTECTION_KEYS, 'crc32_us', 'chacha_over_aes']);
+    const res = finalLine(r.out);
+    expectNumbers(res, [...PROTECTION_KEYS, 'crc32_us', 'chacha_over_aes'].map((k) => `protection.${k}`));
+    expect([...res.keys()].every((k) => k.startsWith('protection.'))).toBe(true);
   });
 
   it('throughput: exits 0 after moving the whole quick payload in every mode', async () => {
     const r = await bench('throughput', ['--quick']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+    expect(r.out).toContain('| Petrel secure (AES-128-GCM), 1 stream, 64 KiB writes');
     const res = finalLine(r.out);
     expectNumbers(res, THROUGHPUT_KEYS);
-    // --quick moves 2 MiB per mode, all of it (TCP and Petrel check received === sent themselves).
-    for (const m of ['tcp_64k', 'tcp_1472', 'petrel_insecure', 'petrel_secure']) expect(res.get(`${m}_mib`)).toBe('2');
-  });
-
-  it('run-all: runs the chosen benchmarks and merges their final lines under prefixes', async () => {
-    const r = await bench('run-all', ['--quick', '--bench', 'protection']);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain('=== protection ===');
-    expect(r.out).not.toContain('=== handshake ===');
-    const res = finalLine(r.out);
-    expectNumbers(res, PROTECTION_KEYS.map((k) => `protection.${k}`));
-    expect([...res.keys()].every((k) => k.startsWith('protection.'))).toBe(true);
+    // --quick moves 1 MiB per mode, all of it (TCP and Petrel check received === sent themselves).
+    for (const m of ['tcp_64k', 'tcp_1472', 'petrel_insecure', 'petrel_secure']) expect(res.get(`${m}_mib`)).toBe('1');
   });
 
   it('rejects a malformed option with exit code 2', async () => {

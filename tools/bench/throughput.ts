@@ -26,7 +26,7 @@ import { connect, generateIdentity, listen } from '../../lib/api/index.js';
 import { arg, environmentLine, flag, fmt, numberArg, Results, table } from './common.js';
 
 const USAGE = `usage: node --import tsx tools/bench/throughput.ts [--mib N] [--seconds S] [--only MODES] [--quick]
-  --mib      payload per mode, MiB (default 256; --quick: 2)
+  --mib      payload per mode, MiB (default 256; --quick: 1)
   --seconds  stop sending after this long, per mode (default 30, at most 60; --quick: 10)
   --only     comma-separated subset of: udp,tcp_64k,tcp_1472,petrel_insecure,petrel_secure`;
 
@@ -36,7 +36,7 @@ if (flag('help')) {
 }
 
 const quick = flag('quick');
-const TOTAL = Math.round(numberArg('mib', quick ? 2 : 256) * 1024 * 1024);
+const TOTAL = Math.round(numberArg('mib', quick ? 1 : 256) * 1024 * 1024);
 const SECONDS = Math.min(60, numberArg('seconds', quick ? 10 : 30));
 /** After sending stops, how long a mode may take to deliver the rest before it counts as stalled. */
 const DRAIN_GRACE_MS = 30_000;
