@@ -53,24 +53,52 @@ function withPrefix(prefix: Uint8Array, raw: Uint8Array, what: string): Buffer {
   return der;
 }
 
-function importPrivate(prefix: Uint8Array, raw: Uint8Array, what: string): KeyObject {
-  return createPrivateKey({ key: withPrefix(prefix, raw, what), format: 'der', type: 'pkcs8' });
+// Raw keys go in and out as JWK: OpenSSL 3's DER decoder costs ~460 µs per PKCS#8 import, the JWK path
+// ~45 µs (measured by tools/bench/handshake.ts), which dominated a server's handshake CPU.
+const CURVE = new Map<Uint8Array, 'X25519' | 'Ed25519'>([
+  [X25519_PKCS8, 'X25519'],
+  [X25519_SPKI, 'X25519'],
+  [ED25519_PKCS8, 'Ed25519'],
+  [ED25519_SPKI, 'Ed25519'],
+]);
+
+const b64u = (raw: Uint8Array) => Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url');
+
+/** A server signs with one identity key for every handshake: keep its KeyObject (a few keys at most). */
+const privateKeyCache = new Map<string, KeyObject>();
+const PRIVATE_KEY_CACHE = 8;
+
+function importPrivate(prefix: Uint8Array, raw: Uint8Array, what: string, cache = false): KeyObject {
+  if (raw.length !== 32) throw new RangeError(`${what} must be 32 bytes, got ${raw.length}`);
+  const d = b64u(raw);
+  const crv = CURVE.get(prefix)!;
+  const id = cache ? crv + d : '';
+  if (cache) {
+    const hit = privateKeyCache.get(id);
+    if (hit) return hit;
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: { kty: 'OKP', crv, d, x: '' }, format: 'jwk' });
+  } catch {
+    key = createPrivateKey({ key: withPrefix(prefix, raw, what), format: 'der', type: 'pkcs8' });
+  }
+  if (cache) {
+    if (privateKeyCache.size >= PRIVATE_KEY_CACHE) privateKeyCache.delete(privateKeyCache.keys().next().value!);
+    privateKeyCache.set(id, key);
+  }
+  return key;
 }
 
 function importPublic(prefix: Uint8Array, raw: Uint8Array, what: string): KeyObject {
-  return createPublicKey({ key: withPrefix(prefix, raw, what), format: 'der', type: 'spki' });
-}
-
-/** The raw 32-byte key at the end of a PKCS#8 or SPKI encoding of an X25519/Ed25519 key. */
-function rawFromDer(key: KeyObject, type: 'pkcs8' | 'spki'): Uint8Array {
-  const der = key.export({ format: 'der', type });
-  return u8(der).slice(der.length - 32);
+  if (raw.length !== 32) throw new RangeError(`${what} must be 32 bytes, got ${raw.length}`);
+  return createPublicKey({ key: { kty: 'OKP', crv: CURVE.get(prefix)!, x: b64u(raw) }, format: 'jwk' });
 }
 
 function generate(kind: 'x25519' | 'ed25519'): KeyPair {
-  const { publicKey, privateKey } =
-    kind === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('ed25519');
-  return { publicKey: rawFromDer(publicKey, 'spki'), privateKey: rawFromDer(privateKey, 'pkcs8') };
+  const { privateKey } = kind === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { publicKey: u8(Buffer.from(jwk.x!, 'base64url')), privateKey: u8(Buffer.from(jwk.d!, 'base64url')) };
 }
 
 class NodeAead implements Aead {
@@ -184,7 +212,7 @@ export const nodeCryptoProvider: CryptoProvider = {
 
   ed25519Generate: () => generate('ed25519'),
 
-  ed25519Sign: (privateKey, msg) => u8(sign(null, msg, importPrivate(ED25519_PKCS8, privateKey, 'Ed25519 private key'))),
+  ed25519Sign: (privateKey, msg) => u8(sign(null, msg, importPrivate(ED25519_PKCS8, privateKey, 'Ed25519 private key', true))),
 
   ed25519Verify: (publicKey, msg, sig) => {
     if (publicKey.length !== 32 || sig.length !== 64) return false;
