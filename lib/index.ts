@@ -81,6 +81,9 @@ export type {
   ServerStats,
   ChannelStats,
   UdpEndpointStats,
+  QlogOption,
+  QlogSinkFactory,
+  QlogConnectionInfo,
 } from './api/index.js';
 export { UdpEndpoint, nodeEnv } from './transport/index.js';
 export type { EndpointHandler, UdpEndpointOptions } from './transport/index.js';

@@ -168,11 +168,9 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
 
   private release(): Promise<void> {
     if (!this.releasing) {
-      // The trace file is complete before close() / the failed connect() settles.
-      this.releasing = this.udp
-        .close()
-        .then(() => this.qlog?.closeAll())
-        .then(() => this.pc.markEnded());
+      // With qlog, the trace file is complete before close() / the failed connect() settles.
+      const qlog = this.qlog;
+      this.releasing = this.udp.close().then(() => (qlog ? qlog.closeAll().then(() => this.pc.markEnded()) : this.pc.markEnded()));
     }
     return this.releasing;
   }

@@ -16,3 +16,4 @@ export type { ConnectOptions, ListenOptions, TransportOptions, TrustAnchor } fro
 export type { ChannelStats } from '../channel/channel-layer.js';
 export type { UdpEndpointStats } from '../transport/udp-endpoint.js';
 export { PetrelError } from '../errors.js';
+export type { QlogOption, QlogSinkFactory, QlogConnectionInfo } from './qlog.js';

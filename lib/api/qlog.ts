@@ -43,7 +43,6 @@ type TraceFor = NonNullable<EndpointConfig['traceFor']>;
 
 /** One traced connection. */
 interface Session {
-  readonly key: string;
   readonly writer: QlogWriter;
   readonly trace: QlogTraceFn;
   readonly file: WriteStream | null;
@@ -104,8 +103,25 @@ export class QlogRecorder {
     let file: WriteStream | null = null;
     let sink: QlogSink | undefined;
     if (this.factory) {
-      sink = this.factory({ odcid: key, vantage: this.vantage });
-      if (sink === undefined) return undefined;
+      // The application's code runs inside the core here: a throw must not cost the connection.
+      let user: ((record: string) => void) | undefined;
+      try {
+        user = this.factory({ odcid: key, vantage: this.vantage });
+      } catch (e) {
+        this.warn(key, e);
+      }
+      if (user === undefined) return undefined;
+      const u = user;
+      let failed = false;
+      sink = (record) => {
+        if (failed) return;
+        try {
+          u(record);
+        } catch (e) {
+          failed = true;
+          this.warn(key, e);
+        }
+      };
     } else {
       const f = createWriteStream(join(this.dir!, qlogFileName(key, this.vantage)));
       file = f;
@@ -114,7 +130,6 @@ export class QlogRecorder {
     // Event times are the core's clock (performance.now()); the header's reference_time is the wall clock.
     const writer = new QlogWriter(sink, { vantagePoint: this.vantage, odcid: key, referenceTime: performance.now(), referenceEpoch: Date.now() });
     const s: Session = {
-      key,
       writer,
       trace: createQlogTrace(writer, { clock: () => performance.now() }),
       file,
@@ -127,10 +142,7 @@ export class QlogRecorder {
     // A failing file must never take the process down: stop writing to it and warn once.
     file?.on('error', (e) => {
       writer.close();
-      if (!this.warned) {
-        this.warned = true;
-        process.emitWarning(`petrel: qlog file for ${key} failed: ${e.message}`);
-      }
+      this.warn(key, e);
     });
     const local = this.local();
     s.trace('connectivity:connection_started', { remote, local });
@@ -148,7 +160,13 @@ export class QlogRecorder {
     };
   };
 
-  /** Binds the newest pending session for this connection's original destination id to it. */
+  private warn(key: string, e: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    process.emitWarning(`petrel: qlog sink for connection ${key} failed (tracing stops for it): ${(e as Error)?.message ?? String(e)}`);
+  }
+
+  /** Binds the oldest pending session with this connection's original destination id to it. */
   attach(conn: Connection): void {
     const key = toHex(conn.originalDcid);
     const list = this.pending.get(key);

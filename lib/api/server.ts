@@ -117,7 +117,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     for (const pc of this.all.values()) pc.markEnded();
     this.all.clear();
     this.closing.clear();
-    await this.qlog?.closeAll(); // every trace file complete before 'close'
+    if (this.qlog) await this.qlog.closeAll(); // every trace file complete before 'close'
     this.emit('close');
   }
 

@@ -200,6 +200,50 @@ describe('qlog: a sink function', () => {
   });
 });
 
+describe('qlog: a failing sink', () => {
+  it('a sink function that throws (when asked, or on a write) costs a warning, never the connection', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    let writes = 0;
+    try {
+      const server = await listen({
+        host: '127.0.0.1',
+        port: 0,
+        insecure: true,
+        qlog: () => () => {
+          writes++;
+          if (writes > 3) throw new Error('disk full');
+        },
+      });
+      const accepted = new Promise<PetrelConnection>((r) => server.once('connection', r));
+      const conn = await connect({
+        host: '127.0.0.1',
+        port: server.address().port,
+        insecure: true,
+        qlog: () => {
+          throw new Error('no sink today');
+        },
+      });
+      const peer = await accepted;
+      const data = pattern(50_000, 9);
+      const got = new Promise<Buffer>((r) => peer.once('stream', (st) => void readAll(st).then(r)));
+      const s = await conn.openStream();
+      s.end(data);
+      expect(sha(await within(got, 10_000, 'transfer'))).toBe(sha(data));
+      await conn.close();
+      await server.close();
+      // The failing sink got the header and three events, and nothing after its first throw.
+      expect(writes).toBe(4);
+      await waitFor(() => warnings.length >= 2, 2000, 'warnings');
+      expect(warnings.some((m) => m.includes('no sink today'))).toBe(true);
+      expect(warnings.some((m) => m.includes('disk full'))).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('qlog: off', () => {
   it('without the option no trace function is installed and no file is written', async () => {
     const dir = tmp();
