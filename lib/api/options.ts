@@ -34,6 +34,16 @@ export interface TransportOptions {
   maxUdpPayloadSize?: number;
   /** Announce game channels (true). */
   channels?: boolean;
+  /** Congestion controller: 'cubic' (default) or 'newreno'. */
+  congestionControl?: 'cubic' | 'newreno';
+  /** Pace packets over the RTT (default true). */
+  pacing?: boolean;
+  /** Path-MTU discovery from 1200 to 1472/1452 bytes (default true). */
+  pmtud?: boolean;
+  /** Packets per 1-RTT key before an automatic key update (default 2^22). */
+  keyUpdateInterval?: number;
+  /** Resend a thin stream's unacknowledged tail with each new message (default true). */
+  redundantBundling?: boolean;
   /** Kernel socket buffer sizes requested (4 MiB each); the granted sizes are in stats(). */
   recvBufferSize?: number;
   sendBufferSize?: number;
@@ -104,6 +114,11 @@ const CORE_KEYS = [
   'datagramQueueLength',
   'maxUdpPayloadSize',
   'channels',
+  'congestionControl',
+  'pacing',
+  'pmtud',
+  'keyUpdateInterval',
+  'redundantBundling',
 ] as const satisfies ReadonlyArray<keyof ConnectionOptions & keyof TransportOptions>;
 
 export function alpnList(alpn: string | readonly string[] | undefined): readonly string[] | undefined {
@@ -145,15 +160,23 @@ function checkNonNegative(o: Record<string, unknown>, keys: readonly string[]): 
   }
 }
 
-/** Rejects obviously wrong numeric options early, with the option's name. */
+const NON_NUMERIC = new Set<string>(['channels', 'ackFrequency', 'congestionControl', 'pacing', 'pmtud', 'redundantBundling']);
+
+/** Rejects obviously wrong options early, with the option's name. */
 export function validateOptions(o: TransportOptions): void {
   checkNonNegative(o as Record<string, unknown>, [
-    ...CORE_KEYS.filter((k) => k !== 'channels' && k !== 'ackFrequency'),
+    ...CORE_KEYS.filter((k) => !NON_NUMERIC.has(k)),
     'recvBufferSize',
     'sendBufferSize',
     'streamHighWaterMark',
     'maxMessageSize',
     'maxMessageDepth',
   ]);
+  for (const k of ['channels', 'ackFrequency', 'pacing', 'pmtud', 'redundantBundling'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new PetrelError('INVALID_OPTION', `option ${k} must be a boolean`);
+  }
+  if (o.congestionControl !== undefined && o.congestionControl !== 'cubic' && o.congestionControl !== 'newreno') {
+    throw new PetrelError('INVALID_OPTION', `option congestionControl must be 'cubic' or 'newreno'`);
+  }
   checkQlogOption(o.qlog);
 }
