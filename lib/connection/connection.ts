@@ -2292,10 +2292,12 @@ export class Connection {
     // Thin streams (a few small messages in flight, as a game's updates): bundle the still-unacknowledged
     // tail with the new message, so one lost packet costs no retransmission round trip — the next packet
     // already carries its bytes ("redundant data bundling"). Bulk transfers never qualify.
-    if (this.opts.redundantBundling && send.written > send.sendOffset) {
+    // Once per new message: only when the send offset moved since the last bundling.
+    if (this.opts.redundantBundling && send.written > send.sendOffset && send.sendOffset > s.bundledUpTo) {
       const unacked = send.sendOffset - send.ackedOffset;
       if (unacked > 0 && unacked <= RDB_MAX_BYTES && this.recovery.bytesInFlight <= RDB_MAX_IN_FLIGHT) {
         send.onLost(send.ackedOffset, unacked, false);
+        s.bundledUpTo = send.sendOffset;
       }
     }
     const overhead = streamFrameOverhead(s.id, send.sendOffset, w.remaining, true);

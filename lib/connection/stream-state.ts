@@ -31,6 +31,8 @@ export class StreamState {
   /** RFC 9218 priority: urgency 0 (most urgent) – 7, and whether it shares bandwidth incrementally. */
   urgency = 3;
   incremental = false;
+  /** Send offset at the last redundant bundling of the unacknowledged tail (once per new message). */
+  bundledUpTo = 0;
   /** Whether the application has been told there is something to read since its last read. */
   readableSignaled = false;
   /** Highest offset received, as counted against the connection window. */

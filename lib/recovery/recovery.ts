@@ -231,12 +231,13 @@ export class Recovery<F = unknown> {
     let anyAckEliciting = false;
     for (let i = ranges.length - 1; i >= 0; i--) {
       const r = ranges[i]!;
-      const spurious = s.log.takeDeclaredLost(r.smallest, r.largest);
+      const lateSmallest = s.log.smallestDeclaredLost(r.smallest, r.largest);
+      const spurious = lateSmallest < 0 ? 0 : s.log.takeDeclaredLost(r.smallest, r.largest);
       if (spurious > 0) {
         this.stats.spuriousLosses += spurious;
         // A packet we called lost arrived after all: it was reordered by (at most) this many packets.
         // Tolerate that much reordering from now on; the time threshold still catches real losses.
-        const distance = s.largestAcked - r.smallest;
+        const distance = s.largestAcked - lateSmallest;
         if (distance + 1 > this.packetThreshold) this.packetThreshold = Math.min(distance + 1, MAX_PACKET_THRESHOLD);
         // And more time: a packet late by a fraction of an RTT is reordered, not lost (RACK's reordering window).
         this.timeThreshold = Math.min(this.timeThreshold + TIME_THRESHOLD_STEP, MAX_TIME_THRESHOLD);

@@ -138,6 +138,18 @@ export class SentPacketLog<F> {
   }
 
   /** Counts and forgets the pns in [s, e] that were declared lost (a later ACK proves those losses spurious). */
+  /** The smallest packet number in [s, e] that was declared lost, or -1. */
+  smallestDeclaredLost(s: number, e: number): number {
+    for (let i = 0; i < this.lost.rangeCount; i++) {
+      const a = this.lost.startAt(i);
+      const b = this.lost.endAt(i);
+      if (b < s) continue;
+      if (a > e) break;
+      return Math.max(a, s);
+    }
+    return -1;
+  }
+
   takeDeclaredLost(s: number, e: number): number {
     const n = overlap(this.lost, s, e);
     if (n > 0) this.lost.remove(s, e);
