@@ -1773,7 +1773,9 @@ export class Connection {
     if (space.probes > 0) return true;
     // A nearly closed window waits for ACKs instead of dribbling tiny packets.
     const cwndOpen = this.recovery.sendableBytes() >= MIN_SEND_ROOM;
-    if (space.cryptoSend.hasPending(Infinity) && cwndOpen) return true;
+    // Handshake CRYPTO is not held by the window: 1-RTT packets the peer cannot decrypt yet may fill it
+    // and never be acknowledged, and nothing else would then get a lost Finished out (a deadlock).
+    if (space.cryptoSend.hasPending(Infinity) && (cwndOpen || id !== APP)) return true;
     if (id !== APP) return false;
     if (!this.handshakeComplete && !(!this.isClient && this.spaces[APP].write)) return false;
     if (this.pendingPathResponse) return true;
@@ -1998,7 +2000,7 @@ export class Connection {
       // Congestion control: ack-eliciting content only within the window. PTO probes may exceed it, and
       // so may path validation (a PATH_CHALLENGE or PATH_RESPONSE is tiny and must not wait for ACKs).
       const pathFrames = id === APP && (this.pendingPathResponse !== null || this.pathChallengePending);
-      const budget = probe || pathFrames ? Infinity : this.recovery.sendableBytes();
+      const budget = probe || pathFrames || id !== APP ? Infinity : this.recovery.sendableBytes();
       const maxEnd = budget === Infinity ? payloadEnd : Math.min(payloadEnd, start + budget - tag);
       if (maxEnd - w.pos > 8) {
         w.end = maxEnd;

@@ -46,6 +46,9 @@ describe('simulator soak', () => {
     [583, 'a rebinding while only the server sends: the client must speak first (keep-alive)'],
     [771, 'keep-alive counted handshake retransmissions, so the client never sent a 1-RTT packet after a rebinding'],
     [178, 'a keep-alive PING due with a closed congestion window looped at one instant'],
+    [2560, "the client's lost Finished was held by a window full of 1-RTT packets the server could not read"],
+    [1241, 'the same handshake deadlock'],
+    [2120, 'the same, with early channel traffic'],
   ];
   for (const [seed, what] of regressions) {
     it(`regression seed ${seed}: ${what}`, () => {
