@@ -41,12 +41,18 @@ export interface ChannelOptions<T> {
   maxMessageSize?: number;
   /** Deepest MessagePack nesting accepted (32). */
   maxDepth?: number;
+  /** Urgency of the channel's datagrams and streams, 0 (most urgent) – 7 (default 3). */
+  priority?: number;
 }
 
 export interface OpenStreamOptions {
   unidirectional?: boolean;
-  /** Scheduling hint, kept on the stream (not used by the scheduler yet). */
-  priority?: number;
+  /**
+   * RFC 9218-style priority: an urgency from 0 (most urgent) to 7 (default 3), or `{ urgency, incremental }`.
+   * Lower urgency is sent first; non-incremental streams of one urgency go one after another, incremental
+   * ones share the bandwidth round-robin.
+   */
+  priority?: number | { urgency?: number; incremental?: boolean };
 }
 
 export interface PetrelConnectionEvents {
@@ -85,7 +91,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   private unclaimedCount = 0;
   private unclaimedBytes = 0;
   private unclaimedDropped = 0;
-  private readonly openWaiters: Array<{ bidi: boolean; priority: number; resolve: (s: PetrelStream) => void; reject: (e: Error) => void }> = [];
+  private readonly openWaiters: Array<{ bidi: boolean; priority: OpenStreamOptions['priority']; resolve: (s: PetrelStream) => void; reject: (e: Error) => void }> = [];
   private result: CloseResult | null = null;
   private resolveClosed!: (r: CloseResult) => void;
   private resolveEnded!: () => void;
@@ -125,7 +131,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   /** Opens a stream; waits while the peer's stream limit is reached. */
   openStream(opts: OpenStreamOptions = {}): Promise<PetrelStream> {
     const bidi = !opts.unidirectional;
-    const priority = opts.priority ?? 0;
+    const priority = opts.priority ?? 3;
     if (!this.isOpen) return Promise.reject(this.closedError());
     if (this.openWaiters.some((w) => w.bidi === bidi)) {
       return new Promise((resolve, reject) => this.openWaiters.push({ bidi, priority, resolve, reject }));
@@ -140,10 +146,12 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     return new Promise((resolve, reject) => this.openWaiters.push({ bidi, priority, resolve, reject }));
   }
 
-  private addStream(id: number, initiator: 'local' | 'peer', priority = 0): PetrelStream {
+  private addStream(id: number, initiator: 'local' | 'peer', priority: OpenStreamOptions['priority'] = 3): PetrelStream {
+    const p = typeof priority === 'number' ? { urgency: priority } : priority;
+    if (initiator === 'local') this.core.setStreamPriority(id, p);
     const s = new PetrelStream(this, id, initiator, {
       highWaterMark: this.options.streamHighWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK,
-      priority,
+      priority: p.urgency ?? 3,
     });
     this.streams.set(id, s);
     return s;
@@ -203,7 +211,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     const limits = { maxMessageSize, maxDepth: opts.maxDepth ?? this.options.maxMessageDepth ?? DEFAULT_MAX_DEPTH };
     const c = opts.codec ?? 'msgpack';
     const codec = (c === 'msgpack' ? msgpackCodec(limits) : c === 'raw' ? rawCodec(limits) : c) as Codec<T>;
-    const id = this.layer.channel(name, mode);
+    const id = this.layer.channel(name, mode, opts.priority ?? 3);
     const ch = new PetrelChannel<T>({ sendOnChannel: (cid, bytes) => this.sendOnChannel(cid, bytes) }, id, name, mode, codec);
     this.channels.set(name, ch as PetrelChannel<unknown>);
     const held = this.unclaimed.get(name);

@@ -102,6 +102,8 @@ interface OutChannel {
   /** Unreliable messages waiting for the declaration to be acknowledged. */
   held: Uint8Array[];
   nextSequence: number;
+  /** Send urgency (0 most urgent – 7): its datagrams and streams are scheduled with it. */
+  urgency: number;
   nextMessageId: number;
 }
 
@@ -217,7 +219,7 @@ export class ChannelLayer {
   // ───────────────────────────── channels: sending ─────────────────────────────
 
   /** Returns the id of the local channel `name`, declaring it on first use. */
-  channel(name: string, mode: ChannelMode): number {
+  channel(name: string, mode: ChannelMode, urgency = 3): number {
     if (!this.negotiated) throw new PetrelError('CHANNELS_UNAVAILABLE', 'the peer does not speak game channels');
     this.checkOpen();
     const existing = this.outByName.get(name);
@@ -237,6 +239,7 @@ export class ChannelLayer {
       held: [],
       nextSequence: 0,
       nextMessageId: 0,
+      urgency,
     };
     const w = this.writer.reset(this.scratch);
     try {
@@ -295,7 +298,7 @@ export class ChannelLayer {
       this.writeMessage(ch.stream!, data);
       return;
     }
-    const id = this.openUni();
+    const id = this.openUni(ch.urgency);
     if (id === null) {
       ch.pending.push(data.slice());
       this.waitingUni.push(ch);
@@ -311,22 +314,22 @@ export class ChannelLayer {
     const max = this.conn.maxDatagramPayload();
     const plan = fragmentMessage(data.length, max, { channelId: ch.id, sequence, messageId: ch.nextMessageId });
     if (plan.count === 1) {
-      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence }, data);
+      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence }, data, ch.urgency);
       return;
     }
     const messageId = ch.nextMessageId++;
     for (let i = 0; i < plan.count; i++) {
       const start = i * plan.fragmentSize;
       const piece = data.subarray(start, Math.min(data.length, start + plan.fragmentSize));
-      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } }, piece);
+      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } }, piece, ch.urgency);
       this.counters.fragmentsSent++;
     }
   }
 
-  private emitDatagram(h: ChannelDatagramHeader, payload: Uint8Array): void {
+  private emitDatagram(h: ChannelDatagramHeader, payload: Uint8Array, urgency: number): void {
     const w = this.writer.reset(this.scratch);
     encodeChannelDatagram(w, h, payload);
-    this.conn.sendDatagram(this.scratch.subarray(0, w.pos));
+    this.conn.sendDatagram(this.scratch.subarray(0, w.pos), urgency);
   }
 
   private hold(ch: OutChannel, data: Uint8Array): void {
@@ -358,12 +361,12 @@ export class ChannelLayer {
     }
   }
 
-  private openUni(): number | null {
-    return this.conn.openStream(false);
+  private openUni(urgency?: number): number | null {
+    return this.conn.openStream(false, urgency === undefined ? undefined : { urgency });
   }
 
   private openControl(): boolean {
-    const id = this.openUni();
+    const id = this.openUni(0);
     if (id === null) {
       this.waitingUni.push(RESERVED_CONTROL);
       return false;
@@ -388,7 +391,7 @@ export class ChannelLayer {
   }
 
   private openChannelStream(ch: OutChannel): boolean {
-    const id = this.openUni();
+    const id = this.openUni(ch.urgency);
     if (id === null) return false;
     this.writePreamble(id, 'ordered', ch.id);
     ch.stream = id;
@@ -414,7 +417,7 @@ export class ChannelLayer {
     while (this.waitingUni.length > 0) {
       const next = this.waitingUni[0]!;
       if (next === RESERVED_CONTROL) {
-        const id = this.openUni();
+        const id = this.openUni(0);
         if (id === null) return;
         this.waitingUni.shift();
         this.startControl(id);
@@ -426,7 +429,7 @@ export class ChannelLayer {
       if (ch.mode === 'reliable-ordered') {
         if (ch.stream === null && !this.openChannelStream(ch)) return;
       } else {
-        const id = this.openUni();
+        const id = this.openUni(ch.urgency);
         if (id === null) return;
         this.writePreamble(id, 'unordered', ch.id);
         for (const m of ch.pending) this.writeMessage(id, m);
