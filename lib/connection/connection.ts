@@ -586,6 +586,9 @@ export class Connection {
       drops: { ...this.drops },
       migrations: this.migrations,
       keyUpdates: this.keyUpdates,
+      deliveryRate: this.deliveryRate,
+      spuriousCongestionEvents: r.stats.spuriousCongestionEvents,
+      timeBlocked: this.connTimeBlocked + (this.connBlockedSince !== null ? this.nowHint - this.connBlockedSince : 0),
       pmtu: this.pmtud ? { state: this.pmtud.state, ...this.pmtud.stats } : null,
       pacingRate: this.opts.pacing ? (this.recovery.cc.pacingRate?.(this.recovery.rtt) ?? Infinity) : Infinity,
       sendCredit: { limit: this.connSend.limit, used: this.connSend.used },
@@ -595,11 +598,23 @@ export class Connection {
 
   /** Per-stream flow-control and buffer state. */
   streamStats(id: number):
-    | { sendCredit: { limit: number; used: number }; recvLimit: number; recvBuffered: number; sendBuffered: number }
+    | {
+        sendCredit: { limit: number; used: number };
+        recvLimit: number;
+        recvBuffered: number;
+        sendBuffered: number;
+        /** ms spent blocked by the peer's stream flow-control limit with data waiting. */
+        timeBlocked: number;
+        urgency: number;
+        incremental: boolean;
+      }
     | null {
     const s = this.streams.get(id);
     if (!s) return null;
     return {
+      timeBlocked: s.timeBlocked + (s.blockedSince !== null ? this.nowHint - s.blockedSince : 0),
+      urgency: s.urgency,
+      incremental: s.incremental,
       sendCredit: { limit: s.sendCredit.limit, used: s.sendCredit.used },
       recvLimit: s.recvWindow?.limit ?? 0,
       recvBuffered: s.recv?.bufferedBytes ?? 0,
@@ -862,12 +877,22 @@ export class Connection {
       case 'stop_sending':
         return this.onStopSending(f.streamId, f.errorCode);
       case 'max_data':
-        if (this.connSend.raise(f.maximum)) this.wakeBlockedStreams();
+        if (this.connSend.raise(f.maximum)) {
+          this.endBlocked(now);
+          this.wakeBlockedStreams();
+        }
         return null;
       case 'max_stream_data': {
         const s = this.streamForPeerFrame(f.streamId, 'send');
         if ('code' in s) return s;
-        if (s.stream && s.stream.sendCredit.raise(f.maximum)) this.enqueueStream(s.stream);
+        if (s.stream && s.stream.sendCredit.raise(f.maximum)) {
+          const st = s.stream;
+          if (st.blockedSince !== null) {
+            st.timeBlocked += now - st.blockedSince;
+            st.blockedSince = null;
+          }
+          this.enqueueStream(st);
+        }
         return null;
       }
       case 'max_streams': {
@@ -975,7 +1000,11 @@ export class Connection {
     const largest = ranges[0]!.largest;
     if (largest > space.largestAckedByPeer) space.largestAckedByPeer = largest;
     if (this.pmtud && space.id === APP) this.feedBlackHoleDetector(res.acked, res.lost);
-    for (const p of res.acked) this.onPacketAcked(p);
+    for (const p of res.acked) {
+      this.deliveredBytes += p.size;
+      this.onPacketAcked(p);
+    }
+    this.sampleDeliveryRate(now);
     this.onPacketsLost(res.lost);
     if (this.handshakeConfirmed || !this.isClient) this.updateAckFrequency();
     return null;
@@ -1882,6 +1911,29 @@ export class Connection {
     }
   }
 
+  // Observability: delivery rate and time blocked by the peer's flow control.
+  private deliveredBytes = 0;
+  private rateSample = { time: 0, delivered: 0 };
+  private deliveryRate = 0;
+  private connBlockedSince: number | null = null;
+  private connTimeBlocked = 0;
+
+  /** Delivery rate (bytes acknowledged per ms), measured over windows of about one smoothed RTT. */
+  private sampleDeliveryRate(now: number): void {
+    const elapsed = now - this.rateSample.time;
+    if (elapsed < Math.max(1, this.recovery.rtt.smoothed)) return;
+    this.deliveryRate = (this.deliveredBytes - this.rateSample.delivered) / elapsed;
+    this.rateSample.time = now;
+    this.rateSample.delivered = this.deliveredBytes;
+  }
+
+  private endBlocked(now: number): void {
+    if (this.connBlockedSince !== null) {
+      this.connTimeBlocked += now - this.connBlockedSince;
+      this.connBlockedSince = null;
+    }
+  }
+
   /** Applies the size PMTUD settled on to packets and the congestion controller. */
   private applyMtu(): void {
     const cur = this.pmtud!.current;
@@ -2248,6 +2300,7 @@ export class Connection {
           if (r === 'full') break;
           seq.shift();
           st.queued = false;
+          if (r === 'sent') this.noteIfBlocked(st);
         }
       }
       const rr = this.scheduler.roundRobinAt(u);
@@ -2258,6 +2311,7 @@ export class Connection {
         const r = this.writeStreamChunk(st, w, frames);
         if (r === 'sent') wrote = true;
         if (r === 'full' || (r === 'sent' && this.streamHasPending(st))) this.enqueueStream(st);
+        else if (r === 'sent') this.noteIfBlocked(st);
         if (r === 'full') break;
       }
     }
@@ -2279,16 +2333,7 @@ export class Connection {
     const limit = this.streamSendLimit(s);
     const send = s.send;
     if (!send.hasPending(limit)) {
-      // Blocked by flow control with data waiting: say so once per limit.
-      if (send.written > send.sendOffset || (send.finished && !send.allAcked)) {
-        if (limit === s.sendCredit.limit) {
-          const b = s.sendCredit.pollBlocked();
-          if (b !== null) s.blockedPending = b;
-        } else {
-          const b = this.connSend.pollBlocked();
-          if (b !== null) this.dataBlockedPending = b;
-        }
-      }
+      this.noteIfBlocked(s);
       return 'idle';
     }
     // Thin streams (a few small messages in flight, as a game's updates): bundle the still-unacknowledged
@@ -2316,6 +2361,27 @@ export class Connection {
       this.connSend.consume(fresh);
     }
     return 'sent';
+  }
+
+  /**
+   * A stream with data waiting but no credit: record since when it is blocked (stats) and queue a
+   * STREAM_DATA_BLOCKED or DATA_BLOCKED, once per limit.
+   */
+  private noteIfBlocked(s: StreamState): void {
+    const send = s.send;
+    if (!send || s.sendState !== 'open') return;
+    const limit = this.streamSendLimit(s);
+    if (send.hasPending(limit)) return;
+    if (!(send.written > send.sendOffset)) return;
+    if (limit === s.sendCredit.limit) {
+      if (s.blockedSince === null) s.blockedSince = this.nowHint;
+      const b = s.sendCredit.pollBlocked();
+      if (b !== null) s.blockedPending = b;
+    } else {
+      if (this.connBlockedSince === null) this.connBlockedSince = this.nowHint;
+      const b = this.connSend.pollBlocked();
+      if (b !== null) this.dataBlockedPending = b;
+    }
   }
 
   /** For a PTO probe with no new data: re-queue the frames of the oldest unacknowledged packet. */

@@ -31,6 +31,9 @@ export class StreamState {
   /** RFC 9218 priority: urgency 0 (most urgent) – 7, and whether it shares bandwidth incrementally. */
   urgency = 3;
   incremental = false;
+  /** Since when the stream has been blocked by the peer's stream limit with data waiting, and the total. */
+  blockedSince: number | null = null;
+  timeBlocked = 0;
   /** Send offset at the last redundant bundling of the unacknowledged tail (once per new message). */
   bundledUpTo = 0;
   /** Whether the application has been told there is something to read since its last read. */

@@ -156,6 +156,12 @@ export interface ConnectionStats {
   migrations: number;
   /** 1-RTT key updates (ours and the peer's). */
   keyUpdates: number;
+  /** Bytes acknowledged per ms over the last ~smoothed-RTT window. */
+  deliveryRate: number;
+  /** Congestion events undone because every loss behind them proved spurious. */
+  spuriousCongestionEvents: number;
+  /** ms spent blocked by the peer's connection flow-control limit with data waiting. */
+  timeBlocked: number;
   /** Path MTU discovery state and counters (null until the handshake gives the peer's limit, or when off). */
   pmtu: { state: string; probesSent: number; probesAcked: number; probesLost: number; blackHoles: number } | null;
   /** Pacing rate, bytes per ms (Infinity when unpaced). */

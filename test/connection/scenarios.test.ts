@@ -127,9 +127,11 @@ describe('zero-window stall: a receiver that stops reading stalls only its strea
     // The receiver holds no more than its window while the application does not read.
     expect(p.serverConn!.streamStats(id)!.recvBuffered).toBe(64 * 1024);
     expect(stallPackets).toBeLessThanOrEqual(3); // the STREAM_DATA_BLOCKED, and nothing else is due
+
     // Read once: credit goes back and new data must arrive within one RTT (50 ms) plus the ack delay.
     const readAt = p.now;
     let firstNewData = -1;
+    let blockedAtResume = -1;
     let got = 0;
     const rx = createHash('sha256');
     const ok = p.run(
@@ -140,12 +142,19 @@ describe('zero-window stall: a receiver that stops reading stalls only its strea
         for (let d = sc.streamRead(id); d; d = sc.streamRead(id)) {
           rx.update(d);
           got += d.length;
-          if (firstNewData < 0 && got > 64 * 1024) firstNewData = p.now;
+          if (firstNewData < 0 && got > 64 * 1024) {
+            firstNewData = p.now;
+            blockedAtResume = p.clientConn.streamStats(id)?.timeBlocked ?? -1;
+          }
         }
       },
     );
     expect(ok).toBe(true);
     expect(firstNewData - readAt).toBeLessThanOrEqual(50 + 1);
+    // Stats: the stream was blocked by the peer's stream limit for the whole stall (stats are as of the
+    // connection's latest input; the credit's arrival closed the blocked interval).
+    expect(blockedAtResume).toBeGreaterThanOrEqual(10_000);
+    expect(p.clientConn.stats().timeBlocked).toBe(0); // the connection window was never the limit
     expect(rx.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
   });
 });

@@ -52,6 +52,8 @@ describe('stream data path over a lossless pair', () => {
     const st = p.clientConn.stats();
     expect(st.packetsLost).toBe(0);
     expect(st.bytesInFlight).toBeLessThanOrEqual(st.cwnd);
+    // ~1 MB acknowledged within a few dozen ms of virtual time: a positive delivery rate (bytes per ms).
+    expect(st.deliveryRate).toBeGreaterThan(0);
   });
 
   it('recovers from loss: every 7th datagram dropped both ways', () => {
