@@ -213,6 +213,8 @@ export class Connection {
   private ackFrequencySeq = 0;
   private ackFrequencySentThreshold = -1;
   private ackFrequencyPending = false;
+  /** Max ack delay (µs) our last ACK_FREQUENCY asked for. */
+  private ackFrequencySentDelay = 0;
 
   // Streams.
   private readonly streams = new Map<number, StreamState>();
@@ -1522,8 +1524,15 @@ export class Connection {
     if (!this.opts.ackFrequency || this.peerParams?.minAckDelay === undefined || !this.handshakeConfirmed) return;
     const packetsPerWindow = Math.floor(this.recovery.cc.window / this.maxDatagramSize);
     const threshold = Math.max(1, Math.min(10, Math.floor(packetsPerWindow / 8)));
-    if (threshold !== this.ackFrequencySentThreshold) {
+    // The thinned ACKs must still come several times per RTT: ask for at most a quarter of the RTT of
+    // delay (the ack-frequency draft's guidance), never below the peer's min_ack_delay.
+    const minUs = this.peerParams?.minAckDelay ?? MIN_ACK_DELAY_US;
+    const rttUs = this.recovery.rtt.hasSample ? this.recovery.rtt.smoothed * 1000 : this.opts.maxAckDelay * 4000;
+    const delayUs = Math.round(Math.max(minUs, Math.min(this.opts.maxAckDelay * 1000, rttUs / 4)));
+    const old = this.ackFrequencySentDelay;
+    if (threshold !== this.ackFrequencySentThreshold || old === 0 || Math.abs(delayUs - old) > old / 4) {
       this.ackFrequencySentThreshold = threshold;
+      this.ackFrequencySentDelay = delayUs;
       this.ackFrequencySeq++;
       this.ackFrequencyPending = true;
     }
@@ -2210,7 +2219,7 @@ export class Connection {
         type: 'ack_frequency',
         sequence: this.ackFrequencySeq,
         ackElicitingThreshold: this.ackFrequencySentThreshold,
-        requestMaxAckDelay: Math.max(this.peerParams?.minAckDelay ?? MIN_ACK_DELAY_US, this.opts.maxAckDelay * 1000),
+        requestMaxAckDelay: this.ackFrequencySentDelay,
         reorderingThreshold: 1,
       });
       frames.push({ k: 'ack_frequency', seq: this.ackFrequencySeq, threshold: this.ackFrequencySentThreshold });
