@@ -53,7 +53,7 @@ import { RecvWindow, SendCredit } from '../stream/flow-control.js';
 import { isBidi, isClientInitiated, streamId as makeStreamId, streamIndex } from '../stream/stream-id.js';
 import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
 import { PacketSpace, SPACE_LEVEL, SPACE_NAME } from './space.js';
-import { LocalCids, PeerCids } from './cid-manager.js';
+import { LocalCids, PeerCids, bytesEqual } from './cid-manager.js';
 import { DEFAULT_URGENCY, PriorityScheduler, URGENCY_LEVELS } from './scheduler.js';
 import { StreamState } from './stream-state.js';
 import { sameAddress } from './types.js';
@@ -219,6 +219,8 @@ export class Connection {
   // Streams.
   private readonly streams = new Map<number, StreamState>();
   private readonly scheduler = new PriorityScheduler<StreamState>();
+  /** Streams that may owe RESET_STREAM, STOP_SENDING, MAX_STREAM_DATA or STREAM_DATA_BLOCKED. */
+  private readonly controlOwed = new Set<StreamState>();
   private nextLocalIndex = [0, 0]; // [bidi, uni]
   private peerMaxStreams = [0, 0]; // limits the peer gave us
   private localMaxStreams: [number, number]; // limits we gave the peer
@@ -430,6 +432,7 @@ export class Connection {
       this.connRecv.onConsumed(this.connConsumed, this.nowHint, rtt);
       // Credit goes out only when the window has moved far enough (half a window): no MAX_* per read.
       if (s.recvWindow!.pollUpdate(this.nowHint, rtt) !== null && s.recv.finalSize === null) credit = s.maxDataPending = true;
+        this.controlOwed.add(s);
       if (this.connRecv.pollUpdate(this.nowHint, rtt) !== null) credit = this.maxDataPending = true;
     }
     if (s.recv.readable === 0) s.readableSignaled = false;
@@ -457,6 +460,7 @@ export class Connection {
     s.resetCode = errorCode;
     s.resetFinalSize = s.send.sendOffset;
     s.resetPending = true;
+    this.controlOwed.add(s);
     s.send.reset();
     s.blockedPending = null;
     this.wake();
@@ -468,6 +472,7 @@ export class Connection {
     if (!s || !s.recv || s.recvState !== 'open') return;
     s.stopCode = errorCode;
     s.stopPending = true;
+    this.controlOwed.add(s);
     this.wake();
   }
 
@@ -1093,7 +1098,10 @@ export class Connection {
             break;
           case 'max_stream_data': {
             const s = this.streams.get(f.id);
-            if (s && s.recvState === 'open') s.maxDataPending = true;
+            if (s && s.recvState === 'open') {
+              s.maxDataPending = true;
+              this.controlOwed.add(s);
+            }
             break;
           }
           case 'max_streams':
@@ -1101,12 +1109,18 @@ export class Connection {
             break;
           case 'reset_stream': {
             const s = this.streams.get(f.id);
-            if (s && s.sendState === 'reset') s.resetPending = true;
+            if (s && s.sendState === 'reset') {
+              s.resetPending = true;
+              this.controlOwed.add(s);
+            }
             break;
           }
           case 'stop_sending': {
             const s = this.streams.get(f.id);
-            if (s && s.recvState === 'open' && s.stopCode !== null) s.stopPending = true;
+            if (s && s.recvState === 'open' && s.stopCode !== null) {
+              s.stopPending = true;
+              this.controlOwed.add(s);
+            }
             break;
           }
           case 'handshake_done':
@@ -1301,6 +1315,7 @@ export class Connection {
   private maybeRetireStream(s: StreamState): void {
     if (!s.closed || !this.streams.has(s.id)) return;
     this.streams.delete(s.id);
+    this.controlOwed.delete(s);
     this.events.push({ type: 'stream_closed', streamId: s.id });
     if (!s.local) {
       const k = isBidi(s.id) ? 0 : 1;
@@ -1357,11 +1372,11 @@ export class Connection {
       throw e;
     }
     // Both sides check the peer's initial_source_connection_id against the header it came in (RFC 9000 §7.3).
-    if (!p.initialSourceConnectionId || !equalBytes(p.initialSourceConnectionId, this.peerInitialScid)) {
+    if (!p.initialSourceConnectionId || !bytesEqual(p.initialSourceConnectionId, this.peerInitialScid)) {
       return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'initial_source_connection_id mismatch' };
     }
     if (this.isClient) {
-      if (!p.originalDestinationConnectionId || !equalBytes(p.originalDestinationConnectionId, this.originalDcid)) {
+      if (!p.originalDestinationConnectionId || !bytesEqual(p.originalDestinationConnectionId, this.originalDcid)) {
         return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'original_destination_connection_id mismatch' };
       }
     }
@@ -1465,7 +1480,7 @@ export class Connection {
   private heardOnPreviousPath = false;
 
   private onPathResponse(data: Uint8Array, now: number): void {
-    if (!this.pathChallenge || !equalBytes(data, this.pathChallenge)) return;
+    if (!this.pathChallenge || !bytesEqual(data, this.pathChallenge)) return;
     this.pathChallenge = null;
     this.pathChallengePending = false;
     this.pathValidationDeadline = null;
@@ -1720,7 +1735,6 @@ export class Connection {
       if (end - off < 64) break;
     }
     if (off === 0) return null;
-    // A client Initial datagram is padded to 1200 even when its Initial packet was not the last one.
     const total = appendChecksum(buf, off, this.env.crc32);
     this.counters.bytesSent += total;
     if (!this.addressValidated) {
@@ -1989,15 +2003,9 @@ export class Connection {
     if (this.datagramsQueued > 0) return true;
     if (this.localCids.pending.size > 0 || this.peerCids.retirePending.size > 0 || this.pathChallengePending) return true;
     if (this.scheduler.some((st) => this.streamHasPending(st))) return true;
-    // Control frames owed by streams not in the data queue.
-    for (const s of this.controlStreams()) if (s) return true;
+    // Control frames owed by streams (kept in a set, so this is not a scan of every stream).
+    for (const st of this.controlOwed) if (owesControl(st)) return true;
     return false;
-  }
-
-  private *controlStreams(): Generator<StreamState> {
-    for (const s of this.streams.values()) {
-      if (s.resetPending || s.stopPending || s.maxDataPending || s.blockedPending !== null) yield s;
-    }
   }
 
   private streamHasPending(s: StreamState): boolean {
@@ -2247,8 +2255,8 @@ export class Connection {
         wrote = true;
       }
     }
-    // Per-stream control frames.
-    for (const s of this.streams.values()) {
+    // Per-stream control frames, from the streams that owe some.
+    for (const s of this.controlOwed) {
       if (w.remaining < 24) break;
       if (s.resetPending) {
         encodeFrame(w, { type: 'reset_stream', streamId: s.id, errorCode: s.resetCode!, finalSize: s.resetFinalSize });
@@ -2274,6 +2282,7 @@ export class Connection {
         s.blockedPending = null;
         wrote = true;
       }
+      if (!owesControl(s)) this.controlOwed.delete(s); // deleting the current entry is safe while iterating
     }
     // Datagrams and stream data by urgency; within one urgency datagrams first (latency-sensitive),
     // then non-incremental streams in id order, then incremental streams round-robin.
@@ -2385,7 +2394,10 @@ export class Connection {
     if (limit === s.sendCredit.limit) {
       if (s.blockedSince === null) s.blockedSince = this.nowHint;
       const b = s.sendCredit.pollBlocked();
-      if (b !== null) s.blockedPending = b;
+      if (b !== null) {
+        s.blockedPending = b;
+        this.controlOwed.add(s);
+      }
     } else {
       if (this.connBlockedSince === null) this.connBlockedSince = this.nowHint;
       const b = this.connSend.pollBlocked();
@@ -2420,6 +2432,10 @@ export class Connection {
   }
 }
 
+function owesControl(s: StreamState): boolean {
+  return s.resetPending || s.stopPending || (s.maxDataPending && s.recvState === 'open') || s.blockedPending !== null;
+}
+
 function clampUrgency(u: number): number {
   return Math.max(0, Math.min(URGENCY_LEVELS - 1, Math.floor(u)));
 }
@@ -2428,11 +2444,6 @@ function levelSpace(level: string): SpaceId {
   return level === 'initial' ? INITIAL : level === 'handshake' ? HANDSHAKE : APP;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
