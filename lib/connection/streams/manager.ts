@@ -102,8 +102,10 @@ export class StreamManager {
       s.recvWindow!.onConsumed(consumed, ctx.now, rtt);
       const connCredit = this.flow.onConsumed(delta, ctx.now, rtt);
       // Credit goes out only when the window has moved far enough (half a window): no MAX_* per read.
-      if (s.recvWindow!.pollUpdate(ctx.now, rtt) !== null && s.recv.finalSize === null) credit = s.maxDataPending = true;
+      if (s.recvWindow!.pollUpdate(ctx.now, rtt) !== null && s.recv.finalSize === null) {
+        credit = s.maxDataPending = true;
         this.controlOwed.add(s);
+      }
       if (connCredit) credit = true;
     }
     if (s.recv.readable === 0) s.readableSignaled = false;
