@@ -8,6 +8,7 @@ import type { ByteWriter } from '../wire/buffer.js';
 import { ackFrameSize, encodeFrame } from '../wire/frames.js';
 import type { Frame } from '../wire/frame-types.js';
 import { APP, type ConnContext, type FrameError } from './context.js';
+import { writeIfFits } from './frame-room.js';
 import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
 import type { PacketSpace } from './space.js';
 
@@ -124,14 +125,15 @@ export class AckManager {
 
   /** The frame writer for our ACK_FREQUENCY (1-RTT). */
   writeAckFrequency(w: ByteWriter, frames: SentFrame[]): boolean {
-    if (!this.frequencyPending || w.remaining < 16) return false;
-    encodeFrame(w, {
+    if (!this.frequencyPending) return false;
+    const f = {
       type: 'ack_frequency',
       sequence: this.frequencySeq,
       ackElicitingThreshold: this.sentThreshold,
       requestMaxAckDelay: this.sentDelay,
       reorderingThreshold: 1,
-    });
+    } as const;
+    if (!writeIfFits(w, f)) return false;
     frames.push({ k: 'ack_frequency', seq: this.frequencySeq, threshold: this.sentThreshold });
     this.frequencyPending = false;
     return true;

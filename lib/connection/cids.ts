@@ -3,10 +3,10 @@
  * peer's NEW_CONNECTION_ID / RETIRE_CONNECTION_ID, their frame writers, and the endpoint's routing hooks.
  */
 import type { ByteWriter } from '../wire/buffer.js';
-import { encodeFrame } from '../wire/frames.js';
 import { CID_LENGTH } from '../wire/packet.js';
 import { LocalCids, PeerCids } from './cid-manager.js';
 import type { ConnContext, FrameError } from './context.js';
+import { writeIfFits } from './frame-room.js';
 import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
 
 /** Connection ids we accept from the peer and issue to it at most (active_connection_id_limit). */
@@ -92,8 +92,8 @@ export class CidController {
     let wrote = false;
     for (const seq of this.local.pending) {
       const e = this.local.get(seq);
-      if (!e || w.remaining < 40) break;
-      encodeFrame(w, { type: 'new_connection_id', sequence: seq, retirePriorTo: this.local.retirePriorTo, connectionId: e.cid, resetToken: e.token! });
+      if (!e) break;
+      if (!writeIfFits(w, { type: 'new_connection_id', sequence: seq, retirePriorTo: this.local.retirePriorTo, connectionId: e.cid, resetToken: e.token! })) break;
       frames.push({ k: 'new_cid', seq, retirePriorTo: this.local.retirePriorTo, cid: e.cid });
       this.local.pending.delete(seq);
       wrote = true;
@@ -104,8 +104,7 @@ export class CidController {
   writeRetireConnectionIds(w: ByteWriter, frames: SentFrame[]): boolean {
     let wrote = false;
     for (const seq of this.peer.retirePending) {
-      if (w.remaining < 9) break;
-      encodeFrame(w, { type: 'retire_connection_id', sequence: seq });
+      if (!writeIfFits(w, { type: 'retire_connection_id', sequence: seq })) break;
       frames.push({ k: 'retire_cid', seq });
       this.peer.retirePending.delete(seq);
       wrote = true;

@@ -20,6 +20,7 @@ import { MAX_ACTIVE_CIDS, type CidController } from './cids.js';
 import type { CloseManager } from './close.js';
 import { APP, HANDSHAKE, INITIAL, type ConnContext, type FrameError } from './context.js';
 import type { ResolvedOptions } from './defaults.js';
+import { writeIfFits } from './frame-room.js';
 import type { MtuDiscovery } from './mtu.js';
 import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
 import { SPACE_LEVEL, levelSpace, type PacketSpace } from './space.js';
@@ -222,8 +223,7 @@ export class HandshakeDriver {
   }
 
   writeHandshakeDone(w: ByteWriter, frames: SentFrame[]): boolean {
-    if (!this.donePending || w.remaining < 1) return false;
-    encodeFrame(w, { type: 'handshake_done' });
+    if (!this.donePending || !writeIfFits(w, { type: 'handshake_done' })) return false;
     frames.push({ k: 'handshake_done' });
     this.donePending = false;
     return true;

@@ -21,6 +21,8 @@ import type { KeyUpdate } from './key-update.js';
 import type { MtuDiscovery } from './mtu.js';
 import type { Paths } from './paths.js';
 import { URGENCY_LEVELS } from './scheduler.js';
+import { MIN_DATA_ROOM } from './streams/writer.js';
+import { writeIfFits } from './frame-room.js';
 import type { SentFrame } from './sent-frame.js';
 import { SPACE_NAME, type PacketSpace } from './space.js';
 import type { StreamManager } from './streams/manager.js';
@@ -28,6 +30,10 @@ import type { StreamWriter } from './streams/writer.js';
 import type { Timers } from './timers.js';
 
 const EMPTY = new Uint8Array(0);
+/** A packet with less payload room than this is not worth starting (headers and tag would dominate). */
+const MIN_PACKET_PAYLOAD = 32;
+/** Congestion-window room, after the ACK, below which no ack-eliciting frames are attempted. */
+const MIN_ACK_ELICITING_ROOM = 8;
 
 export interface BuilderDeps {
   ack: AckManager;
@@ -82,7 +88,7 @@ export class PacketBuilder {
         pathProbe: false,
         write: (_s, w, f) => {
           let wrote = false;
-          for (let u = 0; u < URGENCY_LEVELS && w.remaining > 16; u++) {
+          for (let u = 0; u < URGENCY_LEVELS && w.remaining > MIN_DATA_ROOM; u++) {
             if (datagrams.writeAt(u, w, f)) wrote = true;
             if (streamWriter.writeAt(u, w, f)) wrote = true;
           }
@@ -171,7 +177,7 @@ export class PacketBuilder {
     }
     const tag = protector.tagLength;
     const payloadEnd = end - tag;
-    if (payloadEnd - payloadOffset < 32) return { end: start, ackEliciting: false };
+    if (payloadEnd - payloadOffset < MIN_PACKET_PAYLOAD) return { end: start, ackEliciting: false };
     const w = this.writer.reset(buf, payloadOffset, payloadEnd);
     const frames: SentFrame[] = [];
     let ackEliciting = false;
@@ -190,7 +196,7 @@ export class PacketBuilder {
       const pathFrames = id === APP && (d.paths.pendingResponse !== null || d.paths.challengePending);
       const budget = probe || pathFrames || id !== APP ? Infinity : ctx.recovery.sendableBytes();
       const maxEnd = budget === Infinity ? payloadEnd : Math.min(payloadEnd, start + budget - tag);
-      if (maxEnd - w.pos > 8) {
+      if (maxEnd - w.pos > MIN_ACK_ELICITING_ROOM) {
         w.end = maxEnd;
         ackEliciting = this.writeAckElicitingFrames(space, w, frames);
         w.end = payloadEnd;
@@ -198,8 +204,7 @@ export class PacketBuilder {
       if (probe && !ackEliciting) {
         // A probe must elicit an ACK: resend the oldest unacknowledged data, else PING.
         if (this.requeueOldest(space)) ackEliciting = this.writeAckElicitingFrames(space, w, frames);
-        if (!ackEliciting && w.remaining >= 1) {
-          encodeFrame(w, { type: 'ping' });
+        if (!ackEliciting && writeIfFits(w, { type: 'ping' })) {
           frames.push({ k: 'ping' });
           ackEliciting = true;
         }

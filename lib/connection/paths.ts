@@ -6,10 +6,10 @@
 import { TransportErrorCode } from '../errors.js';
 import type { ByteWriter } from '../wire/buffer.js';
 import { BASE_DATAGRAM_SIZE } from '../wire/datagram.js';
-import { encodeFrame } from '../wire/frames.js';
 import { bytesEqual } from './cid-manager.js';
 import type { CloseManager } from './close.js';
 import type { ConnContext } from './context.js';
+import { writeIfFits } from './frame-room.js';
 import type { MtuDiscovery } from './mtu.js';
 import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
 import { sameAddress, type PeerAddress } from './types.js';
@@ -223,15 +223,13 @@ export class Paths {
   }
 
   writeResponse(w: ByteWriter): boolean {
-    if (!this.responseOnCurrentPath || w.remaining < 9) return false;
-    encodeFrame(w, { type: 'path_response', data: this.pendingResponse!.data });
+    if (!this.responseOnCurrentPath || !writeIfFits(w, { type: 'path_response', data: this.pendingResponse!.data })) return false;
     this.pendingResponse = null;
     return true;
   }
 
   writeChallenge(w: ByteWriter, frames: SentFrame[]): boolean {
-    if (!this.challengePending || !this.challenge || w.remaining < 9) return false;
-    encodeFrame(w, { type: 'path_challenge', data: this.challenge });
+    if (!this.challengePending || !this.challenge || !writeIfFits(w, { type: 'path_challenge', data: this.challenge })) return false;
     frames.push({ k: 'path_challenge', data: this.challenge });
     this.challengePending = false;
     return true;

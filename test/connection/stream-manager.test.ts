@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ConnContext } from '../../lib/connection/context.js';
 import { resolveOptions } from '../../lib/connection/defaults.js';
 import { StreamManager } from '../../lib/connection/streams/manager.js';
+import { StreamWriter } from '../../lib/connection/streams/writer.js';
+import type { SentFrame } from '../../lib/connection/sent-frame.js';
+import { ByteWriter } from '../../lib/wire/buffer.js';
+import { decodeFrames } from '../../lib/wire/frames.js';
 import type { ConnectionEvent } from '../../lib/connection/types.js';
 
 /** Just the context StreamManager reads: a server, default options, an RTT, a clock, an event queue. */
@@ -50,3 +54,32 @@ describe('StreamManager reads and the control frames they owe', () => {
     expect(err?.code).toBe(0x03);
   });
 });
+
+describe('StreamWriter room checks use the encoded frame sizes', () => {
+  it('writes the control frames that fit, keeps the rest owed, and never overruns the packet', () => {
+    const { m } = manager();
+    const ctx = (m as unknown as { ctx: ConnContext }).ctx;
+    const writer = new StreamWriter(ctx, m);
+    // Peer-opened bidi stream 0 (we are the server): we can reset our side and stop theirs.
+    expect(m.onStreamFrame(0, 0, new Uint8Array(10), false)).toBeNull();
+    m.reset(0, 0x1234);
+    m.stopSending(0, 5); // STOP_SENDING: 1 + 1 + 1 = 3 bytes
+    // Room for RESET_STREAM (1 type + 1 id + 2 code + 1 final size = 5) but not STOP_SENDING after it.
+    const buf = new Uint8Array(7);
+    const frames: SentFrame[] = [];
+    expect(writer.writeStreamControl(new ByteWriter(buf), frames)).toBe(true);
+    expect(frames.map((f) => f.k)).toEqual(['reset_stream']);
+    const s = m.streams.get(0)!;
+    expect(s.resetPending).toBe(false);
+    expect(s.stopPending).toBe(true);
+    expect(m.controlOwed.has(s)).toBe(true);
+    // Next packet: the STOP_SENDING goes, and the stream owes nothing more.
+    const buf2 = new Uint8Array(64);
+    const w2 = new ByteWriter(buf2);
+    const frames2: SentFrame[] = [];
+    expect(writer.writeStreamControl(w2, frames2)).toBe(true);
+    expect(decodeFrames(buf2.subarray(0, w2.pos)).map((f) => f.type)).toEqual(['stop_sending']);
+    expect(m.controlOwed.has(s)).toBe(false);
+  });
+});
+

@@ -3,9 +3,9 @@
  * (our MAX_DATA), DATA_BLOCKED, and the time spent blocked by the peer's limit (stats).
  */
 import type { ByteWriter } from '../../wire/buffer.js';
-import { encodeFrame } from '../../wire/frames.js';
 import { RecvWindow, SendCredit } from '../../stream/flow-control.js';
 import type { ResolvedOptions } from '../defaults.js';
+import { writeIfFits } from '../frame-room.js';
 import type { SentFrame } from '../sent-frame.js';
 
 export class ConnectionFlow {
@@ -60,16 +60,14 @@ export class ConnectionFlow {
   }
 
   writeMaxData(w: ByteWriter, frames: SentFrame[]): boolean {
-    if (!this.maxDataPending || w.remaining < 9) return false;
-    encodeFrame(w, { type: 'max_data', maximum: this.recv.limit });
+    if (!this.maxDataPending || !writeIfFits(w, { type: 'max_data', maximum: this.recv.limit })) return false;
     frames.push({ k: 'max_data', max: this.recv.limit });
     this.maxDataPending = false;
     return true;
   }
 
   writeDataBlocked(w: ByteWriter, frames: SentFrame[]): boolean {
-    if (this.dataBlockedPending === null || w.remaining < 9) return false;
-    encodeFrame(w, { type: 'data_blocked', limit: this.dataBlockedPending });
+    if (this.dataBlockedPending === null || !writeIfFits(w, { type: 'data_blocked', limit: this.dataBlockedPending })) return false;
     frames.push({ k: 'data_blocked', limit: this.dataBlockedPending });
     this.dataBlockedPending = null;
     return true;

@@ -5,6 +5,7 @@
  */
 import type { ByteWriter } from '../../wire/buffer.js';
 import { encodeFrame, streamFrameOverhead } from '../../wire/frames.js';
+import { writeIfFits } from '../frame-room.js';
 import type { ConnContext } from '../context.js';
 import type { SentFrame } from '../sent-frame.js';
 import type { StreamState } from '../stream-state.js';
@@ -13,6 +14,11 @@ import { owesControl, type StreamManager } from './manager.js';
 /** Redundant bundling applies while at most this much of a stream and of the connection is in flight. */
 const RDB_MAX_BYTES = 1000;
 const RDB_MAX_IN_FLIGHT = 4 * 1472;
+/**
+ * Packet room below which no further STREAM or DATAGRAM frame is started: its header alone (type, id,
+ * offset, length) takes up to 1 + 8 + 8 + 4 bytes, so it would carry next to no data.
+ */
+export const MIN_DATA_ROOM = 16;
 
 export class StreamWriter {
   constructor(
@@ -39,56 +45,62 @@ export class StreamWriter {
   writeStreamCounts(w: ByteWriter, frames: SentFrame[]): boolean {
     const m = this.m;
     let wrote = false;
-    for (let k = 0; k < 2; k++) {
-      const win = m.localMaxStreams[k as 0 | 1];
-      if (win.needsUpdate && w.remaining >= 9) {
-        const max = win.pollUpdate()!;
-        encodeFrame(w, { type: 'max_streams', bidi: k === 0, maximum: max });
-        frames.push({ k: 'max_streams', bidi: k === 0, max });
-        wrote = true;
+    for (const k of [0, 1] as const) {
+      const bidi = k === 0;
+      const win = m.localMaxStreams[k];
+      const max = win.needsUpdate ? win.pollUpdate() : null;
+      if (max !== null) {
+        if (writeIfFits(w, { type: 'max_streams', bidi, maximum: max })) {
+          frames.push({ k: 'max_streams', bidi, max });
+          wrote = true;
+        } else win.onUpdateLost(max); // no room: the same value goes in a later packet
       }
-      const blocked = m.streamsBlockedPending[k as 0 | 1];
-      if (blocked !== null && w.remaining >= 9) {
-        encodeFrame(w, { type: 'streams_blocked', bidi: k === 0, limit: blocked });
-        frames.push({ k: 'streams_blocked', bidi: k === 0, limit: blocked });
-        m.streamsBlockedPending[k as 0 | 1] = null;
+      const blocked = m.streamsBlockedPending[k];
+      if (blocked !== null && writeIfFits(w, { type: 'streams_blocked', bidi, limit: blocked })) {
+        frames.push({ k: 'streams_blocked', bidi, limit: blocked });
+        m.streamsBlockedPending[k] = null;
         wrote = true;
       }
     }
     return wrote;
   }
 
-  /** Per-stream control frames, from the streams that owe some. */
+  /** Per-stream control frames, from the streams that owe some; stops at the first that does not fit. */
   writeStreamControl(w: ByteWriter, frames: SentFrame[]): boolean {
     const owed = this.m.controlOwed;
     let wrote = false;
+    let full = false;
     for (const s of owed) {
-      if (w.remaining < 24) break;
       if (s.resetPending) {
-        encodeFrame(w, { type: 'reset_stream', streamId: s.id, errorCode: s.resetCode!, finalSize: s.resetFinalSize });
-        frames.push({ k: 'reset_stream', id: s.id, code: s.resetCode!, finalSize: s.resetFinalSize });
-        s.resetPending = false;
-        wrote = true;
+        if (writeIfFits(w, { type: 'reset_stream', streamId: s.id, errorCode: s.resetCode!, finalSize: s.resetFinalSize })) {
+          frames.push({ k: 'reset_stream', id: s.id, code: s.resetCode!, finalSize: s.resetFinalSize });
+          s.resetPending = false;
+          wrote = true;
+        } else full = true;
       }
-      if (s.stopPending) {
-        encodeFrame(w, { type: 'stop_sending', streamId: s.id, errorCode: s.stopCode! });
-        frames.push({ k: 'stop_sending', id: s.id, code: s.stopCode! });
-        s.stopPending = false;
-        wrote = true;
+      if (s.stopPending && !full) {
+        if (writeIfFits(w, { type: 'stop_sending', streamId: s.id, errorCode: s.stopCode! })) {
+          frames.push({ k: 'stop_sending', id: s.id, code: s.stopCode! });
+          s.stopPending = false;
+          wrote = true;
+        } else full = true;
       }
-      if (s.maxDataPending && s.recvState === 'open') {
-        encodeFrame(w, { type: 'max_stream_data', streamId: s.id, maximum: s.recvWindow!.limit });
-        frames.push({ k: 'max_stream_data', id: s.id, max: s.recvWindow!.limit });
-        s.maxDataPending = false;
-        wrote = true;
+      if (s.maxDataPending && s.recvState === 'open' && !full) {
+        if (writeIfFits(w, { type: 'max_stream_data', streamId: s.id, maximum: s.recvWindow!.limit })) {
+          frames.push({ k: 'max_stream_data', id: s.id, max: s.recvWindow!.limit });
+          s.maxDataPending = false;
+          wrote = true;
+        } else full = true;
       }
-      if (s.blockedPending !== null) {
-        encodeFrame(w, { type: 'stream_data_blocked', streamId: s.id, limit: s.blockedPending });
-        frames.push({ k: 'stream_data_blocked', id: s.id, limit: s.blockedPending });
-        s.blockedPending = null;
-        wrote = true;
+      if (s.blockedPending !== null && !full) {
+        if (writeIfFits(w, { type: 'stream_data_blocked', streamId: s.id, limit: s.blockedPending })) {
+          frames.push({ k: 'stream_data_blocked', id: s.id, limit: s.blockedPending });
+          s.blockedPending = null;
+          wrote = true;
+        } else full = true;
       }
       if (!owesControl(s)) owed.delete(s); // deleting the current entry is safe while iterating
+      if (full) break;
     }
     return wrote;
   }
@@ -101,7 +113,7 @@ export class StreamWriter {
     const scheduler = this.m.scheduler;
     let wrote = false;
     const seq = scheduler.sequentialAt(u);
-    while (seq.length > 0 && w.remaining > 16) {
+    while (seq.length > 0 && w.remaining > MIN_DATA_ROOM) {
       const st = seq[0]!;
       const r = this.writeChunk(st, w, frames);
       if (r === 'sent') wrote = true;
@@ -115,7 +127,7 @@ export class StreamWriter {
     }
     const rr = scheduler.roundRobinAt(u);
     let turns = rr.length;
-    while (turns-- > 0 && w.remaining > 16) {
+    while (turns-- > 0 && w.remaining > MIN_DATA_ROOM) {
       const st = rr.shift()!;
       st.queued = false;
       const r = this.writeChunk(st, w, frames);
