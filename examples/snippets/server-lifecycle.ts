@@ -8,7 +8,7 @@ let accepted = 0;
 const accepting = (async () => {
   for await (const conn of server) {
     accepted++;
-    conn.closed.then((r) => console.log(`${conn.remoteAddress}:${conn.remotePort} closed by ${r.initiator}`));
+    void conn.closed.then((r) => console.log(`${conn.remoteAddress}:${conn.remotePort} closed by ${r.initiator}`));
   }
 })();
 

@@ -5,45 +5,42 @@ import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { checkQlogOption, type QlogOption } from './qlog.js';
 
-/** Options shared by servers and clients (every field optional; defaults in parentheses). */
-export interface TransportOptions {
+/**
+ * The core options the public API exposes. TransportOptions takes their types and documentation from
+ * ConnectionOptions (lib/connection/types.ts) and their defaults from the one table in
+ * lib/connection/defaults.ts; nothing is restated here.
+ */
+const CORE_KEYS = [
+  'idleTimeout',
+  'keepAlive',
+  'initialRtt',
+  'maxAckDelay',
+  'ackFrequency',
+  'streamWindow',
+  'maxStreamWindow',
+  'connectionWindow',
+  'maxConnectionWindow',
+  'maxStreamsBidi',
+  'maxStreamsUni',
+  'maxDatagramFrameSize',
+  'datagramQueueLength',
+  'maxUdpPayloadSize',
+  'channels',
+  'congestionControl',
+  'pacing',
+  'pmtud',
+  'keyUpdateInterval',
+  'redundantBundling',
+] as const satisfies ReadonlyArray<keyof ConnectionOptions>;
+
+type CoreKey = (typeof CORE_KEYS)[number];
+
+/** Options shared by servers and clients (every field optional; core defaults in lib/connection/defaults.ts). */
+export interface TransportOptions extends Pick<ConnectionOptions, CoreKey> {
   /** Application protocols: client offers, server accepts. */
   alpn?: string | readonly string[];
   /** Use the plaintext handshake and packet protection (testing only). Default: the secure handshake. */
   insecure?: boolean;
-  /** Idle timeout offered, ms (30000); the connection ends after this much silence. 0 = none. */
-  idleTimeout?: number;
-  /** Send a PING after this much quiet time, ms (off), to keep NAT bindings and the idle timer alive. */
-  keepAlive?: number;
-  initialRtt?: number;
-  maxAckDelay?: number;
-  ackFrequency?: boolean;
-  /** Per-stream receive window, initial and auto-tuning cap (256 KiB, 16 MiB). */
-  streamWindow?: number;
-  maxStreamWindow?: number;
-  /** Connection receive window, initial and cap (1 MiB, 24 MiB). */
-  connectionWindow?: number;
-  maxConnectionWindow?: number;
-  /** Concurrent streams the peer may open, per kind (100). */
-  maxStreamsBidi?: number;
-  maxStreamsUni?: number;
-  /** Largest DATAGRAM frame accepted (1472); 0 disables datagrams. */
-  maxDatagramFrameSize?: number;
-  /** Outgoing datagrams queued at most (256); the oldest is dropped (and counted) when full. */
-  datagramQueueLength?: number;
-  maxUdpPayloadSize?: number;
-  /** Announce game channels (true). */
-  channels?: boolean;
-  /** Congestion controller: 'cubic' (default) or 'newreno'. */
-  congestionControl?: 'cubic' | 'newreno';
-  /** Pace packets over the RTT (default true). */
-  pacing?: boolean;
-  /** Path-MTU discovery from 1200 to 1472/1452 bytes (default true). */
-  pmtud?: boolean;
-  /** Packets per 1-RTT key before an automatic key update (default 2^22). */
-  keyUpdateInterval?: number;
-  /** Resend a thin stream's unacknowledged tail with each new message (default true). */
-  redundantBundling?: boolean;
   /** Kernel socket buffer sizes requested (4 MiB each); the granted sizes are in stats(). */
   recvBufferSize?: number;
   sendBufferSize?: number;
@@ -98,28 +95,6 @@ export interface ConnectOptions extends TransportOptions {
   localPort?: number;
 }
 
-const CORE_KEYS = [
-  'idleTimeout',
-  'keepAlive',
-  'initialRtt',
-  'maxAckDelay',
-  'ackFrequency',
-  'streamWindow',
-  'maxStreamWindow',
-  'connectionWindow',
-  'maxConnectionWindow',
-  'maxStreamsBidi',
-  'maxStreamsUni',
-  'maxDatagramFrameSize',
-  'datagramQueueLength',
-  'maxUdpPayloadSize',
-  'channels',
-  'congestionControl',
-  'pacing',
-  'pmtud',
-  'keyUpdateInterval',
-  'redundantBundling',
-] as const satisfies ReadonlyArray<keyof ConnectionOptions & keyof TransportOptions>;
 
 export function alpnList(alpn: string | readonly string[] | undefined): readonly string[] | undefined {
   if (alpn === undefined) return undefined;

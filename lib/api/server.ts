@@ -104,7 +104,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     this.stopped = true;
     this.udp.core.refuseNew = true;
     for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
-    for (const pc of [...this.all.values()]) pc.close({ code: opts.code ?? 0, reason: opts.reason ?? 'server closing' });
+    for (const pc of [...this.all.values()]) void pc.close({ code: opts.code ?? 0, reason: opts.reason ?? 'server closing' });
     if (opts.force || this.udp.isClosed) {
       this.udp.pump(performance.now()); // the close frames go out now, once
     } else if (this.all.size > 0) {

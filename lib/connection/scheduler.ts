@@ -63,3 +63,8 @@ export class PriorityScheduler<T extends Schedulable> {
     return false;
   }
 }
+
+/** An urgency from the application, clamped to 0..7. */
+export function clampUrgency(u: number): number {
+  return Math.max(0, Math.min(URGENCY_LEVELS - 1, Math.floor(u)));
+}

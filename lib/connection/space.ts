@@ -2,8 +2,8 @@
  * Per packet-number-space state (RFC 9000 §12.3): numbering, received packets for ACKs and duplicate
  * detection, the CRYPTO streams of that level and its keys.
  */
-import { RangeSet } from '../recovery/range-set.js';
-import type { SpaceId } from '../recovery/recovery.js';
+import { RangeSet } from '../util/range-set.js';
+import { SPACE_APPLICATION, SPACE_HANDSHAKE, SPACE_INITIAL, type SpaceId } from '../recovery/types.js';
 import { SendBuffer } from '../stream/send-buffer.js';
 import { RecvBuffer } from '../stream/recv-buffer.js';
 import type { EncryptionLevel, PacketProtector } from '../crypto/types.js';
@@ -86,4 +86,9 @@ export class PacketSpace {
     this.toAck.clear();
     this.cryptoSend.reset();
   }
+}
+
+/** The space of an encryption level (0-RTT is not used: it maps to the application space). */
+export function levelSpace(level: string): SpaceId {
+  return level === 'initial' ? SPACE_INITIAL : level === 'handshake' ? SPACE_HANDSHAKE : SPACE_APPLICATION;
 }

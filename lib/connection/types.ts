@@ -1,6 +1,5 @@
 /** Public shapes of the sans-IO connection: options, the environment it is given, events and stats. */
 import type { Crc32 } from '../wire/datagram.js';
-import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
 
 export interface PeerAddress {
   host: string;
@@ -31,17 +30,8 @@ export interface CoreEnv {
   trace?: (name: string, data: Record<string, unknown>, now?: number) => void;
 }
 
-/** Builds the handshake session and Initial protectors for one connection (secure or insecure). */
-export interface CryptoConfig {
-  createSession(args: {
-    isClient: boolean;
-    transportParameters: Uint8Array;
-    alpn: readonly string[];
-    serverName?: string;
-  }): HandshakeSession;
-  /** Protectors for Initial packets, derived from the client's first destination connection id. */
-  initialProtectors(clientDcid: Uint8Array, isClient: boolean): { read: PacketProtector; write: PacketProtector };
-}
+/** The crypto layer's contract, defined there (crypto never imports from the connection). */
+export type { CryptoConfig } from '../crypto/types.js';
 
 export interface ConnectionOptions {
   /** Idle timeout we offer, ms (the negotiated value is the minimum of both sides'). 0 = none. */

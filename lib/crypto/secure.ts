@@ -3,7 +3,7 @@
  * AEAD packet protection under the Petrel v1 key profile. The insecure counterpart is insecure.ts.
  */
 import { PetrelError } from '../errors.js';
-import type { CryptoConfig } from '../connection/types.js';
+import type { CryptoConfig } from './types.js';
 import { PETREL_PROFILE } from './key-schedule.js';
 import { initialProtectors } from './packet-protection.js';
 import type { CipherSuite, CryptoProvider, KeyPair } from './provider.js';

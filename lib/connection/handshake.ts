@@ -1,0 +1,245 @@
+/**
+ * The handshake driver (RFC 9001 §4): our transport parameters, CRYPTO frames in and out of the session,
+ * installing keys per space, checking and applying the peer's parameters, completion and confirmation
+ * (HANDSHAKE_DONE), and discarding the Initial and Handshake spaces.
+ */
+import { PetrelWireError, TransportErrorCode } from '../errors.js';
+import type { HandshakeSession } from '../crypto/types.js';
+import type { SpaceId } from '../recovery/types.js';
+import { ByteWriter } from '../wire/buffer.js';
+import { encodeFrame } from '../wire/frames.js';
+import {
+  DEFAULT_TRANSPORT_PARAMETERS,
+  decodeTransportParameters,
+  encodeTransportParameters,
+  type TransportParameters,
+} from '../wire/transport-params.js';
+import { localMinAckDelay, type AckManager } from './ack-manager.js';
+import { bytesEqual } from './cid-manager.js';
+import { MAX_ACTIVE_CIDS, type CidController } from './cids.js';
+import type { CloseManager } from './close.js';
+import { APP, HANDSHAKE, INITIAL, type ConnContext, type FrameError } from './context.js';
+import type { ResolvedOptions } from './defaults.js';
+import { writeIfFits } from './frame-room.js';
+import type { MtuDiscovery } from './mtu.js';
+import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
+import { SPACE_LEVEL, levelSpace, type PacketSpace } from './space.js';
+import type { StreamManager } from './streams/manager.js';
+import type { Timers } from './timers.js';
+
+/** CRYPTO data accepted ahead of the read offset. */
+const MAX_CRYPTO_BUFFER = 64 * 1024;
+
+/** Our transport parameters, from the resolved options. */
+export function localTransportParameters(
+  opts: ResolvedOptions,
+  isClient: boolean,
+  localCid: Uint8Array,
+  originalDcid: Uint8Array,
+  resetToken: Uint8Array | null,
+): TransportParameters {
+  const p: TransportParameters = {
+    ...DEFAULT_TRANSPORT_PARAMETERS,
+    maxIdleTimeout: opts.idleTimeout,
+    maxUdpPayloadSize: opts.maxUdpPayloadSize,
+    initialMaxData: opts.connectionWindow,
+    initialMaxStreamDataBidiLocal: opts.streamWindow,
+    initialMaxStreamDataBidiRemote: opts.streamWindow,
+    initialMaxStreamDataUni: opts.streamWindow,
+    initialMaxStreamsBidi: opts.maxStreamsBidi,
+    initialMaxStreamsUni: opts.maxStreamsUni,
+    maxAckDelay: opts.maxAckDelay,
+    maxDatagramFrameSize: opts.maxDatagramFrameSize,
+    initialSourceConnectionId: localCid,
+    // min_ack_delay (µs) may not exceed max_ack_delay; with a zero max_ack_delay there is nothing to thin.
+    minAckDelay: localMinAckDelay(opts.ackFrequency, opts.maxAckDelay),
+    channelsSupported: opts.channels,
+  };
+  if (!isClient) {
+    p.originalDestinationConnectionId = originalDcid;
+    if (resetToken) p.statelessResetToken = resetToken;
+  }
+  p.activeConnectionIdLimit = MAX_ACTIVE_CIDS;
+  return p;
+}
+
+export function encodeLocalParameters(p: TransportParameters, isClient: boolean): Uint8Array {
+  const tpBuf = new ByteWriter(new Uint8Array(1024));
+  encodeTransportParameters(p, tpBuf, isClient ? 'client' : 'server');
+  return tpBuf.buf.slice(0, tpBuf.pos);
+}
+
+/** The sibling modules the handshake hands results to. */
+export interface HandshakeDeps {
+  cids: CidController;
+  streams: StreamManager;
+  mtu: MtuDiscovery;
+  ack: AckManager;
+  close: CloseManager;
+  timers: Timers;
+}
+
+export class HandshakeDriver {
+  /** Server: HANDSHAKE_DONE to (re)send. */
+  donePending = false;
+  private sentHandshakePacket = false;
+
+  constructor(
+    private readonly ctx: ConnContext,
+    readonly session: HandshakeSession,
+    private readonly originalDcid: Uint8Array,
+    private readonly deps: HandshakeDeps,
+  ) {}
+
+  /** Moves CRYPTO output and new keys from the session into the spaces. */
+  pump(): void {
+    const ctx = this.ctx;
+    const session = this.session;
+    for (let out = session.pollOutput(); out; out = session.pollOutput()) {
+      ctx.spaces[levelSpace(out.level)].cryptoSend.write(out.data);
+    }
+    for (let k = session.pollKeys(); k; k = session.pollKeys()) {
+      const space = ctx.spaces[levelSpace(k.level)];
+      if (space.discarded) continue;
+      if (k.read) space.read = k.read;
+      if (k.write) space.write = k.write;
+      if (k.level === 'handshake') ctx.recovery.setHasHandshakeKeys(true);
+    }
+    if (!ctx.peerParams && session.peerTransportParameters) {
+      const err = this.applyPeerParams(session.peerTransportParameters);
+      if (err) {
+        this.deps.close.enterClosing({ errorCode: err.code, reason: err.message, application: false, initiator: 'local' }, ctx.now);
+        return;
+      }
+    }
+    if (!ctx.handshakeComplete && session.complete) {
+      ctx.handshakeComplete = true;
+      ctx.state = 'established';
+      ctx.events.push({ type: 'connected', alpn: session.alpn });
+      if (!ctx.isClient) {
+        // Server: the handshake is confirmed once complete (RFC 9001 §4.1.2).
+        this.donePending = true;
+        this.onConfirmed(ctx.now);
+      }
+    }
+  }
+
+  private applyPeerParams(bytes: Uint8Array): { code: number; message: string } | null {
+    const ctx = this.ctx;
+    const cids = this.deps.cids;
+    let p: TransportParameters;
+    try {
+      p = decodeTransportParameters(bytes, ctx.isClient ? 'server' : 'client');
+    } catch (e) {
+      if (e instanceof PetrelWireError) return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: e.message };
+      throw e;
+    }
+    // Both sides check the peer's initial_source_connection_id against the header it came in (RFC 9000 §7.3).
+    if (!p.initialSourceConnectionId || !bytesEqual(p.initialSourceConnectionId, cids.peerInitialScid)) {
+      return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'initial_source_connection_id mismatch' };
+    }
+    if (ctx.isClient) {
+      if (!p.originalDestinationConnectionId || !bytesEqual(p.originalDestinationConnectionId, this.originalDcid)) {
+        return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'original_destination_connection_id mismatch' };
+      }
+    }
+    ctx.peerParams = p;
+    if (ctx.isClient && p.statelessResetToken) cids.setInitialResetToken(p.statelessResetToken);
+    this.deps.timers.negotiateIdleTimeout(p.maxIdleTimeout);
+    ctx.recovery.setMaxAckDelay(p.maxAckDelay);
+    this.deps.mtu.start(p.maxUdpPayloadSize);
+    this.deps.streams.onPeerParams(p);
+    return null;
+  }
+
+  /** CRYPTO data of a space's level into the session. */
+  onCrypto(space: PacketSpace, offset: number, data: Uint8Array): FrameError | null {
+    if (offset + data.length > space.cryptoRecv.readOffset + MAX_CRYPTO_BUFFER) {
+      return { code: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, message: 'crypto data too far ahead', frameType: 0x06 };
+    }
+    space.cryptoRecv.insert(offset, data, false);
+    for (let chunk = space.cryptoRecv.read(); chunk; chunk = space.cryptoRecv.read()) {
+      const err = this.session.handleCrypto(SPACE_LEVEL[space.id]!, chunk);
+      if (err) return { code: err.errorCode, message: `${err.reason}: ${err.message}`, frameType: 0x06 };
+    }
+    return null;
+  }
+
+  /** HANDSHAKE_DONE (client only). */
+  onHandshakeDone(now: number): FrameError | null {
+    if (!this.ctx.isClient) return { code: TransportErrorCode.PROTOCOL_VIOLATION, message: 'HANDSHAKE_DONE from a client', frameType: 0x1e };
+    this.onConfirmed(now);
+    return null;
+  }
+
+  /** Server: a Handshake packet from the client proves its address, and the Initial space can go. */
+  onHandshakePacketFromClient(now: number): void {
+    if (!this.ctx.spaces[INITIAL].discarded) this.discardSpace(INITIAL, now);
+  }
+
+  onConfirmed(now: number): void {
+    const ctx = this.ctx;
+    if (ctx.handshakeConfirmed) return;
+    ctx.handshakeConfirmed = true;
+    ctx.recovery.setHandshakeConfirmed();
+    ctx.recovery.setPeerCompletedAddressValidation(true);
+    if (!ctx.spaces[INITIAL].discarded) this.discardSpace(INITIAL, now);
+    if (!ctx.spaces[HANDSHAKE].discarded) this.discardSpace(HANDSHAKE, now);
+    ctx.events.push({ type: 'handshake_confirmed' });
+    this.deps.ack.updateAckFrequency();
+    this.deps.cids.issue();
+  }
+
+  /** Client: Initial keys go once it sends its first Handshake packet (RFC 9001 §4.9.1). */
+  onPacketSent(id: SpaceId, now: number): void {
+    if (id === HANDSHAKE && this.ctx.isClient && !this.sentHandshakePacket) {
+      this.sentHandshakePacket = true;
+      this.discardSpace(INITIAL, now);
+    }
+  }
+
+  private discardSpace(id: SpaceId, now: number): void {
+    this.ctx.recovery.discardSpace(id, now);
+    this.ctx.spaces[id].discard();
+  }
+
+  /** Whether 1-RTT packets may carry application data yet (server: as soon as it has 1-RTT keys). */
+  get appDataAllowed(): boolean {
+    return this.ctx.handshakeComplete || (!this.ctx.isClient && !!this.ctx.spaces[APP].write);
+  }
+
+  writeCrypto(space: PacketSpace, w: ByteWriter, frames: SentFrame[], overhead: (offset: number, room: number) => number): boolean {
+    let wrote = false;
+    while (space.cryptoSend.hasPending(Infinity)) {
+      const room = w.remaining - overhead(space.cryptoSend.sendOffset, w.remaining);
+      if (room <= 0) break;
+      const chunk = space.cryptoSend.nextChunk(room, Infinity);
+      if (!chunk || chunk.data.length === 0) break;
+      encodeFrame(w, { type: 'crypto', offset: chunk.offset, data: chunk.data });
+      frames.push({ k: 'crypto', offset: chunk.offset, length: chunk.data.length });
+      wrote = true;
+    }
+    return wrote;
+  }
+
+  writeHandshakeDone(w: ByteWriter, frames: SentFrame[]): boolean {
+    if (!this.donePending || !writeIfFits(w, { type: 'handshake_done' })) return false;
+    frames.push({ k: 'handshake_done' });
+    this.donePending = false;
+    return true;
+  }
+
+  sentFrameHandlers(): SentFrameHandlers {
+    return {
+      crypto: {
+        acked: (f, space) => void (!space.discarded && space.cryptoSend.onAck(f.offset, f.length, false)),
+        lost: (f, space) => {
+          if (space.discarded) return false;
+          space.cryptoSend.onLost(f.offset, f.length, false);
+          return true;
+        },
+      },
+      handshake_done: { lost: () => void (this.donePending = true) },
+    };
+  }
+}

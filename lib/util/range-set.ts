@@ -1,0 +1,178 @@
+/**
+ * A set of non-negative integers kept as sorted, disjoint, non-adjacent inclusive ranges.
+ * Used for received packet numbers (ACK generation), acknowledged stream bytes and reassembly.
+ * Storage is two parallel number arrays; operations are O(log n) search + O(n) splice, and n stays
+ * small in practice (ACK ranges are capped, stream gaps are bounded by flow control).
+ */
+import type { AckRange } from '../wire/frame-types.js';
+
+export class RangeSet {
+  /** starts[i] <= ends[i] < starts[i+1] - 1 */
+  private starts: number[] = [];
+  private ends: number[] = [];
+
+  get rangeCount(): number {
+    return this.starts.length;
+  }
+
+  get isEmpty(): boolean {
+    return this.starts.length === 0;
+  }
+
+  /** Smallest member, or -1 when empty. */
+  min(): number {
+    return this.starts.length ? this.starts[0]! : -1;
+  }
+
+  /** Largest member, or -1 when empty. */
+  max(): number {
+    return this.ends.length ? this.ends[this.ends.length - 1]! : -1;
+  }
+
+  /** Total count of integers in the set. */
+  count(): number {
+    let n = 0;
+    for (let i = 0; i < this.starts.length; i++) n += this.ends[i]! - this.starts[i]! + 1;
+    return n;
+  }
+
+  /** Index of the first range whose end >= v (ranges.length if none). */
+  private lowerBound(v: number): number {
+    let lo = 0;
+    let hi = this.ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ends[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  has(v: number): boolean {
+    const i = this.lowerBound(v);
+    return i < this.starts.length && this.starts[i]! <= v;
+  }
+
+  /** True when every integer of [start, end] is in the set. */
+  hasRange(start: number, end: number): boolean {
+    const i = this.lowerBound(start);
+    return i < this.starts.length && this.starts[i]! <= start && this.ends[i]! >= end;
+  }
+
+  /** Adds [start, end] (inclusive). Returns the number of integers that were not already present. */
+  insert(start: number, end: number): number {
+    if (end < start) return 0;
+    // First range that touches or follows start - 1.
+    let i = this.lowerBound(start === 0 ? 0 : start - 1);
+    let j = i;
+    let covered = 0;
+    let newStart = start;
+    let newEnd = end;
+    // Merge every range that overlaps or is adjacent to [start, end].
+    while (j < this.starts.length && this.starts[j]! <= end + 1) {
+      const s = this.starts[j]!;
+      const e = this.ends[j]!;
+      const os = Math.max(s, start);
+      const oe = Math.min(e, end);
+      if (oe >= os) covered += oe - os + 1;
+      if (s < newStart) newStart = s;
+      if (e > newEnd) newEnd = e;
+      j++;
+    }
+    if (j === i) {
+      this.starts.splice(i, 0, newStart);
+      this.ends.splice(i, 0, newEnd);
+    } else {
+      this.starts[i] = newStart;
+      this.ends[i] = newEnd;
+      if (j - i > 1) {
+        this.starts.splice(i + 1, j - i - 1);
+        this.ends.splice(i + 1, j - i - 1);
+      }
+    }
+    return end - start + 1 - covered;
+  }
+
+  /** Removes every integer below `v`. */
+  removeBelow(v: number): void {
+    let i = 0;
+    while (i < this.starts.length && this.ends[i]! < v) i++;
+    if (i > 0) {
+      this.starts.splice(0, i);
+      this.ends.splice(0, i);
+    }
+    if (this.starts.length && this.starts[0]! < v) this.starts[0] = v;
+  }
+
+  /** Removes [start, end] (inclusive). */
+  remove(start: number, end: number): void {
+    if (end < start) return;
+    let i = this.lowerBound(start);
+    while (i < this.starts.length && this.starts[i]! <= end) {
+      const s = this.starts[i]!;
+      const e = this.ends[i]!;
+      if (s < start && e > end) {
+        // Split.
+        this.starts.splice(i + 1, 0, end + 1);
+        this.ends.splice(i + 1, 0, e);
+        this.ends[i] = start - 1;
+        return;
+      }
+      if (s < start) {
+        this.ends[i] = start - 1;
+        i++;
+      } else if (e > end) {
+        this.starts[i] = end + 1;
+        return;
+      } else {
+        this.starts.splice(i, 1);
+        this.ends.splice(i, 1);
+      }
+    }
+  }
+
+  /** Drops the lowest ranges until at most `n` remain (bounded ACK state). */
+  keepHighest(n: number): void {
+    const extra = this.starts.length - n;
+    if (extra > 0) {
+      this.starts.splice(0, extra);
+      this.ends.splice(0, extra);
+    }
+  }
+
+  /** The [start, end] of the range containing v, or null. */
+  rangeContaining(v: number): [number, number] | null {
+    const i = this.lowerBound(v);
+    if (i < this.starts.length && this.starts[i]! <= v) return [this.starts[i]!, this.ends[i]!];
+    return null;
+  }
+
+  /** Start of range i (ascending order). */
+  startAt(i: number): number {
+    return this.starts[i]!;
+  }
+
+  /** End of range i (ascending order). */
+  endAt(i: number): number {
+    return this.ends[i]!;
+  }
+
+  /** Ranges in descending order, at most `limit` of them (the form an ACK frame carries). */
+  toAckRanges(limit = Infinity): AckRange[] {
+    const out: AckRange[] = [];
+    for (let i = this.starts.length - 1; i >= 0 && out.length < limit; i--) {
+      out.push({ smallest: this.starts[i]!, largest: this.ends[i]! });
+    }
+    return out;
+  }
+
+  /** Ascending [start, end] pairs (for tests and debugging). */
+  toArray(): Array<[number, number]> {
+    return this.starts.map((s, i) => [s, this.ends[i]!]);
+  }
+
+  clear(): void {
+    this.starts.length = 0;
+    this.ends.length = 0;
+  }
+}
