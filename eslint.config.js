@@ -4,10 +4,10 @@ import { misleadingIndentation } from './tools/eslint/misleading-indentation.js'
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', '.0x/**', 'coverage/**', 'conformance/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    ignores: ['dist/**', 'node_modules/**', '.0x/**', 'coverage/**', '.mutants/**', '**/*.js', '**/*.mjs', '**/*.cjs'],
   },
   {
-    files: ['lib/**/*.ts', 'tools/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts'],
+    files: ['lib/**/*.ts', 'tools/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts', 'conformance/**/*.ts'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
