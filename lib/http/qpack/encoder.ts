@@ -34,7 +34,38 @@ export interface QpackEncoderOptions {
    * sent, and tableCapacity is ignored. Default false (RFC 9204: the table starts at 0 and the encoder sets it).
    */
   startsAtMaxCapacity?: boolean;
+  /** Tuning of the insertion decision (defaults chosen on the offline-interop corpus). */
+  policy?: Partial<InsertPolicy>;
 }
+
+export interface InsertPolicy {
+  /** Insert a field whose name is in neither table the first time it is seen. */
+  insertNewNames: boolean;
+  /** Insert a field the first time it is seen when it can be referenced at once (stream may block). */
+  insertFirstSeenWhenBlocking: boolean;
+  /** Largest entry inserted, as a fraction of the table capacity. */
+  maxEntryFraction: number;
+  /** Fields remembered for "seen recently", as a multiple of the table's entry count (capacity / 32). */
+  historyFactor: number;
+  /** An entry used (inserted or referenced) in the last N sections is not evicted to make room (0 = off). */
+  protectSections: number;
+  /**
+   * Stop inserting a name once this many of its entries were inserted and fewer than `minReuse` of them per
+   * insertion were referenced again (dates, etags: values that never repeat). 0 = off.
+   */
+  judgeAfter: number;
+  minReuse: number;
+}
+
+export const DEFAULT_INSERT_POLICY: InsertPolicy = {
+  insertNewNames: true,
+  insertFirstSeenWhenBlocking: false,
+  maxEntryFraction: 0.75,
+  historyFactor: 2,
+  protectSections: 1,
+  judgeAfter: 4,
+  minReuse: 0.5,
+};
 
 interface Section {
   ric: number;
@@ -57,10 +88,16 @@ export class QpackEncoder {
   private readonly maxEntries: number;
   private readonly maxBlocked: number;
   private readonly expectAcks: boolean;
+  private readonly policy: InsertPolicy;
   private readonly exact = new Map<string, number>();
   private readonly byName = new Map<string, number>();
   /** abs → number of unacknowledged sections referencing it (and the section being encoded). */
   private readonly refCount = new Map<number, number>();
+  /** abs → number of the last section that inserted or referenced it. */
+  private readonly lastUsed = new Map<number, number>();
+  private sectionNo = 0;
+  /** Per name: entries inserted, and later references to them (bounded; reset when full). */
+  private readonly nameStats = new Map<string, { inserted: number; reused: number }>();
   private readonly outstanding = new Map<number, Section[]>();
   private outstandingCount = 0;
   private readonly blockedStreams = new Set<number>();
@@ -82,7 +119,8 @@ export class QpackEncoder {
     this.maxBlocked = opts.maxBlockedStreams;
     this.expectAcks = opts.expectAcks ?? true;
     const cap = opts.startsAtMaxCapacity ? opts.maxTableCapacity : Math.min(opts.maxTableCapacity, opts.tableCapacity ?? 4096);
-    this.historySize = Math.max(16, Math.floor(cap / 32) * 2);
+    this.policy = { ...DEFAULT_INSERT_POLICY, ...opts.policy };
+    this.historySize = Math.max(16, Math.floor((cap / 32) * this.policy.historyFactor));
     if (opts.startsAtMaxCapacity) this.table.capacity = cap;
     else if (cap > 0) {
       this.table.capacity = cap;
@@ -111,6 +149,7 @@ export class QpackEncoder {
   /** Encodes a field section for `streamId`. */
   encodeSection(streamId: number, fields: ReadonlyArray<readonly [string, string]>): Uint8Array {
     const t = this.table;
+    this.sectionNo++;
     const mayBlock = this.blockedStreams.has(streamId) || this.blockedStreams.size < this.maxBlocked;
     const ops: number[] = []; // triples: op, index, field position
     const refs: number[] = [];
@@ -118,6 +157,7 @@ export class QpackEncoder {
     const ref = (abs: number): void => {
       refs.push(abs);
       this.refCount.set(abs, (this.refCount.get(abs) ?? 0) + 1);
+      this.lastUsed.set(abs, this.sectionNo);
       if (abs > maxRef) maxRef = abs;
     };
     const usable = (abs: number): boolean => t.has(abs) && (abs < this.knownReceived || mayBlock);
@@ -132,6 +172,10 @@ export class QpackEncoder {
       const seen = this.remember(key);
       let d = this.exact.get(key);
       if (d !== undefined && usable(d)) {
+        if ((this.lastUsed.get(d) ?? 0) < this.sectionNo) {
+          const st = this.nameStats.get(name);
+          if (st !== undefined) st.reused++;
+        }
         ref(d);
         ops.push(Op.DynIndexed, d, i);
         continue;
@@ -139,7 +183,7 @@ export class QpackEncoder {
       const sn = STATIC_NAME.get(name);
       let dn = this.byName.get(name);
       if (dn !== undefined && !t.has(dn)) dn = undefined;
-      if (t.capacity > 0 && this.worthInserting(name, value, seen, sn !== undefined || dn !== undefined) && (mayBlock || this.acksExpected())) {
+      if (t.capacity > 0 && this.worthInserting(name, value, seen, sn !== undefined || dn !== undefined, mayBlock) && (mayBlock || this.acksExpected())) {
         d = this.insert(name, value, sn, dn);
         if (d >= 0 && mayBlock) {
           ref(d);
@@ -214,10 +258,14 @@ export class QpackEncoder {
     return seen;
   }
 
-  private worthInserting(name: string, value: string, seen: boolean, knownName: boolean): boolean {
-    const size = entrySize(name, value);
-    if (size > (this.table.capacity * 3) / 4) return false;
-    return seen || !knownName;
+  private worthInserting(name: string, value: string, seen: boolean, knownName: boolean, mayBlock: boolean): boolean {
+    const p = this.policy;
+    if (entrySize(name, value) > this.table.capacity * p.maxEntryFraction) return false;
+    if (p.judgeAfter > 0) {
+      const st = this.nameStats.get(name);
+      if (st !== undefined && st.inserted >= p.judgeAfter && st.reused < st.inserted * p.minReuse) return false;
+    }
+    return seen || (p.insertNewNames && !knownName) || (mayBlock && p.insertFirstSeenWhenBlocking);
   }
 
   /** Inserts (evicting what it must); returns the new entry's absolute index, or -1 if there is no room. */
@@ -229,6 +277,7 @@ export class QpackEncoder {
     let evictUpTo = t.firstAbs;
     while (free < size) {
       if (evictUpTo >= t.insertCount || (this.refCount.get(evictUpTo) ?? 0) > 0) return -1;
+      if (this.policy.protectSections > 0 && (this.lastUsed.get(evictUpTo) ?? -1e9) > this.sectionNo - this.policy.protectSections) return -1;
       free += t.sizeOf(evictUpTo);
       evictUpTo++;
     }
@@ -243,6 +292,15 @@ export class QpackEncoder {
     writeStringLiteral(e, 0, 7, value);
     while (t.firstAbs < evictUpTo) this.evictOldest();
     const abs = t.insert(name, value);
+    this.lastUsed.set(abs, this.sectionNo);
+    if (this.policy.judgeAfter > 0) {
+      let st = this.nameStats.get(name);
+      if (st === undefined) {
+        if (this.nameStats.size >= 1024) this.nameStats.clear();
+        this.nameStats.set(name, (st = { inserted: 0, reused: 0 }));
+      }
+      st.inserted++;
+    }
     this.exact.set(`${name}\0${value}`, abs);
     this.byName.set(name, abs);
     return abs;
@@ -255,6 +313,7 @@ export class QpackEncoder {
     const key = `${name}\0${t.value(abs)}`;
     if (this.exact.get(key) === abs) this.exact.delete(key);
     if (this.byName.get(name) === abs) this.byName.delete(name);
+    this.lastUsed.delete(abs);
     t.evictOne();
   }
 

@@ -5,7 +5,7 @@
  */
 import { HttpError } from '../errors.js';
 import { QpackDecoder, type DecodedSection, type Field } from './decoder.js';
-import { QpackEncoder } from './encoder.js';
+import { QpackEncoder, type InsertPolicy } from './encoder.js';
 import { latin1Bytes, latin1String } from './prefix-int.js';
 
 /** Parses QIF text (latin1: one char per byte) into field lists. */
@@ -87,6 +87,8 @@ export interface InteropSettings {
    * where the table starts at the maximum capacity.
    */
   rfc9204?: boolean;
+  /** Encoder tuning (tests and experiments). */
+  policy?: Partial<InsertPolicy>;
 }
 
 export interface DecodeResult {
@@ -94,6 +96,8 @@ export interface DecodeResult {
   sections: DecodedSection[];
   /** Decoder-stream bytes the decoder produced. */
   decoderStream: Uint8Array[];
+  /** Sections that had to wait for encoder-stream inserts. */
+  blockedSections: number;
 }
 
 /** Decodes an interop file. Throws HttpError on bad input or if a section is still blocked at the end. */
@@ -106,17 +110,19 @@ export function decodeInteropFile(bytes: Uint8Array, s: Pick<InteropSettings, 't
   });
   const sections: DecodedSection[] = [];
   const decoderStream: Uint8Array[] = [];
+  let blockedSections = 0;
   for (const r of parseInteropFile(bytes)) {
     if (r.streamId === 0) sections.push(...dec.encoderStreamData(r.data));
     else {
       const f = dec.decodeSection(r.streamId, r.data);
       if (f !== null) sections.push({ streamId: r.streamId, fields: f });
+      else blockedSections++;
     }
     const d = dec.takeDecoderStreamData();
     if (d.length > 0) decoderStream.push(d);
   }
   if (dec.blockedStreams > 0) throw new HttpError('QPACK_DECOMPRESSION_FAILED', `${dec.blockedStreams} section(s) still blocked at the end of the input`);
-  return { sections, decoderStream };
+  return { sections, decoderStream, blockedSections };
 }
 
 /**
@@ -131,6 +137,7 @@ export function encodeInteropFile(lists: ReadonlyArray<ReadonlyArray<readonly [s
     tableCapacity: s.tableSize,
     expectAcks: s.ack,
     startsAtMaxCapacity: !s.rfc9204,
+    ...(s.policy ? { policy: s.policy } : {}),
   });
   const dec = s.ack
     ? new QpackDecoder({
