@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = {
   impair: { dir: 'tools/impair', module: 'cli', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
   qlog: { dir: 'tools/qlog', module: 'validate', summary: 'validate qlog (JSON-SEQ .sqlog) files against Petrel\'s schema' },
+  qpack: { dir: 'tools/qpack', module: 'cli', summary: 'decode/encode QPACK offline-interop files (QIF text <-> encoded)' },
 };
 
 function usage(out) {
