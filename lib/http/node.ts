@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type { PetrelConnection } from '../api/connection.js';
 import type { PetrelStream } from '../api/stream.js';
 import { HttpError, HttpErrorCode } from './errors.js';
-import { FrameType, encodeFrameHeader } from './frames.js';
+import { FrameType, concatBytes, encodeFrameHeader } from './frames.js';
 import { checkRegularField, validateRequestFields, validateResponseFields, validateTrailerFields } from './message.js';
 import type { Field } from './qpack/decoder.js';
 import { RequestStreamParser, type MessageEvent } from './request-stream.js';
@@ -111,9 +111,9 @@ export class HttpEndpoint {
 
   private async open(): Promise<void> {
     const [c, e, d] = await Promise.all([
-      this.conn.openStream({ unidirectional: true, priority: 0 }),
-      this.conn.openStream({ unidirectional: true, priority: 0 }),
-      this.conn.openStream({ unidirectional: true, priority: 0 }),
+      this.conn.openStream({ unidirectional: true }),
+      this.conn.openStream({ unidirectional: true }),
+      this.conn.openStream({ unidirectional: true }),
     ]);
     for (const s of [c, e, d]) s.on('error', () => {});
     c.write(this.session.opening('control'));
@@ -306,7 +306,18 @@ export async function request(conn: PetrelConnection, opts: RequestOptions, body
       },
     );
   });
-  s.write(ep.session.encodeHeaders(s.id, fields));
+  const head = ep.session.encodeHeaders(s.id, fields);
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
+    // Everything in one write, FIN included: one packet for a small request.
+    const parts = [head];
+    const b = body === undefined ? new Uint8Array(0) : asBytes(body);
+    if (b.length > 0) parts.push(encodeFrameHeader(FrameType.DATA, b.length), b);
+    if (trailers.length > 0) parts.push(ep.session.encodeHeaders(s.id, trailers));
+    ep.flush();
+    s.end(concatBytes(parts));
+    return response;
+  }
+  s.write(head);
   ep.flush();
   // The request body streams while the response is awaited.
   void (async () => {
@@ -339,6 +350,7 @@ export interface HttpRequest {
 
 export class ResponseWriter {
   headersSent = false;
+  private pendingHead: Uint8Array | null = null;
   private readonly ep: HttpEndpoint;
   private readonly s: PetrelStream;
   /** Resolves when the response is fully written (or the stream is gone). */
@@ -352,19 +364,29 @@ export class ResponseWriter {
     s.once('close', () => this.resolveFinished());
   }
 
+  /** Sets the response head; it goes out with the first write() or end() (in the same packet). */
   writeHead(status: number, headers?: HeadersInput): this {
     if (this.headersSent) throw new HttpError('H3_INTERNAL_ERROR', 'headers already sent');
     if (!Number.isInteger(status) || status < 200 || status > 599) throw new HttpError('H3_INTERNAL_ERROR', `invalid status ${status}`);
     this.headersSent = true;
-    this.s.write(this.ep.session.encodeHeaders(this.s.id, [[':status', String(status)], ...toFields(headers)]));
+    this.pendingHead = this.ep.session.encodeHeaders(this.s.id, [[':status', String(status)], ...toFields(headers)]);
     this.ep.flush();
     return this;
   }
 
-  /** Writes a body chunk as a DATA frame; false when the stream is over its buffer (wait for 'drain' via drain()). */
-  write(chunk: Uint8Array | string): boolean {
+  private takeHead(): Uint8Array[] {
     if (!this.headersSent) this.writeHead(200);
-    return writeData(this.s, asBytes(chunk));
+    const h = this.pendingHead;
+    this.pendingHead = null;
+    return h === null ? [] : [h];
+  }
+
+  /** Writes a body chunk as a DATA frame; false when the stream is over its buffer (then await drain()). */
+  write(chunk: Uint8Array | string): boolean {
+    const b = asBytes(chunk);
+    const parts = this.takeHead();
+    if (b.length > 0) parts.push(encodeFrameHeader(FrameType.DATA, b.length), b);
+    return parts.length === 0 ? true : this.s.write(parts.length === 1 ? parts[0]! : concatBytes(parts));
   }
 
   /** Resolves when the stream can take more after write() returned false. */
@@ -372,13 +394,15 @@ export class ResponseWriter {
     return this.s.writableNeedDrain ? drained(this.s) : Promise.resolve();
   }
 
+  /** Ends the response: the head if not sent yet, the last chunk and the trailers go out in one write with FIN. */
   end(chunk?: Uint8Array | string, trailers?: HeadersInput): Promise<void> {
-    if (!this.headersSent) this.writeHead(200);
-    if (chunk !== undefined) writeData(this.s, asBytes(chunk));
+    const parts = this.takeHead();
+    const b = chunk === undefined ? new Uint8Array(0) : asBytes(chunk);
+    if (b.length > 0) parts.push(encodeFrameHeader(FrameType.DATA, b.length), b);
     const t = toFields(trailers);
-    if (t.length > 0) this.s.write(this.ep.session.encodeHeaders(this.s.id, t));
+    if (t.length > 0) parts.push(this.ep.session.encodeHeaders(this.s.id, t));
     this.ep.flush();
-    this.s.end(() => this.resolveFinished());
+    this.s.end(concatBytes(parts), () => this.resolveFinished());
     return this.finished;
   }
 
