@@ -78,6 +78,9 @@ async function writeBody(s: PetrelStream, body: BodyInput | undefined): Promise<
 class BodyReadable extends Readable {
   constructor(private readonly source: PetrelStream) {
     super();
+    // A peer's bad bytes end the body with an error; readers still see it (for await, pipeline), but an unread
+    // body must not turn it into an uncaught exception.
+    this.on('error', () => {});
   }
   override _read(): void {
     this.source.resume();
@@ -306,7 +309,13 @@ export async function request(conn: PetrelConnection, opts: RequestOptions, body
       },
     );
   });
-  const head = ep.session.encodeHeaders(s.id, fields);
+  let head: Uint8Array;
+  try {
+    head = ep.session.encodeHeaders(s.id, fields);
+  } catch (e) {
+    s.reset(HttpErrorCode.H3_REQUEST_CANCELLED);
+    throw e;
+  }
   if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
     // Everything in one write, FIN included: one packet for a small request.
     const parts = [head];

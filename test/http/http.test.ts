@@ -145,3 +145,44 @@ describe('HTTP over Petrel', () => {
     expect(await text(ok.body)).toBe('fine');
   });
 });
+
+describe('HTTP over Petrel: a broken or hostile client', () => {
+  async function rawPair(): Promise<Pair> {
+    return pair(async (_req, res) => {
+      await res.end('unreachable?');
+    });
+  }
+
+  it('a control stream that does not start with SETTINGS closes the connection with H3_MISSING_SETTINGS', async () => {
+    const p = await rawPair();
+    const ctrl = await p.conn.openStream({ unidirectional: true });
+    ctrl.write(Uint8Array.of(0x00, 0x07, 0x01, 0x00)); // control stream type, then GOAWAY
+    const closed = await within(p.conn.closed, 5000, 'close');
+    expect(closed.code).toBe(HttpErrorCode.H3_MISSING_SETTINGS);
+  });
+
+  it('a malformed request (no :method) is reset with H3_MESSAGE_ERROR and the connection stays up', async () => {
+    const p = await rawPair();
+    const s = await p.conn.openStream();
+    s.on('error', () => {});
+    // HEADERS: empty prefix, then :path '/' (static index 1) only.
+    s.end(Uint8Array.of(0x01, 0x03, 0x00, 0x00, 0xc1));
+    await within(
+      new Promise<void>((resolve) => s.once('close', () => resolve())),
+      5000,
+      'stream reset',
+    );
+    expect(s.peerError?.message).toMatch(new RegExp(`code ${HttpErrorCode.H3_MESSAGE_ERROR}\\b`));
+    // A well-formed request on the same connection still works.
+    const r = await within(request(p.conn, { path: '/ok' }), 5000, 'response');
+    expect(r.status).toBe(200);
+  });
+
+  it('a QPACK encoder stream with garbage closes the connection with QPACK_ENCODER_STREAM_ERROR', async () => {
+    const p = await rawPair();
+    const enc = await p.conn.openStream({ unidirectional: true });
+    enc.write(Uint8Array.of(0x02, 0x3f, 0xff, 0xff, 0xff, 0x7f)); // encoder stream, capacity far above 4096
+    const closed = await within(p.conn.closed, 5000, 'close');
+    expect(closed.code).toBe(HttpErrorCode.QPACK_ENCODER_STREAM_ERROR);
+  });
+});
