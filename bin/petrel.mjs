@@ -11,6 +11,7 @@ const COMMANDS = {
   impair: { dir: 'tools/impair', module: 'cli', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
   qlog: { dir: 'tools/qlog', module: 'validate', summary: 'validate qlog (JSON-SEQ .sqlog) files against Petrel\'s schema' },
   conformance: { dir: 'conformance', module: 'cli', summary: 'check a Petrel server or client against spec/ (PASS/FAIL per requirement)' },
+  qpack: { dir: 'tools/qpack', module: 'cli', summary: 'decode/encode QPACK offline-interop files (QIF text <-> encoded)' },
 };
 
 function usage(out) {

@@ -89,3 +89,7 @@ export { UdpEndpoint, nodeEnv } from './transport/index.js';
 export type { EndpointHandler, UdpEndpointOptions } from './transport/index.js';
 export { ChannelLayer } from './channel/index.js';
 export type { ChannelLayerEvent, ChannelLayerOptions } from './channel/index.js';
+// HTTP/3-style request/response with QPACK (lib/http); everything else of it (frames, session) under `http`.
+export { request, serveHttp, HttpError, HttpErrorCode, QpackEncoder, QpackDecoder } from './http/index.js';
+export type { RequestOptions, HttpResponse, HttpRequest, ResponseWriter, RequestHandler, HttpServerHandle, HttpOptions } from './http/index.js';
+export * as http from './http/index.js';
