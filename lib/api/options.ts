@@ -34,8 +34,8 @@ export interface TransportOptions {
   maxUdpPayloadSize?: number;
   /** Announce game channels (true). */
   channels?: boolean;
-  /** Congestion controller: 'cubic' (default) or 'newreno'. */
-  congestionControl?: 'cubic' | 'newreno';
+  /** Congestion controller: 'cubic' (default), 'newreno' or 'bbr'. */
+  congestionControl?: 'cubic' | 'newreno' | 'bbr';
   /** Pace packets over the RTT (default true). */
   pacing?: boolean;
   /** Path-MTU discovery from 1200 to 1472/1452 bytes (default true). */
@@ -175,8 +175,8 @@ export function validateOptions(o: TransportOptions): void {
   for (const k of ['channels', 'ackFrequency', 'pacing', 'pmtud', 'redundantBundling'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new PetrelError('INVALID_OPTION', `option ${k} must be a boolean`);
   }
-  if (o.congestionControl !== undefined && o.congestionControl !== 'cubic' && o.congestionControl !== 'newreno') {
-    throw new PetrelError('INVALID_OPTION', `option congestionControl must be 'cubic' or 'newreno'`);
+  if (o.congestionControl !== undefined && o.congestionControl !== 'cubic' && o.congestionControl !== 'newreno' && o.congestionControl !== 'bbr') {
+    throw new PetrelError('INVALID_OPTION', `option congestionControl must be 'cubic', 'newreno' or 'bbr'`);
   }
   checkQlogOption(o.qlog);
 }

@@ -113,7 +113,7 @@ const DEFAULTS = {
   maxDatagramFrameSize: MAX_DATAGRAM_IPV4,
   datagramQueueLength: 256,
   maxUdpPayloadSize: MAX_DATAGRAM_IPV4,
-  congestionControl: 'cubic' as 'cubic' | 'newreno',
+  congestionControl: 'cubic' as 'cubic' | 'newreno' | 'bbr',
   pacing: true,
   pmtud: true,
   keyUpdateInterval: 2 ** 22,
