@@ -97,6 +97,8 @@ export interface CongestionController {
    * and not after persistent congestion or a reset.
    */
   onSpuriousCongestionEvent?(): boolean;
+  /** The most the pacer may release back to back, bytes (BBR's send quantum); default 10 datagrams. */
+  sendQuantum?(): number;
   /**
    * Model-based controllers (BBR): Recovery hands over its delivery state once, when it takes the
    * controller. Loss-based controllers leave these three out and see exactly the calls above.

@@ -1848,7 +1848,7 @@ export class Connection {
   private pacingDelay(now: number): number {
     if (!this.opts.pacing) return 0;
     const rate = this.recovery.cc.pacingRate?.(this.recovery.rtt) ?? Infinity;
-    this.pacer.setRate(rate, pacerBurstBytes(this.maxDatagramSize), now);
+    this.pacer.setRate(rate, this.recovery.cc.sendQuantum?.() ?? pacerBurstBytes(this.maxDatagramSize), now);
     return this.pacer.timeUntilSend(now, this.maxDatagramSize);
   }
 
