@@ -53,6 +53,8 @@ export interface BbrOptions {
    * signals. false = the draft's loss response exactly.
    */
   randomLossFilter?: boolean;
+  /** Leave ProbeBW_UP once 1.25 BDP is in flight after a min_rtt (default true; false = the plateau exit only). */
+  upQueueExit?: boolean;
 }
 
 export type BbrConfig = CongestionConfig & BbrOptions;
@@ -80,6 +82,7 @@ export class Bbr implements CongestionController {
   private random: (() => number) | null;
   private c: DeliveryState = NO_DELIVERY;
   private readonly lossFilter: boolean;
+  private readonly upQueueExit: boolean;
   private rtt: RttEstimator | null = null;
 
   private _state: BbrState = 'startup';
@@ -121,6 +124,7 @@ export class Bbr implements CongestionController {
     this.initialPackets = cfg.initialWindowPackets ?? 10;
     this.random = cfg.random ?? null;
     this.lossFilter = cfg.randomLossFilter ?? true;
+    this.upQueueExit = cfg.upQueueExit ?? true;
     this.reset();
   }
 
@@ -293,6 +297,11 @@ export class Bbr implements CongestionController {
     return this.rtt.latest > minRtt + margin;
   }
 
+  /** §5.6.3 C.send_quantum: pacing rate × 1 ms, within [2 datagrams, 64 KiB]; the pacer's burst. */
+  sendQuantum(): number {
+    return Math.min(Math.max(this.rate * 1, 2 * this.mds), BBR_SEND_QUANTUM_MAX);
+  }
+
   // --- per-ACK steps --------------------------------------------------------------------------------
 
   private start(now: number): void {
@@ -425,6 +434,7 @@ export class Bbr implements CongestionController {
 
   private startProbeBwUp(rs: RateSample): void {
     const m = this.model;
+    this.cycleStamp = this.lastNow;
     this.ackPhase = AckPhase.ProbeStarting;
     m.startRound(this.c.delivered);
     m.resetFullBw();
@@ -458,7 +468,7 @@ export class Bbr implements CongestionController {
         }
         return;
       case 'probe-bw-up':
-        if (this.isTimeToGoDown(rs)) this.startProbeBwDown();
+        if (this.isTimeToGoDown(rs) || this.upQueueBuilt(now)) this.startProbeBwDown();
         return;
       default:
         return;
@@ -522,6 +532,17 @@ export class Bbr implements CongestionController {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Petrel keeps draft-cardwell-iccrg-bbr-congestion-control-02's UP exit besides the plateau: after a
+   * min_rtt in UP, more than 1.25 BDP in flight means the probe has already put a quarter BDP in the queue.
+   * Waiting three rounds for the plateau instead lets a deep buffer collect most of a BDP.
+   */
+  private upQueueBuilt(now: number): boolean {
+    if (!this.upQueueExit) return false;
+    const m = this.model;
+    return now > this.cycleStamp + m.minRtt && this.c.bytesInFlight > this.bdpMultiple(BBR_PROBE_UP_PACING_GAIN, m.maxBw);
   }
 
   private inflightWithHeadroom(): number {
@@ -638,8 +659,7 @@ export class Bbr implements CongestionController {
 
   private quantizationBudget(cap: number): number {
     // §5.6.3 send quantum and §5.5.8 offload budget: three quanta in flight.
-    const quantum = Math.min(Math.max(this.rate * 1, 2 * this.mds), BBR_SEND_QUANTUM_MAX);
-    let c = Math.max(cap, 3 * quantum, this.minPipeCwnd);
+    let c = Math.max(cap, 3 * this.sendQuantum(), this.minPipeCwnd);
     if (this._state === 'probe-bw-up') c += 2 * this.mds;
     return c;
   }
