@@ -7,7 +7,10 @@
  * directions (data and ACKs). The scenarios and what they report are described in spec/simulator.md
  * §Figures; the output ends with exactly one line:
  *
- *   goodput@0%=<f> goodput@0.1%=<f> mathis@1%=<f> p99@5%=<RTTs> fairness=<f>
+ *   goodput@0%=<f> goodput@0.1%=<f> mathis@1%=<f> p99@5%=<RTTs> fairness=<f> bbr@1%=<f> bbr@5%=<f> bbr_delay_p95=<f>
+ *
+ * The controller runs (`controllers`) repeat the same loss, burst, queue and RTT-change runs for CUBIC, NewReno
+ * and BBR; `bbr-vs-cubic` puts one flow of each on one bottleneck and reports each one's share and Jain's index.
  *
  * Two flows share one bottleneck by coming from ONE client endpoint: both connections send from the same
  * address to the same server address, so their datagrams enter the same simulator link direction and
@@ -23,7 +26,7 @@ import { insecureCrypto } from '../../lib/crypto/insecure.js';
 import { Simulator } from '../../lib/sim/simulator.js';
 import { EndpointNode } from '../../lib/sim/endpoint-node.js';
 import type { SimRandom } from '../../lib/sim/random.js';
-import type { LinkConfig, LinkStats } from '../../lib/sim/link.js';
+import type { GilbertElliott, LinkConfig, LinkStats } from '../../lib/sim/link.js';
 
 const CLIENT = { host: '10.0.1.1', port: 50000 };
 const SERVER = { host: '10.0.1.2', port: 4433 };
@@ -36,9 +39,20 @@ export function bdpBytes(rttMs: number): number {
   return (LINK_RATE * rttMs) / 8000;
 }
 
-/** One direction of the link: one-way delay rtt/2, 10 Mbit/s, a 1-BDP drop-tail queue, Bernoulli loss. */
-export function figureLink(rttMs: number, loss: number): LinkConfig {
-  return { delay: rttMs / 2, rate: LINK_RATE, queueBytes: bdpBytes(rttMs), loss };
+/** One direction of the link: one-way delay rtt/2, 10 Mbit/s, a drop-tail queue of `queueBdp` BDPs, Bernoulli loss, optional bursts. */
+export function figureLink(rttMs: number, loss: number, queueBdp = 1, burst?: GilbertElliott): LinkConfig {
+  const l: LinkConfig = { delay: rttMs / 2, rate: LINK_RATE, queueBytes: bdpBytes(rttMs) * queueBdp, loss };
+  if (burst) l.burst = burst;
+  return l;
+}
+
+/** Bursty loss of the controller runs: Gilbert–Elliott, bursts of 4 datagrams on average, about 1 % lost overall. */
+export const BURST_LOSS: GilbertElliott = { p: 0.0025, r: 0.25, lossGood: 0, lossBad: 1 };
+
+/** Jain's fairness index of two rates: 1 = equal shares, 0.5 = one flow has everything. */
+export function jainIndex(a: number, b: number): number {
+  const sq = a * a + b * b;
+  return sq > 0 ? ((a + b) * (a + b)) / (2 * sq) : NaN;
 }
 
 /** Mathis et al.: the loss-limited Reno rate MSS/RTT · 1.22/√p, in bytes per second (rtt in ms). */
@@ -186,6 +200,10 @@ interface BenchOptions {
   loss: number;
   /** loss of the server → client direction (ACKs); default `loss` */
   reverseLoss?: number;
+  /** drop-tail queue in BDPs (default 1) */
+  queueBdp?: number;
+  /** Gilbert–Elliott bursts on both directions */
+  burst?: GilbertElliott;
   trace?: string[];
   title: string;
 }
@@ -222,7 +240,8 @@ class Bench {
     sn.app = (ev, now) => this.onServer(ev, now);
     sim.addNode(CLIENT, cn);
     sim.addNode(SERVER, sn);
-    sim.link(CLIENT, SERVER, { ab: figureLink(o.rttMs, o.loss), ba: figureLink(o.rttMs, o.reverseLoss ?? o.loss) });
+    const q = o.queueBdp ?? 1;
+    sim.link(CLIENT, SERVER, { ab: figureLink(o.rttMs, o.loss, q, o.burst), ba: figureLink(o.rttMs, o.reverseLoss ?? o.loss, q, o.burst) });
   }
 
   /** The bottleneck direction's statistics (client → server). */
@@ -337,15 +356,17 @@ export function runTransfer(o: {
   loss: number;
   /** loss of the ACK direction (default: the same as `loss`) */
   reverseLoss?: number;
+  burst?: GilbertElliott;
   options?: ConnectionOptions;
   trace?: string[];
 }): TransferResult {
   const t0 = performance.now();
-  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss, reverseLoss: o.reverseLoss, trace: o.trace, title: `figures transfer ${o.loss * 100}%` });
+  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss, reverseLoss: o.reverseLoss, burst: o.burst, trace: o.trace, title: `figures transfer ${o.loss * 100}%` });
   const bulk = new BulkStream(o.bytes);
   const f = b.addFlow('bulk', [bulk], o.options);
   // Generous limit: ten times the slower of serialization and the Mathis rate, plus a minute.
-  const mathisSecs = o.loss > 0 ? o.bytes / mathisBound(1200, o.rttMs, o.loss) : 0;
+  const meanLoss = o.loss + (o.burst ? o.burst.p / (o.burst.p + o.burst.r) : 0);
+  const mathisSecs = meanLoss > 0 ? o.bytes / mathisBound(1200, o.rttMs, meanLoss) : 0;
   const maxTime = 60_000 + 10_000 * Math.max((o.bytes * 8) / LINK_RATE, mathisSecs);
   b.sampleMetrics(maxTime);
   b.sim.run({ maxTime, until: () => bulk.complete });
@@ -454,11 +475,12 @@ export function runFairness(o: {
   first?: ConnectionOptions;
   second?: ConnectionOptions;
   labels?: [string, string];
+  queueBdp?: number;
   trace?: string[];
 }): FairnessResult {
   const t0 = performance.now();
   const labels = o.labels ?? ['cubic#1', 'cubic#2'];
-  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: 0, trace: o.trace, title: `figures fairness ${labels.join(' vs ')}` });
+  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: 0, queueBdp: o.queueBdp, trace: o.trace, title: `figures fairness ${labels.join(' vs ')}` });
   const end = o.staggerMs + o.runAfterMs;
   const from = end - o.windowMs;
   b.addFlow(labels[0], [new BulkStream(Infinity)], o.first);
@@ -487,6 +509,95 @@ export function runFairness(o: {
   };
 }
 
+export interface SteadyResult {
+  /** goodput / link over the measurement window */
+  goodput: number;
+  /**
+   * one-way delay of the data direction over the window, in units of the base one-way delay: what a full-size
+   * datagram takes on the idle path (rtt/2 plus its serialization at the link rate)
+   */
+  delayP50: number;
+  delayP95: number;
+  stats: ConnectionStats;
+  link: LinkStats;
+  events: number;
+  wallMs: number;
+}
+
+/**
+ * One endless bulk flow for `durationMs`; goodput and the data direction's one-way delay (every datagram
+ * admitted to the link) are measured from `fromMs` on. With `rttChange`, the base RTT becomes `rttMs` at
+ * `at` ms (both directions), and delays are then counted against the new base.
+ */
+export function runSteady(o: {
+  seed: number;
+  rttMs: number;
+  loss?: number;
+  queueBdp?: number;
+  durationMs: number;
+  fromMs: number;
+  rttChange?: { at: number; rttMs: number };
+  options?: ConnectionOptions;
+  trace?: string[];
+}): SteadyResult {
+  const t0 = performance.now();
+  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss ?? 0, queueBdp: o.queueBdp, trace: o.trace, title: 'figures steady' });
+  const bulk = new BulkStream(Infinity);
+  const f = b.addFlow('bulk', [bulk], o.options);
+  const delays: number[] = [];
+  const baseOf = (rtt: number): number => rtt / 2 + (MAX_DATAGRAM * 8000) / LINK_RATE;
+  let base = baseOf(o.rttMs);
+  const dir = b.sim.direction(CLIENT, SERVER);
+  dir.onTransit = (d, now) => {
+    if (now >= o.fromMs) delays.push(d / base);
+  };
+  const ch = o.rttChange;
+  if (ch) {
+    b.sim.at(ch.at, () => {
+      base = baseOf(ch.rttMs);
+      dir.set({ delay: ch.rttMs / 2 });
+      b.sim.direction(SERVER, CLIENT).set({ delay: ch.rttMs / 2 });
+    });
+  }
+  b.sim.at(o.fromMs, () => void f.samples.set('from', f.bulkDelivered));
+  b.sampleMetrics(o.durationMs);
+  b.sim.run({ maxTime: o.durationMs });
+  dir.onTransit = null;
+  const bytes = f.bulkDelivered - (f.samples.get('from') ?? 0);
+  delays.sort((x, y) => x - y);
+  return {
+    goodput: (bytes * 8) / ((o.durationMs - o.fromMs) / 1000) / LINK_RATE,
+    delayP50: percentile(delays, 0.5),
+    delayP95: percentile(delays, 0.95),
+    stats: f.conn.stats(),
+    link: { ...b.dataLink, dropped: { ...b.dataLink.dropped } },
+    events: b.sim.counters.events,
+    wallMs: performance.now() - t0,
+  };
+}
+
+/** The datagram size PMTUD reaches in the figure runs (UDP payload, IPv4). */
+const MAX_DATAGRAM = 1472;
+
+export type Controller = 'cubic' | 'newreno' | 'bbr';
+export const CONTROLLERS: readonly Controller[] = ['cubic', 'newreno', 'bbr'];
+
+/** The same runs for every controller (goodput / link unless noted). */
+export interface ControllerRow {
+  cc: Controller;
+  /** 20 MB transfers at 0.1, 1 and 5 % random loss, and with bursty loss (BURST_LOSS) */
+  loss01: number;
+  loss1: number;
+  loss5: number;
+  burst: number;
+  /** steady bulk over 0.25-BDP and 4-BDP queues: goodput and p95 one-way delay / base delay */
+  shallow: SteadyResult;
+  deep: SteadyResult;
+  /** base RTT 50 → 100 ms mid-flow: goodput and delay after the change */
+  rttChange: SteadyResult;
+  wallMs: number;
+}
+
 // ───────────────────────────── the whole set ─────────────────────────────
 
 export interface FiguresOptions {
@@ -506,12 +617,21 @@ export interface FiguresSummary {
   mathis1: number;
   p99at5: number;
   fairness: number;
+  /** BBR goodput / link at 1 % and 5 % random loss */
+  bbr1: number;
+  bbr5: number;
+  /** BBR p95 one-way delay / base delay over a 4-BDP queue */
+  bbrDelayP95: number;
 }
 
 export interface FiguresResult {
   transfers: TransferResult[];
   latency: LatencyResult[];
   fairness: FairnessResult[];
+  /** one row per controller, same runs */
+  controllers: ControllerRow[];
+  /** BBR against CUBIC on one bottleneck (1-BDP and 4-BDP queues) */
+  bbrVsCubic: FairnessResult[];
   summary: FiguresSummary;
   /** the last line of the output */
   line: string;
@@ -528,16 +648,20 @@ export const SCENARIOS = [
   'latency+bulk',
   'fairness',
   'cubic-vs-newreno',
+  'controllers',
+  'bbr-vs-cubic',
 ] as const;
 
-export const AIMS = { goodput0: 0.9, goodput01: 0.75, mathis1: 0.8, p99at5: 2.5, fairness: 0.8 } as const;
+export const AIMS = { goodput0: 0.9, goodput01: 0.75, mathis1: 0.8, p99at5: 2.5, fairness: 0.8, bbr1: 0.8, bbr5: 0.6, bbrDelayP95: 1.25 } as const;
+/** Keys whose aim is a ceiling, not a floor. */
+const AIM_IS_MAX = new Set<keyof FiguresSummary>(['p99at5', 'bbrDelayP95']);
 
 function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toFixed(digits) : String(x);
 }
 
 export function summaryLine(s: FiguresSummary): string {
-  return `goodput@0%=${fmt(s.goodput0)} goodput@0.1%=${fmt(s.goodput01)} mathis@1%=${fmt(s.mathis1)} p99@5%=${fmt(s.p99at5)} fairness=${fmt(s.fairness)}`;
+  return `goodput@0%=${fmt(s.goodput0)} goodput@0.1%=${fmt(s.goodput01)} mathis@1%=${fmt(s.mathis1)} p99@5%=${fmt(s.p99at5)} fairness=${fmt(s.fairness)} bbr@1%=${fmt(s.bbr1)} bbr@5%=${fmt(s.bbr5)} bbr_delay_p95=${fmt(s.bbrDelayP95)}`;
 }
 
 /** Runs every scenario, logs the tables, and returns the figures with the summary line (also logged last). */
@@ -646,23 +770,99 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
     log('');
   }
 
+  const controllers: ControllerRow[] = [];
+  const steadyMs = quick ? 4_000 : 30_000;
+  const steadyFrom = quick ? 1_000 : 10_000;
+  if (want('controllers')) {
+    for (const cc of CONTROLLERS) {
+      const c0 = performance.now();
+      const options: ConnectionOptions = { congestionControl: cc };
+      // CUBIC's loss transfers are the ones above when they ran (same seed, size and link).
+      const lossRun = (loss: number): number =>
+        (cc === 'cubic' ? transfers.find((t) => t.loss === loss)?.goodput : undefined) ?? runTransfer({ seed, bytes, rttMs: 50, loss, options }).goodput;
+      const steady = (queueBdp: number, rttChange?: { at: number; rttMs: number }): SteadyResult =>
+        runSteady({ seed, rttMs: 50, queueBdp, durationMs: steadyMs, fromMs: rttChange ? rttChange.at + steadyFrom / 5 : steadyFrom, rttChange, options });
+      controllers.push({
+        cc,
+        loss01: lossRun(0.001),
+        loss1: lossRun(0.01),
+        loss5: lossRun(0.05),
+        burst: runTransfer({ seed, bytes, rttMs: 50, loss: 0, burst: BURST_LOSS, options }).goodput,
+        shallow: steady(0.25),
+        deep: steady(4),
+        rttChange: steady(1, { at: steadyMs / 3, rttMs: 100 }),
+        wallMs: performance.now() - c0,
+      });
+    }
+    const burstMean = BURST_LOSS.p / (BURST_LOSS.p + BURST_LOSS.r);
+    log(
+      `Controllers, same runs: goodput / link of ${bytes / 1e6} MB at 0.1/1/5 % random loss and with bursty loss (Gilbert–Elliott, ${(100 * burstMean).toFixed(1)} % mean, bursts of ${1 / BURST_LOSS.r} datagrams), 50 ms; ` +
+        `endless bulk for ${steadyMs / 1000} s, measured from ${steadyFrom / 1000} s, over a 0.25-BDP and a 4-BDP queue (goodput, p95 one-way delay / base delay); base RTT 50 → 100 ms at ${fmt(steadyMs / 3000, 1)} s (goodput and p95 delay after it)`,
+    );
+    log('cc       @0.1%   @1%    @5%   burst  shallow(g / p95)  deep(g / p95)   rtt-change(g / p95)  wall(s)');
+    for (const c of controllers) {
+      log(
+        [
+          c.cc.padEnd(7),
+          fmt(c.loss01).padStart(6),
+          fmt(c.loss1).padStart(6),
+          fmt(c.loss5).padStart(6),
+          fmt(c.burst).padStart(6),
+          `${fmt(c.shallow.goodput)} / ${fmt(c.shallow.delayP95, 2)}`.padStart(17),
+          `${fmt(c.deep.goodput)} / ${fmt(c.deep.delayP95, 2)}`.padStart(15),
+          `${fmt(c.rttChange.goodput)} / ${fmt(c.rttChange.delayP95, 2)}`.padStart(20),
+          fmt(c.wallMs / 1000, 1).padStart(8),
+        ].join(' '),
+      );
+    }
+    log('');
+  }
+
+  const bbrVsCubic: FairnessResult[] = [];
+  if (want('bbr-vs-cubic')) {
+    for (const queueBdp of [1, 4]) {
+      bbrVsCubic.push(
+        runFairness({ seed, rttMs: 50, staggerMs: stagger, runAfterMs: runAfter, windowMs, first: { congestionControl: 'bbr' }, second: { congestionControl: 'cubic' }, labels: ['bbr', 'cubic'], queueBdp, trace }),
+      );
+    }
+    log(`BBR vs CUBIC: one bottleneck (10 Mbit/s, 50 ms, no random loss), CUBIC starts at ${stagger / 1000} s, goodput over the last ${windowMs / 1000} s of ${(stagger + runAfter) / 1000} s`);
+    log('queue   BBR share  CUBIC share  Jain   queue-drops  wall(s)');
+    bbrVsCubic.forEach((r, i) => {
+      log(
+        [
+          `${i === 0 ? 1 : 4} BDP`.padEnd(6),
+          fmt((r.mbps[0] * 1e6) / LINK_RATE).padStart(10),
+          fmt((r.mbps[1] * 1e6) / LINK_RATE).padStart(12),
+          fmt(jainIndex(r.mbps[0], r.mbps[1])).padStart(6),
+          String(r.link.dropped.queue).padStart(12),
+          fmt(r.wallMs / 1000, 1).padStart(8),
+        ].join(' '),
+      );
+    });
+    log('');
+  }
+
   const byLoss = (p: number) => transfers.find((t) => t.loss === p);
+  const bbrRow = controllers.find((c) => c.cc === 'bbr');
   const summary: FiguresSummary = {
     goodput0: byLoss(0)?.goodput ?? NaN,
     goodput01: byLoss(0.001)?.goodput ?? NaN,
     mathis1: byLoss(0.01)?.mathis ?? NaN,
     p99at5: latency.find((l) => !l.withBulk)?.p99 ?? NaN,
     fairness: fairness.find((f) => f.labels[1] === 'cubic#2')?.ratio ?? NaN,
+    bbr1: bbrRow?.loss1 ?? NaN,
+    bbr5: bbrRow?.loss5 ?? NaN,
+    bbrDelayP95: bbrRow?.deep.delayP95 ?? NaN,
   };
   const keys = Object.keys(AIMS) as (keyof FiguresSummary)[];
-  const missed = keys.filter((k) => Number.isFinite(summary[k]) && (k === 'p99at5' ? summary[k] > AIMS[k] : summary[k] < AIMS[k]));
+  const missed = keys.filter((k) => Number.isFinite(summary[k]) && (AIM_IS_MAX.has(k) ? summary[k] > AIMS[k] : summary[k] < AIMS[k]));
   const notRun = keys.filter((k) => !Number.isFinite(summary[k]));
   const wallMs = performance.now() - t0;
-  log(`aims: goodput@0% ≥ ${AIMS.goodput0}, goodput@0.1% ≥ ${AIMS.goodput01}, mathis@1% ≥ ${AIMS.mathis1}, p99@5% ≤ ${AIMS.p99at5} RTT, fairness ≥ ${AIMS.fairness}; missed: ${missed.length ? missed.join(', ') : 'none'}${notRun.length ? `; not measured: ${notRun.join(', ')}` : ''}${quick ? ' (quick mode: sizes too small to judge)' : ''}`);
+  log(`aims: goodput@0% ≥ ${AIMS.goodput0}, goodput@0.1% ≥ ${AIMS.goodput01}, mathis@1% ≥ ${AIMS.mathis1}, p99@5% ≤ ${AIMS.p99at5} RTT, fairness ≥ ${AIMS.fairness}, bbr@1% ≥ ${AIMS.bbr1}, bbr@5% ≥ ${AIMS.bbr5}, bbr_delay_p95 ≤ ${AIMS.bbrDelayP95}; missed: ${missed.length ? missed.join(', ') : 'none'}${notRun.length ? `; not measured: ${notRun.join(', ')}` : ''}${quick ? ' (quick mode: sizes too small to judge)' : ''}`);
   log(`seed ${seed}, ${fmt(wallMs / 1000, 1)} s wall`);
   const line = summaryLine(summary);
   log(line);
-  return { transfers, latency, fairness, summary, line, wallMs };
+  return { transfers, latency, fairness, controllers, bbrVsCubic, summary, line, wallMs };
 }
 
 // ───────────────────────────── command line ─────────────────────────────
