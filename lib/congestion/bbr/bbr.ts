@@ -112,7 +112,7 @@ export class Bbr implements CongestionController {
   private recoveryStart = -Infinity;
   private inRecovery = false;
   private recoveryDelivered = 0;
-  private recoveryRound = 0;
+  private recoveryAtAck = false;
   private lastLostPn = -2;
 
   // C.is_cwnd_limited over the last round
@@ -234,7 +234,6 @@ export class Bbr implements CongestionController {
       this.saveCwnd();
       this.inRecovery = true;
       this.recoveryDelivered = this.c.delivered;
-      this.recoveryRound = this.model.roundCount;
     }
   }
 
@@ -245,7 +244,6 @@ export class Bbr implements CongestionController {
     if (!this.inRecovery) {
       this.inRecovery = true;
       this.recoveryDelivered = this.c.delivered;
-      this.recoveryRound = this.model.roundCount;
     }
     this.recoveryStart = Math.max(this.recoveryStart, now);
   }
@@ -269,6 +267,8 @@ export class Bbr implements CongestionController {
   /** BBRUpdateOnACK (§5.2.3). */
   onRateSample(rs: RateSample, now: number): void {
     if (!this.started) this.start(now);
+    // Startup's high-loss test looks at the recovery this ACK found (it may end it, at the end of its round).
+    this.recoveryAtAck = this.inRecovery;
     if (this.inRecovery && rs.priorDelivered >= this.recoveryDelivered) {
       // A packet sent after recovery began is acknowledged: recovery is over.
       this.inRecovery = false;
@@ -311,6 +311,7 @@ export class Bbr implements CongestionController {
   }
 
   private updateModelAndState(rs: RateSample, now: number): void {
+    this.lastNow = now;
     const m = this.model;
     const delivered = this.c.delivered;
     m.updateLatestDeliverySignals(rs, delivered);
@@ -353,13 +354,12 @@ export class Bbr implements CongestionController {
   }
 
   /**
-   * BBRCheckStartupHighLoss at the end of a loss round: in recovery for a full round, more than LossThresh
-   * of the round's data lost, in at least StartupFullLossCnt separate ranges.
+   * BBRCheckStartupHighLoss at the end of a loss round (which began with the loss that started recovery):
+   * still in recovery, more than LossThresh of the round's data lost, in at least StartupFullLossCnt ranges.
    */
   private startupHighLoss(): boolean {
     const m = this.model;
-    if (this._state !== 'startup' || m.fullBwReached || !this.inRecovery) return false;
-    if (m.roundCount <= this.recoveryRound) return false;
+    if (this._state !== 'startup' || m.fullBwReached || !this.recoveryAtAck) return false;
     if (m.lossEventsInRound < BBR_STARTUP_FULL_LOSS_COUNT) return false;
     const sent = m.inflightLatest + m.lostBytesInRound;
     return m.lostBytesInRound > BBR_LOSS_THRESH * sent;
@@ -449,7 +449,6 @@ export class Bbr implements CongestionController {
   private lastNow = 0;
 
   private updateProbeBwCyclePhase(rs: RateSample, now: number): void {
-    this.lastNow = now;
     if (!this.model.fullBwReached) return;
     this.adaptLongTermModel(rs);
     switch (this._state) {
