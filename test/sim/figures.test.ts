@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { bdpBytes, figureLink, mathisBound, percentile, runFigures, summaryLine } from '../../tools/sim/figures.js';
+import { bdpBytes, figureLink, jainIndex, mathisBound, percentile, runFigures, summaryLine } from '../../tools/sim/figures.js';
 
 const NUM = '(-?\\d+\\.\\d{3})';
 const LAST_LINE = new RegExp(`^goodput@0%=${NUM} goodput@0\\.1%=${NUM} mathis@1%=${NUM} p99@5%=${NUM} fairness=${NUM} bbr@1%=${NUM} bbr@5%=${NUM} bbr_delay_p95=${NUM}$`);
@@ -88,6 +88,26 @@ describe('figures --quick', () => {
       // both flows share one bottleneck: the queue overflowed
       expect(f.link.dropped.queue).toBeGreaterThan(0);
     }
+    expect(r.controllers.map((c) => c.cc)).toEqual(['cubic', 'newreno', 'bbr']);
+    for (const c of r.controllers) {
+      for (const g of [c.loss01, c.loss1, c.loss5, c.burst, c.shallow.goodput, c.deep.goodput, c.rttChange.goodput]) {
+        expect(g).toBeGreaterThan(0);
+        expect(g).toBeLessThanOrEqual(1);
+      }
+      // the base delay is the idle path's: nothing is faster
+      for (const d of [c.shallow, c.deep, c.rttChange]) expect(d.delayP50).toBeGreaterThanOrEqual(0.999);
+      expect(c.messages.delivered).toBe(c.messages.messages);
+    }
+    expect(r.controllers[0]!.loss1).toBe(r.transfers.find((t) => t.loss === 0.01)!.goodput); // CUBIC's runs are shared
+    expect(r.summary.bbr1).toBe(r.controllers[2]!.loss1);
+    expect(r.summary.bbrDelayP95).toBe(r.controllers[2]!.deep.delayP95);
+    expect(r.bbrVsCubic.map((f) => f.labels)).toEqual([
+      ['bbr', 'cubic'],
+      ['bbr', 'cubic'],
+    ]);
+    for (const f of r.bbrVsCubic) expect(f.mbps[0] + f.mbps[1]).toBeLessThanOrEqual(10);
+    expect(jainIndex(1, 1)).toBe(1);
+    expect(jainIndex(1, 0)).toBe(0.5);
     expect(lines.some((l) => l.startsWith('Bulk transfer:'))).toBe(true);
     expect(lines.some((l) => l.startsWith('Small messages:'))).toBe(true);
     expect(lines.some((l) => l.startsWith('Fairness:'))).toBe(true);
