@@ -150,8 +150,8 @@ export function validateOptions(o: TransportOptions): void {
   for (const k of ['channels', 'ackFrequency', 'pacing', 'pmtud', 'redundantBundling'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new PetrelError('INVALID_OPTION', `option ${k} must be a boolean`);
   }
-  if (o.congestionControl !== undefined && o.congestionControl !== 'cubic' && o.congestionControl !== 'newreno') {
-    throw new PetrelError('INVALID_OPTION', `option congestionControl must be 'cubic' or 'newreno'`);
+  if (o.congestionControl !== undefined && o.congestionControl !== 'cubic' && o.congestionControl !== 'newreno' && o.congestionControl !== 'bbr') {
+    throw new PetrelError('INVALID_OPTION', `option congestionControl must be 'cubic', 'newreno' or 'bbr'`);
   }
   checkQlogOption(o.qlog);
 }

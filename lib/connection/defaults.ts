@@ -5,7 +5,7 @@
 import { MAX_DATAGRAM_IPV4 } from '../wire/datagram.js';
 import type { ConnectionOptions } from './types.js';
 
-export type CongestionControlName = 'cubic' | 'newreno';
+export type CongestionControlName = 'cubic' | 'newreno' | 'bbr';
 
 export const DEFAULTS = {
   idleTimeout: 30_000,

@@ -197,7 +197,7 @@ export class Transmitter {
     const ctx = this.ctx;
     if (!ctx.opts.pacing) return 0;
     const rate = ctx.recovery.cc.pacingRate?.(ctx.recovery.rtt) ?? Infinity;
-    this.d.pacer.setRate(rate, pacerBurstBytes(ctx.maxDatagramSize), now);
+    this.d.pacer.setRate(rate, ctx.recovery.cc.sendQuantum?.() ?? pacerBurstBytes(ctx.maxDatagramSize), now);
     return this.d.pacer.timeUntilSend(now, ctx.maxDatagramSize);
   }
 }

@@ -64,7 +64,7 @@ export interface ConnectionOptions {
   /** Largest UDP payload we accept and the PMTU ceiling (1472 IPv4, 1452 IPv6). */
   maxUdpPayloadSize?: number;
   /** Congestion controller (default 'cubic'). */
-  congestionControl?: 'cubic' | 'newreno';
+  congestionControl?: 'cubic' | 'newreno' | 'bbr';
   /** Pace packets over the RTT (default true). */
   pacing?: boolean;
   /** Path MTU discovery from 1200 up to 1472 (IPv4) / 1452 (IPv6) (default true). */

@@ -9,6 +9,7 @@ import { PetrelError } from '../errors.js';
 import type { AckRange } from '../wire/frame-types.js';
 import { DEFAULT_GRANULARITY, DEFAULT_INITIAL_RTT, RttEstimator } from './rtt.js';
 import { SentPacketLog } from './sent-packets.js';
+import { RateSampler } from './rate-sampler.js';
 import { RangeSet } from './range-set.js';
 import type { SentPacket, SpaceId } from './types.js';
 
@@ -98,6 +99,10 @@ interface SpaceState<F> {
 export class Recovery<F = unknown> {
   readonly rtt: RttEstimator;
   readonly cc: CongestionController;
+  /** Delivery-rate sampling (per sent packet, per ACK) for controllers that take rate samples. */
+  readonly rateSampler: RateSampler;
+  /** cc.onRateSample / cc.onPacketLost, looked up once (loss-based controllers have neither). */
+  private readonly sampling: boolean;
   readonly stats: RecoveryStats = {
     packetsLost: 0,
     bytesLost: 0,
@@ -148,6 +153,9 @@ export class Recovery<F = unknown> {
     this.peerValidatedAddress = cfg.isServer ?? false;
     this.rtt = new RttEstimator(this.initialRtt, this.granularity);
     this.cc = cc;
+    this.rateSampler = new RateSampler(() => this.bytesInFlight);
+    this.sampling = cc.onRateSample !== undefined || cc.onPacketLost !== undefined;
+    cc.bindDeliveryState?.(this.rateSampler);
     const mk = (): SpaceState<F> => ({
       log: new SentPacketLog<F>(),
       largestAcked: -1,
@@ -203,7 +211,9 @@ export class Recovery<F = unknown> {
     s.log.add(p);
     if (p.inFlight) {
       if (p.ackEliciting) s.lastAckElicitingTime = p.timeSent;
-      this.cc.onPacketSent(p.size, now);
+      const inFlight = this.bytesInFlight;
+      this.rateSampler.onSent(p, inFlight, now);
+      this.cc.onPacketSent(p.size, now, inFlight);
       this.timerAnchor = now;
     }
   }
@@ -223,6 +233,7 @@ export class Recovery<F = unknown> {
       if (r.largest > largest) largest = r.largest;
     }
     if (largest > s.largestAcked) s.largestAcked = largest;
+    this.rateSampler.beginAck();
     // A client knows the server validated its address once a Handshake packet is acknowledged.
     if (space === 1) this.peerValidatedAddress = true;
 
@@ -271,7 +282,13 @@ export class Recovery<F = unknown> {
         break;
       }
     }
-    if (ccAcked.length > 0) this.cc.onPacketsAcked(ccAcked, now, this.rtt, this.appLimited);
+    if (ccAcked.length > 0) {
+      const sampler = this.rateSampler;
+      for (let i = 0; i < ccAcked.length; i++) sampler.onAcked(ccAcked[i]!, now);
+      const rs = sampler.generate(now, this.rtt.min);
+      this.cc.onPacketsAcked(ccAcked, now, this.rtt, this.appLimited);
+      if (rs !== null && this.sampling) this.cc.onRateSample?.(rs, now);
+    }
 
     // A client still unsure the server validated its address keeps backing off (anti-deadlock).
     if (this.peerValidatedAddress) this._ptoCount = 0;
@@ -351,6 +368,8 @@ export class Recovery<F = unknown> {
   /** True while the sender has less to send than the window allows: acknowledgments then do not grow the window. */
   setAppLimited(v: boolean): void {
     this.appLimited = v;
+    // The draft's CheckIfApplicationLimited: nothing to send with room in the window starts a bubble.
+    if (v) this.rateSampler.markAppLimited();
   }
 
   sendableBytes(): number {
@@ -432,7 +451,10 @@ export class Recovery<F = unknown> {
       if (!p.inFlight || p.isPmtuProbe) continue;
       this.stats.packetsLost++;
       this.stats.bytesLost += p.size;
-      if (p.pn >= pathStart && p.timeSent > largestLostTime) largestLostTime = p.timeSent;
+      const info = this.rateSampler.onLost(p);
+      if (p.pn < pathStart) continue;
+      if (this.sampling) this.cc.onPacketLost?.(info, now);
+      if (p.timeSent > largestLostTime) largestLostTime = p.timeSent;
     }
     if (largestLostTime === -Infinity) return;
     if (largestLostTime > this.cc.recoveryStartTime) {

@@ -19,4 +19,18 @@ export interface SentPacket<F = unknown> {
   frames: F;
   /** PMTU probes: their loss is expected and never signals congestion */
   isPmtuProbe?: boolean;
+  // Delivery-rate state recorded by Recovery when an in-flight packet is sent (draft-ietf-ccwg-bbr §4.1.2.1.2);
+  // the sender leaves these out.
+  /** C.delivered at send */
+  delivered?: number;
+  /** C.delivered_time at send, ms */
+  deliveredTime?: number;
+  /** C.first_send_time at send, ms */
+  firstSentTime?: number;
+  /** the connection was application-limited at send */
+  appLimited?: boolean;
+  /** bytes in flight just after this packet was sent */
+  txInFlight?: number;
+  /** C.lost at send */
+  lostAtSend?: number;
 }

@@ -219,6 +219,11 @@ export class LinkDirection {
   /** `from>to`, as it appears in traces */
   readonly name: string;
   readonly stats: LinkStats = newStats();
+  /**
+   * Called for every datagram admitted to this direction with its one-way delay (queueing, serialization,
+   * propagation and jitter, ms) and the time it entered; measurement only, it changes nothing.
+   */
+  onTransit: ((delayMs: number, now: number) => void) | null = null;
   private cfg: ResolvedLinkConfig;
   private readonly host: LinkHost;
   private readonly rLoss: SimRandom;
@@ -367,6 +372,7 @@ export class LinkDirection {
     }
     arrival += extraDelay;
 
+    if (this.onTransit !== null) this.onTransit(arrival - now, now);
     const d: Delivery = { kind: 'deliver', time: arrival, seq: 0, dir: this, id, linkSeq, primary, data, from, cancelled: false };
     if (waits) {
       this.queuedBytes += size;

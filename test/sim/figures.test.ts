@@ -4,10 +4,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { bdpBytes, figureLink, mathisBound, percentile, runFigures, summaryLine } from '../../tools/sim/figures.js';
+import { bdpBytes, figureLink, jainIndex, mathisBound, percentile, runFigures, summaryLine } from '../../tools/sim/figures.js';
 
 const NUM = '(-?\\d+\\.\\d{3})';
-const LAST_LINE = new RegExp(`^goodput@0%=${NUM} goodput@0\\.1%=${NUM} mathis@1%=${NUM} p99@5%=${NUM} fairness=${NUM}$`);
+const LAST_LINE = new RegExp(`^goodput@0%=${NUM} goodput@0\\.1%=${NUM} mathis@1%=${NUM} p99@5%=${NUM} fairness=${NUM} bbr@1%=${NUM} bbr@5%=${NUM} bbr_delay_p95=${NUM}$`);
 
 describe('figures helpers', () => {
   it('percentile is nearest-rank', () => {
@@ -29,8 +29,8 @@ describe('figures helpers', () => {
   });
 
   it('summaryLine prints every key with three decimals, in order', () => {
-    expect(summaryLine({ goodput0: 0.97812, goodput01: 0.8, mathis1: 1, p99at5: 2.5021, fairness: 0.9284 })).toBe(
-      'goodput@0%=0.978 goodput@0.1%=0.800 mathis@1%=1.000 p99@5%=2.502 fairness=0.928',
+    expect(summaryLine({ goodput0: 0.97812, goodput01: 0.8, mathis1: 1, p99at5: 2.5021, fairness: 0.9284, bbr1: 0.9, bbr5: 0.71234, bbrDelayP95: 1.0456 })).toBe(
+      'goodput@0%=0.978 goodput@0.1%=0.800 mathis@1%=1.000 p99@5%=2.502 fairness=0.928 bbr@1%=0.900 bbr@5%=0.712 bbr_delay_p95=1.046',
     );
   });
 });
@@ -47,7 +47,9 @@ describe('figures --quick', () => {
     const values = m!.slice(1).map(Number);
     for (const v of values) expect(Number.isFinite(v)).toBe(true);
     expect(values).toEqual(
-      [r.summary.goodput0, r.summary.goodput01, r.summary.mathis1, r.summary.p99at5, r.summary.fairness].map((x) => Number(x.toFixed(3))),
+      [r.summary.goodput0, r.summary.goodput01, r.summary.mathis1, r.summary.p99at5, r.summary.fairness, r.summary.bbr1, r.summary.bbr5, r.summary.bbrDelayP95].map((x) =>
+        Number(x.toFixed(3)),
+      ),
     );
     expect(lines.filter((l) => LAST_LINE.test(l))).toHaveLength(1);
   });
@@ -86,6 +88,26 @@ describe('figures --quick', () => {
       // both flows share one bottleneck: the queue overflowed
       expect(f.link.dropped.queue).toBeGreaterThan(0);
     }
+    expect(r.controllers.map((c) => c.cc)).toEqual(['cubic', 'newreno', 'bbr']);
+    for (const c of r.controllers) {
+      for (const g of [c.loss01, c.loss1, c.loss5, c.burst, c.shallow.goodput, c.deep.goodput, c.rttChange.goodput]) {
+        expect(g).toBeGreaterThan(0);
+        expect(g).toBeLessThanOrEqual(1);
+      }
+      // the base delay is the idle path's: nothing is faster
+      for (const d of [c.shallow, c.deep, c.rttChange]) expect(d.delayP50).toBeGreaterThanOrEqual(0.999);
+      expect(c.messages.delivered).toBe(c.messages.messages);
+    }
+    expect(r.controllers[0]!.loss1).toBe(r.transfers.find((t) => t.loss === 0.01)!.goodput); // CUBIC's runs are shared
+    expect(r.summary.bbr1).toBe(r.controllers[2]!.loss1);
+    expect(r.summary.bbrDelayP95).toBe(r.controllers[2]!.deep.delayP95);
+    expect(r.bbrVsCubic.map((f) => f.labels)).toEqual([
+      ['bbr', 'cubic'],
+      ['bbr', 'cubic'],
+    ]);
+    for (const f of r.bbrVsCubic) expect(f.mbps[0] + f.mbps[1]).toBeLessThanOrEqual(10);
+    expect(jainIndex(1, 1)).toBe(1);
+    expect(jainIndex(1, 0)).toBe(0.5);
     expect(lines.some((l) => l.startsWith('Bulk transfer:'))).toBe(true);
     expect(lines.some((l) => l.startsWith('Small messages:'))).toBe(true);
     expect(lines.some((l) => l.startsWith('Fairness:'))).toBe(true);

@@ -5,19 +5,29 @@
 import { writeFileSync } from 'node:fs';
 import { ExtremesReport } from '../../lib/sim/impairment-mix.js';
 import { runScenario } from './scenario.js';
+import type { ConnectionOptions } from '../../lib/connection/types.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const usage = `usage: npm run sim -- --seeds N [--from K] [--verbose]
-       npm run sim -- --seed S [--trace FILE]`;
+const usage = `usage: npm run sim -- --seeds N [--from K] [--verbose] [--cc cubic|newreno|bbr]
+       npm run sim -- --seed S [--trace FILE] [--cc cubic|newreno|bbr]`;
 
 if (process.argv.includes('--help')) {
   console.log(usage);
   process.exit(0);
 }
+
+const ccArg = arg('cc');
+if (ccArg !== undefined && ccArg !== 'cubic' && ccArg !== 'newreno' && ccArg !== 'bbr') {
+  console.error(`--cc takes cubic, newreno or bbr\n${usage}`);
+  process.exit(2);
+}
+/** Both ends use the controller named by --cc; without it, the scenario's defaults (CUBIC). */
+const options: ConnectionOptions | undefined = ccArg === undefined ? undefined : { congestionControl: ccArg };
+const ccFlag = ccArg === undefined ? '' : ` --cc ${ccArg}`;
 
 const single = arg('seed');
 if (single !== undefined) {
@@ -25,7 +35,7 @@ if (single !== undefined) {
   const tracePath = arg('trace');
   const trace: string[] | undefined = tracePath ? [] : undefined;
   const t0 = performance.now();
-  const r = runScenario({ seed, trace });
+  const r = runScenario({ seed, trace, options });
   const ms = performance.now() - t0;
   console.log(`seed ${seed}: ${r.ok ? 'ok' : 'FAIL ' + r.failure}`);
   console.log(`  link: ${r.mixText}`);
@@ -49,13 +59,13 @@ let bytes = 0;
 let bigSeeds = 0;
 const t0 = performance.now();
 for (let seed = from; seed < from + n; seed++) {
-  const r = runScenario({ seed });
+  const r = runScenario({ seed, options });
   if (r.mix) report.add(r.mix);
   bytes += r.bytes;
   if (r.bytes >= 2_000_000) bigSeeds++;
   if (r.ok) passed++;
   else {
-    failures.push(`seed ${seed}: ${r.failure}\n  link: ${r.mixText}\n  replay: npm run sim -- --seed ${seed} --trace seed-${seed}.sqlog`);
+    failures.push(`seed ${seed}: ${r.failure}\n  link: ${r.mixText}\n  replay: npm run sim -- --seed ${seed}${ccFlag} --trace seed-${seed}.sqlog`);
   }
   if (verbose) console.log(`seed ${seed} ${r.ok ? 'ok' : 'FAIL'} ${(r.simTime / 1000).toFixed(1)}s ${r.bytes}B ${r.mixText}`);
 }
