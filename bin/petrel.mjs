@@ -10,6 +10,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = {
   impair: { dir: 'tools/impair', module: 'cli', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
   qlog: { dir: 'tools/qlog', module: 'validate', summary: 'validate qlog (JSON-SEQ .sqlog) files against Petrel\'s schema' },
+  'qlog-plot': { dir: 'tools/qlog-plot', module: 'cli', summary: 'plot cwnd, bytes in flight, RTT and losses of a qlog file as an SVG' },
+  chat: { dir: 'examples/chat', module: 'cli', summary: 'the example chat: a server (--serve) or a terminal client (--connect)' },
 };
 
 function usage(out) {
