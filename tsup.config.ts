@@ -36,6 +36,7 @@ export default defineConfig([
       'tools/impair/cli': 'tools/impair/cli.ts',
       'tools/qlog/validate': 'tools/qlog/validate.ts',
       'tools/qlog-plot/cli': 'tools/qlog-plot/cli.ts',
+      'examples/chat/cli': 'examples/chat/cli.ts',
     },
     format: ['esm'],
     dts: false,

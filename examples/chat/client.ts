@@ -62,6 +62,8 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
   nick: string;
   room: string;
   members: string[] = [];
+  /** the last welcome (members and recent history of the room we are in) */
+  welcome: Welcome | null = null;
   /** lines said so far (the next `say` carries `seq + 1`) */
   private seq = 0;
   private readonly chat: PetrelChannel<unknown>;
@@ -97,7 +99,12 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     const client = new ChatClient(conn, o.nick, o.room ?? 'lobby');
     const welcomed = client.nextWelcome();
     client.chat.send({ t: 'hello', nick: o.nick, room: client.room });
-    await welcomed;
+    try {
+      client.welcome = await welcomed;
+    } catch (e) {
+      await conn.close({ reason: 'not welcomed' });
+      throw e;
+    }
     return client;
   }
 
@@ -144,16 +151,27 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   private nextWelcome(): Promise<Welcome> {
     return new Promise((resolve, reject) => {
-      const onWelcome = (w: Welcome): void => {
+      const done = (): void => {
+        this.off('welcome', onWelcome);
         this.off('closed', onClosed);
+        this.off('refused', onRefused);
+      };
+      const onWelcome = (w: Welcome): void => {
+        done();
         resolve(w);
       };
       const onClosed = (why: string): void => {
-        this.off('welcome', onWelcome);
+        done();
         reject(new Error(`connection closed before the welcome: ${why}`));
       };
-      this.once('welcome', onWelcome);
-      this.once('closed', onClosed);
+      // While we wait for a welcome, a refusal is the answer to our hello / join (the channel is ordered).
+      const onRefused = (why: string): void => {
+        done();
+        reject(new Error(`refused: ${why}`));
+      };
+      this.on('welcome', onWelcome);
+      this.on('closed', onClosed);
+      this.on('refused', onRefused);
     });
   }
 
@@ -164,6 +182,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
         this.nick = m.nick;
         this.room = m.room;
         this.members = m.members;
+        this.welcome = { nick: m.nick, room: m.room, members: m.members, history: m.history };
         this.emit('welcome', { nick: m.nick, room: m.room, members: m.members, history: m.history });
         break;
       case 'line':

@@ -168,8 +168,7 @@ export class ChatServer {
       if (this.rooms.size >= this.maxRooms) {
         this.counters.rejected++;
         this.send(member.chat, { t: 'error', text: `too many rooms (${this.maxRooms}); join an existing one` });
-        if (member.room === null) member.conn.close({ code: 1, reason: 'no room' }).catch(() => {});
-        return;
+        return; // a member without a room may still join an existing one
       }
       room = { name: roomName, members: new Set(), history: [], nextId: 1 };
       this.rooms.set(roomName, room);
