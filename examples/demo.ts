@@ -7,7 +7,7 @@
  * order, prints each connection's statistics, writes alice's qlog and an SVG plot of it, and exits 0 only if every
  * check passed. `--lines N` changes the length of the conversation; `--out DIR` where the qlog and plot go.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseJsonSeq } from '../lib/qlog/schema.js';
 import { extractSeries, renderSvg } from '../tools/qlog-plot/plot.js';
@@ -58,6 +58,7 @@ async function main(): Promise<number> {
   const lines = Number(arg('lines') ?? 20);
   const out = arg('out') ?? 'demo-output';
   console.log(`petrel demo: a chat server behind an impairment proxy (5 % loss each way, 60 ms RTT); alice and bob say ${lines} lines each, at once.`);
+  rmSync(join(out, 'qlog'), { recursive: true, force: true }); // only this run's qlog in there
   const r = await runChatDemo({ lines, qlogDir: join(out, 'qlog') });
   printConversation(r);
   console.log('\nDelivery checks:');
