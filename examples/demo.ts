@@ -51,7 +51,9 @@ function printStats(r: DemoResult): void {
   console.log(
     `  proxy         upstream ${up.sent} datagrams, ${dropped(up)} dropped (${pct(dropped(up), up.sent)} %); downstream ${down.sent}, ${dropped(down)} dropped (${pct(dropped(down), down.sent)} %)`,
   );
-  console.log(`  server        relayed ${r.server.lines} lines and ${r.server.typingRelayed} typing hints; rejected ${r.server.rejected} messages`);
+  console.log(
+    `  server        relayed ${r.server.lines} lines and ${r.server.typingRelayed} typing hints (${r.server.typingDropped} more than 2/s per user not relayed; the rest that are missing were lost: unreliable); rejected ${r.server.rejected} messages`,
+  );
 }
 
 async function main(): Promise<number> {

@@ -60,7 +60,7 @@ export interface DemoResult {
   users: SideReport[];
   verdict: Verdict;
   proxy: ImpairStats;
-  server: { lines: number; typingRelayed: number; rejected: number };
+  server: { lines: number; typingRelayed: number; typingDropped: number; rejected: number };
   /** the server's side of each user's connection */
   serverLinks: Array<{ nick: string; smoothedRtt: number; packetsSent: number; packetsLost: number; packetsRetransmitted: number }>;
   elapsedMs: number;
@@ -203,7 +203,7 @@ export async function runChatDemo(o: DemoOptions = {}): Promise<DemoResult> {
       users: reports,
       verdict,
       proxy: proxyStats,
-      server: { lines: st.lines, typingRelayed: st.typingRelayed, rejected: st.rejected },
+      server: { lines: st.lines, typingRelayed: st.typingRelayed, typingDropped: st.typingDropped, rejected: st.rejected },
       serverLinks,
       elapsedMs: performance.now() - t0,
       qlogDir: o.qlogDir ?? null,

@@ -30,6 +30,8 @@ interface Member {
   typing: PetrelChannel<TypingSignal>;
   /** the last `seq` this member said; a line must carry the next one (the channel is reliable and ordered) */
   lastSeq: number;
+  /** when this member's last typing hint was relayed (ms, performance.now()) */
+  lastTyping: number;
 }
 
 interface Room {
@@ -44,8 +46,13 @@ export interface ChatServerStats {
   members: number;
   lines: number;
   typingRelayed: number;
+  /** hints from a member faster than one per TYPING_INTERVAL, not relayed */
+  typingDropped: number;
   rejected: number;
 }
+
+/** ms between two typing hints relayed for one member (clients send at most one a second while typing). */
+export const TYPING_INTERVAL = 500;
 
 export class ChatServer {
   readonly server: PetrelServer;
@@ -53,7 +60,7 @@ export class ChatServer {
   private readonly nicks = new Map<string, Member>();
   private readonly historySize: number;
   private readonly maxRooms: number;
-  private readonly counters = { lines: 0, typingRelayed: 0, rejected: 0 };
+  private readonly counters = { lines: 0, typingRelayed: 0, typingDropped: 0, rejected: 0 };
 
   private constructor(server: PetrelServer, o: ChatServerOptions) {
     this.server = server;
@@ -113,7 +120,7 @@ export class ChatServer {
           this.send(chat, { t: 'error', text: 'say hello first' });
           return;
         }
-        member = { conn, nick: this.uniqueNick(m.nick), room: null, chat, typing, lastSeq: 0 };
+        member = { conn, nick: this.uniqueNick(m.nick), room: null, chat, typing, lastSeq: 0, lastTyping: -Infinity };
         this.nicks.set(member.nick, member);
         this.enter(member, m.room);
         return;
@@ -139,6 +146,13 @@ export class ChatServer {
     typing.on('message', () => {
       const from = member;
       if (from === null || from.room === null) return;
+      // Each hint fans out to the whole room: relay at most one per member per TYPING_INTERVAL, drop the rest.
+      const now = performance.now();
+      if (now - from.lastTyping < TYPING_INTERVAL) {
+        this.counters.typingDropped++;
+        return;
+      }
+      from.lastTyping = now;
       for (const other of from.room.members) {
         if (other === from || !other.conn.isOpen) continue;
         other.typing.send({ nick: from.nick, room: from.room.name });

@@ -4,7 +4,7 @@ import { connect, type PetrelChannel } from '../../lib/api/index.js';
 import { ChatClient, type Presence } from '../../examples/chat/client.js';
 import { parseArgs } from '../../examples/chat/cli.js';
 import { CHAT_ALPN, MAX_TEXT, parseClientMessage, type ServerMessage } from '../../examples/chat/protocol.js';
-import { ChatServer } from '../../examples/chat/server.js';
+import { ChatServer, TYPING_INTERVAL } from '../../examples/chat/server.js';
 import { waitFor } from '../api/helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -82,6 +82,22 @@ describe('chat server and client', () => {
     expect(w.room).toBe('r1');
     expect(w.history.map((l) => l.text)).toEqual(['line 3', 'line 4', 'line 5']);
     expect(w.history.map((l) => l.id)).toEqual([3, 4, 5]);
+  });
+
+  it('relays at most one typing hint per member per TYPING_INTERVAL (a flood is dropped and counted)', async () => {
+    const s = await server();
+    const alice = await join(s, 'alice');
+    const bob = await join(s, 'bob');
+    let seen = 0;
+    alice.on('typing', () => seen++);
+    for (let i = 0; i < 50; i++) bob.typing();
+    await waitFor(() => s.stats().typingRelayed + s.stats().typingDropped >= 45, 5000, 'hints at the server'); // unreliable, but loopback
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.stats().typingRelayed).toBe(1);
+    expect(seen).toBe(1);
+    await new Promise((r) => setTimeout(r, TYPING_INTERVAL + 20));
+    bob.typing();
+    await waitFor(() => seen === 2, 5000, 'the next hint, after the interval');
   });
 
   it('a taken nickname gets a suffix', async () => {

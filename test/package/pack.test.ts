@@ -117,11 +117,6 @@ describe('npm pack → npm install --offline → use', () => {
   });
 
   it('npx petrel impair runs a proxy and reports; npx petrel qlog validates; npx petrel qlog-plot draws', async () => {
-    const impair = await npx('impair', '--listen', '127.0.0.1:0', '--target', '127.0.0.1:9', '--loss', '5%', '--delay', '30ms', '--duration', '300ms');
-    expect(impair.code, impair.err).toBe(0);
-    expect(impair.out).toMatch(/petrel impair: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:9/);
-    expect(impair.out).toContain('stopped (duration)');
-
     const lines: string[] = [];
     const { trace } = createConnectionQlog((r) => void lines.push(r), { vantagePoint: 'client', odcid: '0a0b', referenceTime: 0 });
     trace('connectivity:connection_state_updated', { state: 'handshake' }, 1);
@@ -130,11 +125,18 @@ describe('npm pack → npm install --offline → use', () => {
     trace('recovery:metrics_updated', { latestRtt: 45, smoothedRtt: 41, cwnd: 7360, bytesInFlight: 0 }, 50);
     const file = join(consumer, 'run.sqlog');
     writeFileSync(file, lines.join(''));
-    const q = await npx('qlog', file);
+    // Independent runs, side by side (each pays a node + npx start-up).
+    const [impair, q, plot] = await Promise.all([
+      npx('impair', '--listen', '127.0.0.1:0', '--target', '127.0.0.1:9', '--loss', '5%', '--delay', '30ms', '--duration', '300ms'),
+      npx('qlog', file),
+      npx('qlog-plot', file, '-o', join(consumer, 'run.svg')),
+    ]);
+    expect(impair.code, impair.err).toBe(0);
+    expect(impair.out).toMatch(/petrel impair: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:9/);
+    expect(impair.out).toContain('stopped (duration)');
     expect(q.code, q.out + q.err).toBe(0);
     expect(q.out).toContain(`${file}: 4 events`);
     expect(q.out).toContain('  valid\n');
-    const plot = await npx('qlog-plot', file, '-o', join(consumer, 'run.svg'));
     expect(plot.code, plot.err).toBe(0);
     expect(readFileSync(join(consumer, 'run.svg'), 'utf8')).toContain('Packets declared lost (1)');
   });
