@@ -52,7 +52,7 @@ function printStats(r: DemoResult): void {
     `  proxy         upstream ${up.sent} datagrams, ${dropped(up)} dropped (${pct(dropped(up), up.sent)} %); downstream ${down.sent}, ${dropped(down)} dropped (${pct(dropped(down), down.sent)} %)`,
   );
   console.log(
-    `  server        relayed ${r.server.lines} lines and ${r.server.typingRelayed} typing hints (${r.server.typingDropped} more than 2/s per user not relayed; the rest that are missing were lost: unreliable); rejected ${r.server.rejected} messages`,
+    `  server        relayed ${r.server.lines} lines and ${r.server.typingRelayed} typing hints (${r.server.typingDropped} dropped by its 2/s per-user limit; hints that never arrived were lost: unreliable); rejected ${r.server.rejected} messages`,
   );
 }
 

@@ -162,18 +162,20 @@ export async function runChatDemo(o: DemoOptions = {}): Promise<DemoResult> {
       said.set(c.nick, []);
     }
 
-    // Both talk at once: typing hints, then the line, with seeded pauses.
+    // Both talk at once: a typing hint now and then, and a line after each seeded pause.
     const rnd = prng(o.seed ?? 7);
     await Promise.all(
       users.map(async (c, u) => {
         const mine = said.get(c.nick)!;
+        let lastTyping = -Infinity;
         for (let i = 0; i < lines; i++) {
-          const wait = pause * (0.5 + rnd());
-          for (let k = 0; k < 2; k++) {
+          // Like the terminal client: while typing, at most one hint a second.
+          if (performance.now() - lastTyping >= 1000) {
+            lastTyping = performance.now();
             c.typing();
             reports[u]!.typingSent++;
-            await sleep(wait / 2);
           }
+          await sleep(pause * (0.5 + rnd()));
           const text = `${SCRIPT[(i + u * 3) % SCRIPT.length]} (${i + 1}/${lines})`;
           const seq = c.say(text);
           mine.push({ seq, text });
