@@ -24,6 +24,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'petrel-pack-'));
 const consumer = join(tmp, 'consumer');
 let tarballFiles: string[] = [];
 
+/** The environment without what an enclosing `npm test` / `npx` exported (npm_config_local_prefix and friends
+ *  describe this repository, not the consumer folder), except where npm keeps its cache. */
+const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') || k === 'npm_config_cache' || k === 'npm_config_userconfig'),
+);
+childEnv['npm_config_update_notifier'] = 'false';
+
 interface Ran {
   code: number;
   out: string;
@@ -32,7 +39,7 @@ interface Ran {
 
 async function sh(cmd: string, args: string[], cwd = consumer, timeout = 30_000): Promise<Ran> {
   try {
-    const r = await run(cmd, args, { cwd, timeout, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const r = await run(cmd, args, { cwd, timeout, maxBuffer: 16 * 1024 * 1024, env: childEnv });
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code?: number; stdout?: string; stderr?: string };
