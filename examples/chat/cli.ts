@@ -210,7 +210,7 @@ async function client(a: Args, io: CliIO): Promise<number> {
     show(`${DIM}── #${w.room}: ${w.members.join(', ')} ── ${w.history.length} recent line(s)${RESET}`);
     for (const l of w.history) showLine(l);
   };
-  welcome({ room: chat.room, members: chat.members, history: [] });
+  welcome(chat.welcome ?? { room: chat.room, members: chat.members, history: [] }); // the one connect() waited for
   chat.on('welcome', welcome);
   chat.on('line', showLine);
   chat.on('presence', (p) => show(`${DIM}${time(Date.now())} ${p.nick} ${p.event === 'join' ? 'joined' : 'left'} #${p.room} (${p.members.join(', ')})${RESET}`));

@@ -1,8 +1,8 @@
 /**
  * The chat server: rooms, nicknames, join/leave presence and the recent history of a room on join, over one Petrel
  * connection per client. Lines travel on the reliable-ordered `chat` channel; typing hints on the unreliable
- * `typing` channel. Everything a client can make the server hold is bounded: rooms (`maxRooms`, empty ones are
- * forgotten), history per room (`historySize` lines), name and text lengths, and the connection's message size.
+ * `typing` channel. Everything a client can make the server hold is bounded: rooms (`maxRooms`; an empty room keeps
+ * its history until its slot is needed), history per room (`historySize` lines), name and text lengths, and the connection's message size.
  */
 import { listen, type Identity, type PetrelChannel, type PetrelConnection, type PetrelServer } from '../../lib/api/index.js';
 import { CHAT_ALPN, MAX_MESSAGE_BYTES, MAX_NICK, parseClientMessage, type ChatLine, type ServerMessage, type TypingSignal } from './protocol.js';
@@ -16,7 +16,7 @@ export interface ChatServerOptions {
   insecure?: boolean;
   /** lines of history kept per room and sent on join (default 50) */
   historySize?: number;
-  /** rooms existing at once (default 256); joining a new room beyond it is refused */
+  /** rooms kept at once (default 256): a new room replaces the longest-empty one; when none is empty it is refused */
   maxRooms?: number;
   /** a qlog directory for every connection (see the qlog option of listen()) */
   qlog?: string;
@@ -179,6 +179,7 @@ export class ChatServer {
   private enter(member: Member, roomName: string): void {
     let room = this.rooms.get(roomName);
     if (room === undefined) {
+      if (this.rooms.size >= this.maxRooms) this.evictEmptyRoom();
       if (this.rooms.size >= this.maxRooms) {
         this.counters.rejected++;
         this.send(member.chat, { t: 'error', text: `too many rooms (${this.maxRooms}); join an existing one` });
@@ -199,8 +200,22 @@ export class ChatServer {
     if (room === null) return;
     room.members.delete(member);
     member.room = null;
-    if (room.members.size === 0) this.rooms.delete(room.name);
-    else this.broadcast(room, { t: 'presence', room: room.name, nick: member.nick, event: 'leave', members: names(room) });
+    // An empty room keeps its history for whoever comes next, until its slot is needed (evictEmptyRoom).
+    if (room.members.size > 0) this.broadcast(room, { t: 'presence', room: room.name, nick: member.nick, event: 'leave', members: names(room) });
+    else {
+      this.rooms.delete(room.name); // re-insert: the map's order is the order rooms became empty
+      this.rooms.set(room.name, room);
+    }
+  }
+
+  /** Forgets the room that has been empty longest, if any. */
+  private evictEmptyRoom(): void {
+    for (const [name, r] of this.rooms) {
+      if (r.members.size === 0) {
+        this.rooms.delete(name);
+        return;
+      }
+    }
   }
 
   private say(member: Member, seq: number, text: string): void {

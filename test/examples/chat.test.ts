@@ -100,6 +100,28 @@ describe('chat server and client', () => {
     await waitFor(() => seen === 2, 5000, 'the next hint, after the interval');
   });
 
+  it('an empty room keeps its history for the next visitor until its slot is needed', async () => {
+    const s = await server({ maxRooms: 2 });
+    const alice = await join(s, 'alice', 'quiet');
+    let n = 0;
+    alice.on('line', () => n++);
+    alice.say('anyone?');
+    await waitFor(() => n === 1, 5000, 'line');
+    await alice.close();
+    await waitFor(() => s.stats().members === 0, 5000, 'alice gone');
+    const bob = await join(s, 'bob', 'quiet');
+    expect(bob.welcome!.history.map((l) => `${l.from}: ${l.text}`)).toEqual(['alice: anyone?']);
+    await bob.join('other'); // quiet is empty again, other is occupied: two rooms, the limit
+    const carol = await join(s, 'carol', 'third'); // evicts quiet, the only empty room
+    expect(carol.room).toBe('third');
+    await expect(join(s, 'dave', 'quiet')).rejects.toThrow('too many rooms (2)'); // both rooms occupied
+    expect(s.stats().rooms).toBe(2);
+    await carol.close();
+    await waitFor(() => s.stats().members === 1, 5000, 'carol gone');
+    const erin = await join(s, 'erin', 'quiet'); // evicts third, now the only empty room
+    expect(erin.welcome!.history).toEqual([]); // quiet was forgotten: a new room of that name
+  });
+
   it('a taken nickname gets a suffix', async () => {
     const s = await server();
     await join(s, 'dup');
