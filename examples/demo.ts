@@ -1,106 +1,84 @@
 /**
- * `npm run demo`: a real transfer over the public API on loopback.
+ * `npm run demo`: chat over a lossy link, end to end through the public API.
  *
- * A server and a client in one process: the client uploads 16 MiB on four streams, the server answers each
- * stream with the SHA-256 of what it received; then 200 pings on a reliable channel measure the application
- * round trip, and 1,000 datagrams are echoed. Prints what happened and exits 0 only if every hash matched.
- * Secure mode: the client pins the server's freshly generated key.
+ * A chat server, the impairment proxy (petrel/impair) in front of it at 5 % loss each way and 60 ms RTT, and two
+ * scripted users (alice, bob) talking at once for a few seconds: lines on a reliable-ordered channel, "typing…" hints
+ * on an unreliable one. Prints the conversation as each side saw it, proves every line arrived exactly once and in
+ * order, prints each connection's statistics, writes alice's qlog and an SVG plot of it, and exits 0 only if every
+ * check passed. `--lines N` changes the length of the conversation; `--out DIR` where the qlog and plot go.
  */
-import { createHash, randomFillSync } from 'node:crypto';
-import { connect, generateIdentity, listen, type PetrelStream } from '../lib/api/index.js';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseJsonSeq } from '../lib/qlog/schema.js';
+import { extractSeries, renderSvg } from '../tools/qlog-plot/plot.js';
+import { runChatDemo, type DemoResult } from './chat/demo-run.js';
 
-const STREAMS = 4;
-const PER_STREAM = 4 * 1024 * 1024;
-const PINGS = 200;
-const DATAGRAMS = 1000;
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
+const pct = (n: number, d: number) => (d === 0 ? '0.0' : ((100 * n) / d).toFixed(1));
 
-async function readAll(s: PetrelStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s.iterator({ destroyOnReturn: false })) parts.push(c as Buffer);
-  return Buffer.concat(parts);
+function printConversation(r: DemoResult): void {
+  const [a, b] = r.users as [DemoResult['users'][0], DemoResult['users'][0]];
+  const atB = new Map(b.seen.map((s) => [s.line.id, s.t]));
+  console.log(`\nThe conversation in #harbour (arrival time at each side, seconds since start):`);
+  console.log(`  ${'#'.padStart(3)}  ${a.nick.padStart(7)}  ${b.nick.padStart(7)}  line`);
+  for (const s of a.seen) {
+    const tb = atB.get(s.line.id);
+    console.log(`  ${String(s.line.id).padStart(3)}  ${(s.t / 1000).toFixed(2).padStart(7)}  ${tb === undefined ? '      -' : (tb / 1000).toFixed(2).padStart(7)}  ${s.line.from}: ${s.line.text}`);
+  }
+  const onlyB = b.seen.filter((s) => !a.seen.some((x) => x.line.id === s.line.id));
+  for (const s of onlyB) console.log(`  ${String(s.line.id).padStart(3)}        -  ${(s.t / 1000).toFixed(2).padStart(7)}  ${s.line.from}: ${s.line.text}`);
+}
+
+function printStats(r: DemoResult): void {
+  console.log('\nConnections (each client\'s own view, then the server\'s view of each):');
+  for (const u of r.users) {
+    const l = u.link;
+    console.log(
+      `  ${u.nick.padEnd(13)} rtt ${l.smoothedRtt.toFixed(1)} ms (min ${l.minRtt.toFixed(1)}), packets sent ${l.packetsSent}, lost ${l.packetsLost} (${(l.lossRate * 100).toFixed(1)} %), ` +
+        `retransmitted ${l.packetsRetransmitted}; typing hints sent ${u.typingSent}, shown ${u.typingSeen}`,
+    );
+  }
+  r.serverLinks.forEach((l) =>
+    console.log(`  server→${l.nick.padEnd(6)} rtt ${l.smoothedRtt.toFixed(1)} ms, packets sent ${l.packetsSent}, lost ${l.packetsLost} (${pct(l.packetsLost, l.packetsSent)} %), retransmitted ${l.packetsRetransmitted}`),
+  );
+  const up = r.proxy.upstream;
+  const down = r.proxy.downstream;
+  const dropped = (d: typeof up) => Object.values(d.dropped).reduce((x, y) => x + y, 0);
+  console.log(
+    `  proxy         upstream ${up.sent} datagrams, ${dropped(up)} dropped (${pct(dropped(up), up.sent)} %); downstream ${down.sent}, ${dropped(down)} dropped (${pct(dropped(down), down.sent)} %)`,
+  );
+  console.log(
+    `  server        relayed ${r.server.lines} lines and ${r.server.typingRelayed} typing hints (${r.server.typingDropped} dropped by its 2/s per-user limit; hints that never arrived were lost: unreliable); rejected ${r.server.rejected} messages`,
+  );
 }
 
 async function main(): Promise<number> {
-  const identity = generateIdentity();
-  const server = await listen({ host: '127.0.0.1', port: 0, identity, alpn: 'petrel-demo' });
-  server.on('connection', (conn) => {
-    conn.on('stream', (s) => {
-      const h = createHash('sha256');
-      void (async () => {
-        for await (const c of s.iterator({ destroyOnReturn: false })) h.update(c as Buffer);
-        s.end(h.digest('hex'));
-      })();
-    });
-    const ping = conn.channel<{ t: number }>('ping', { mode: 'reliable-ordered' });
-    ping.on('message', (m) => ping.send(m));
-    conn.on('datagram', (d) => conn.sendDatagram(d));
-  });
-  const { port } = server.address();
-  console.log(`server listening on 127.0.0.1:${port} (UDP), key ${identity.fingerprint}`);
+  const lines = Number(arg('lines') ?? 20);
+  const out = arg('out') ?? 'demo-output';
+  console.log(`petrel demo: a chat server behind an impairment proxy (5 % loss each way, 60 ms RTT); alice and bob say ${lines} lines each, at once.`);
+  rmSync(join(out, 'qlog'), { recursive: true, force: true }); // only this run's qlog in there
+  const r = await runChatDemo({ lines, qlogDir: join(out, 'qlog') });
+  printConversation(r);
+  console.log('\nDelivery checks:');
+  for (const c of r.verdict.checks) console.log(`  ${c}`);
+  printStats(r);
 
-  const t0 = performance.now();
-  const conn = await connect({ host: '127.0.0.1', port, serverKey: identity.fingerprint, alpn: 'petrel-demo' });
-  console.log(`connected in ${(performance.now() - t0).toFixed(1)} ms, alpn=${conn.alpn}`);
-
-  // 1. Bulk: four streams in parallel, each answered with the hash the server computed.
-  const payloads = Array.from({ length: STREAMS }, () => randomFillSync(Buffer.allocUnsafe(PER_STREAM)));
-  const tBulk = performance.now();
-  const answers = await Promise.all(
-    payloads.map(async (data) => {
-      const s = await conn.openStream();
-      s.end(data);
-      return (await readAll(s)).toString();
-    }),
-  );
-  const bulkMs = performance.now() - tBulk;
-  const matches = answers.filter((a, i) => a === sha256(payloads[i]!)).length;
-  const total = STREAMS * PER_STREAM;
-  console.log(
-    `bulk: ${mib(total)} MiB on ${STREAMS} streams in ${bulkMs.toFixed(0)} ms = ${(total / 1e6 / (bulkMs / 1000)).toFixed(1)} MB/s; ` +
-      `SHA-256 match ${matches}/${STREAMS}`,
-  );
-
-  // 2. Round trips on a reliable channel (MessagePack).
-  const ping = conn.channel<{ t: number }>('ping', { mode: 'reliable-ordered' });
-  const rtts: number[] = [];
-  for (let i = 0; i < PINGS; i++) {
-    const back = new Promise<{ t: number }>((r) => ping.once('message', r));
-    ping.send({ t: performance.now() });
-    const echoed = await back;
-    rtts.push(performance.now() - echoed.t);
+  // alice's qlog, and a picture of it.
+  const dir = join(out, 'qlog');
+  const file = readdirSync(dir).filter((f) => f.endsWith('.sqlog')).map((f) => join(dir, f)).sort().at(-1);
+  if (file !== undefined) {
+    const series = extractSeries(parseJsonSeq(readFileSync(file, 'utf8')).records);
+    series.title = 'alice: chat through 5 % loss, 60 ms RTT';
+    const svg = join(out, 'alice.svg');
+    writeFileSync(svg, renderSvg(series));
+    console.log(`\nqlog: ${relative('.', file)} (open in https://qvis.quictools.info); plot: ${relative('.', svg)} (npx petrel qlog-plot FILE -o OUT.svg)`);
   }
-  rtts.sort((a, b) => a - b);
-  const q = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))]!.toFixed(3);
-  console.log(`channel ping x${PINGS}: rtt p50 ${q(0.5)} ms, p99 ${q(0.99)} ms; transport srtt ${conn.stats().smoothedRtt.toFixed(2)} ms`);
-
-  // 3. Datagrams: unreliable, echoed.
-  // Unreliable by design: a datagram that does not fit the send queue or a full socket buffer is lost.
-  let echoed = 0;
-  conn.on('datagram', () => echoed++);
-  for (let i = 0; i < DATAGRAMS; i += 100) {
-    for (let k = 0; k < 100; k++) conn.sendDatagram(new Uint8Array(200).fill((i + k) & 0xff));
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const until = performance.now() + 1000;
-  while (echoed < DATAGRAMS && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
-  console.log(`datagrams: ${DATAGRAMS} sent in bursts of 100, ${echoed} echoed back (${conn.stats().datagramsDropped} dropped from a full send queue)`);
-
-  const st = conn.stats();
-  console.log(
-    `client stats: ${mib(st.bytesSent)} MiB sent, ${mib(st.bytesReceived)} MiB received, ${st.packetsSent} packets out, ` +
-      `${st.packetsLost} lost, cwnd ${(st.cwnd / 1024).toFixed(0)} KiB`,
-  );
-  const sst = server.stats();
-  console.log(`server socket buffers granted: recv ${mib(sst.recvBufferSize)} MiB, send ${mib(sst.sendBufferSize)} MiB`);
-
-  await conn.close({ reason: 'demo done' });
-  await server.close();
-  const ok = matches === STREAMS;
-  console.log(ok ? 'OK: all hashes matched' : 'FAILED: hash mismatch');
-  return ok ? 0 : 1;
+  console.log(`\n${r.verdict.ok ? 'OK' : 'FAILED'}: ${r.users.map((u) => `${u.nick} saw ${u.seen.length} lines`).join(', ')} in ${(r.elapsedMs / 1000).toFixed(1)} s`);
+  return r.verdict.ok ? 0 : 1;
 }
 
 main().then(

@@ -2,6 +2,18 @@
  * Error types shared by every layer. `PetrelError.code` is a stable string users can switch on;
  * `PetrelWireError` adds the numeric error code the spec assigns (it is what goes into CONNECTION_CLOSE).
  */
+/** Registry-wide keys (Symbol.for), so that two copies of Petrel — the ESM and the CJS build of one install, or two
+ *  installs — agree on them: a class's own kind, and the kinds along an instance's prototype chain. */
+const KIND = Symbol.for('petrel.error.kind');
+const KINDS = Symbol.for('petrel.error.kinds');
+
+/** Gives `cls` a kind and its prototype the kinds of its chain, so `instanceof` can recognise other copies' errors. */
+function brand(cls: abstract new (...args: never[]) => object, kind: string): void {
+  const parent = (Object.getPrototypeOf(cls.prototype) as Record<symbol, unknown>)[KINDS];
+  Object.defineProperty(cls, KIND, { value: kind });
+  Object.defineProperty(cls.prototype, KINDS, { value: Object.freeze([...(Array.isArray(parent) ? parent : []), kind]) });
+}
+
 export class PetrelError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -9,6 +21,27 @@ export class PetrelError extends Error {
     this.name = 'PetrelError';
     this.code = code;
   }
+
+  /**
+   * `err instanceof PetrelError` holds for errors made by any copy of Petrel: an application that `import`s
+   * petrel while a dependency `require`s it gets two copies of every class, and both must catch each other's
+   * errors. Subclasses that are not branded (internal ones) fall back to the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(this, KIND)) return false;
+    const kinds = (value as Record<symbol, unknown>)[KINDS];
+    return Array.isArray(kinds) && kinds.includes((this as unknown as Record<symbol, unknown>)[KIND]);
+  }
+
+  static {
+    brand(this, 'PetrelError');
+  }
+}
+
+/** True for a PetrelError from any copy of Petrel (ESM or CJS), optionally with the given `code`. */
+export function isPetrelError(value: unknown, code?: string): value is PetrelError {
+  return value instanceof PetrelError && (code === undefined || value.code === code);
 }
 
 /** Transport error codes (spec/wire.md §Error codes). Values < 0x40 follow RFC 9000 §20.1. */
@@ -61,5 +94,9 @@ export class PetrelWireError extends PetrelError {
     this.name = 'PetrelWireError';
     this.errorCode = errorCode;
     this.frameType = frameType;
+  }
+
+  static {
+    brand(this, 'PetrelWireError');
   }
 }

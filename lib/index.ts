@@ -5,7 +5,7 @@
  * - The sans-IO core for custom drivers, simulation and conformance: `Endpoint`, `Connection`.
  * - The wire codec, crypto building blocks and the deterministic simulator.
  */
-export { PetrelError, PetrelWireError, TransportErrorCode, transportErrorName } from './errors.js';
+export { PetrelError, PetrelWireError, TransportErrorCode, isPetrelError, transportErrorName } from './errors.js';
 export type { TransportErrorName } from './errors.js';
 
 // Sans-IO core.

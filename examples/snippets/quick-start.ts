@@ -9,8 +9,7 @@ const server = await listen({ host: '127.0.0.1', port: 0, identity });
 server.on('connection', (conn) => {
   conn.on('stream', async (stream) => {
     let text = '';
-    // iterator({ destroyOnReturn: false }) keeps the stream writable after reading to the end.
-    for await (const chunk of stream.iterator({ destroyOnReturn: false })) text += chunk;
+    for await (const chunk of stream) text += chunk; // reading to the end leaves the stream writable
     stream.end(text.toUpperCase());
   });
 });

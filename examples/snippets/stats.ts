@@ -5,7 +5,7 @@ const server = await listen({ host: '127.0.0.1', port: 0, insecure: true });
 server.on('connection', (conn) => {
   conn.on('stream', async (s) => {
     let n = 0;
-    for await (const c of s.iterator({ destroyOnReturn: false })) n += (c as Buffer).length;
+    for await (const c of s) n += (c as Buffer).length;
     s.end(String(n));
   });
 });

@@ -62,7 +62,7 @@ export interface PetrelConnectionEvents {
   close: [result: CloseResult];
 }
 
-/** What a connection needs from whoever drives it (a server or a client session). @internal */
+/** What a connection needs from whoever drives it (a server or a client session); not part of the public API. */
 export interface ConnectionOwner {
   /** The layer's timer deadline (reassembly expiry) changed. */
   setLayerDeadline(conn: PetrelConnection, t: number | null): void;

@@ -102,6 +102,38 @@ export class PetrelStream extends Duplex {
     cb(err);
   }
 
+  /**
+   * `for await (const chunk of stream)`: reading to the end leaves the writable side open, so the first server a
+   * Node user writes — read the request to its end, then `stream.end(reply)` — works. Node's own iterator destroys
+   * the whole Duplex when the loop ends; here only an early `break`, `return` or throw out of the loop destroys it
+   * (the peer sees STOP_SENDING / RESET_STREAM, as with Node's default). A read error still destroys it.
+   */
+  override [Symbol.asyncIterator](): NodeJS.AsyncIterator<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- Readable's own signature
+    const inner = this.iterator({ destroyOnReturn: false });
+    let ended = false;
+    const early = async (): Promise<void> => {
+      await inner.return?.();
+      if (!ended && !this.destroyed) this.destroy();
+    };
+    const it: NodeJS.AsyncIterator<any> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+      next: async () => {
+        const r = await inner.next();
+        if (r.done === true) ended = true;
+        return r;
+      },
+      return: async (value?: unknown) => {
+        await early();
+        return { done: true, value };
+      },
+      throw: async (err?: unknown) => {
+        await early();
+        throw err;
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
   /** Abruptly ends our sending side with an application error code (RESET_STREAM). */
   reset(code = 0): void {
     if (this.writeDone) return;

@@ -36,4 +36,17 @@ describe('built package', () => {
     expect(typeof mod.PetrelError).toBe('function');
     expect(typeof mod.Endpoint).toBe('function');
   });
+
+  it('one PetrelError identity: errors from the CJS build are instances of the ESM classes and back', async () => {
+    const esm = (await import(/* @vite-ignore */ `${root}/dist/index.js`)) as typeof import('../../lib/index.js');
+    const cjs = createRequire(`${root}/package.json`)('petrel') as typeof import('../../lib/index.js');
+    expect(esm.PetrelError).not.toBe(cjs.PetrelError); // really two copies
+    expect(new cjs.PetrelError('X', 'm')).toBeInstanceOf(esm.PetrelError);
+    expect(new esm.PetrelError('X', 'm')).toBeInstanceOf(cjs.PetrelError);
+    expect(new cjs.PetrelWireError(7, 'm')).toBeInstanceOf(esm.PetrelWireError);
+    expect(new cjs.PetrelError('X', 'm') instanceof esm.PetrelWireError).toBe(false);
+    expect({ code: 'X', message: 'm' } instanceof esm.PetrelError).toBe(false);
+    expect(esm.isPetrelError(new cjs.PetrelError('ABORTED', 'm'), 'ABORTED')).toBe(true);
+    expect(esm.isPetrelError(new Error('m'))).toBe(false);
+  });
 });
