@@ -18,7 +18,8 @@ const COMMANDS = {
 
 function usage(out) {
   out.write('Usage: petrel <command> [options]\n\nCommands:\n');
-  for (const [name, c] of Object.entries(COMMANDS)) out.write(`  ${name.padEnd(10)}${c.summary}\n`);
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  for (const [name, c] of Object.entries(COMMANDS)) out.write(`  ${name.padEnd(width)}${c.summary}\n`);
   out.write('\nRun `petrel <command> --help` for the options of a command.\n');
 }
 

@@ -11,9 +11,8 @@ import { SERVER_CASES, runServerCases, type CaseResult } from './lib/runner.js';
 import { CLIENT_CASE_IDS, runClientCases } from './lib/client-mode.js';
 import { consoleLine, consoleSummary, counts, toJUnit, toJson } from './lib/report.js';
 
-const HELP = `Usage:
-  petrel conformance --server HOST:PORT [--server-key FINGERPRINT | --insecure] [options]
-  petrel conformance --client "COMMAND {host} {port} {key}" [--insecure] [options]
+const HELP = `Usage: petrel conformance --server HOST:PORT [--server-key FINGERPRINT | --insecure] [options]
+       petrel conformance --client "COMMAND {host} {port} {key}" [--insecure] [options]
 
 Runs the conformance cases of spec/ against a server (the runner is the client) or against a client
 implementation launched once per case against the runner's own echo server. Verdicts: PASS, FAIL,
