@@ -126,7 +126,7 @@ function headerBytes(lists: Field[][], tableSize: number, blocked: number): numb
 
 if (process.argv.includes('--server')) void serverMain();
 else
-  clientMain().catch((e) => {
+  {clientMain().catch((e) => {
     console.error(e);
     process.exit(1);
-  });
+  });}
