@@ -124,9 +124,11 @@ function headerBytes(lists: Field[][], tableSize: number, blocked: number): numb
   return total;
 }
 
-if (process.argv.includes('--server')) void serverMain();
-else
-  {clientMain().catch((e) => {
+if (process.argv.includes('--server')) {
+  void serverMain();
+} else {
+  clientMain().catch((e) => {
     console.error(e);
     process.exit(1);
-  });}
+  });
+}
