@@ -14,6 +14,12 @@ import type { PacketSpace } from './space.js';
 
 /** Our min_ack_delay (µs) advertised so the peer may send ACK_FREQUENCY. */
 export const MIN_ACK_DELAY_US = 1000;
+/**
+ * Ranges of received packet numbers we keep to acknowledge, per space. An ACK carries at most maxAckRanges
+ * (the highest ones); a peer that makes many gaps cannot grow the set beyond this: the oldest ranges go
+ * (they were acknowledged in earlier ACKs, or will be retransmitted by the peer).
+ */
+export const MAX_TRACKED_ACK_RANGES = 256;
 
 /** The min_ack_delay we advertise: none when ACK_FREQUENCY is off or max_ack_delay leaves nothing to thin. */
 export function localMinAckDelay(ackFrequency: boolean, maxAckDelayMs: number): number | undefined {
@@ -41,6 +47,8 @@ export class AckManager {
 
   /** An authenticated packet was processed: decide whether its ACK goes now or by a deadline. */
   onPacketReceived(space: PacketSpace, ackEliciting: boolean, outOfOrder: boolean, now: number): void {
+    const cap = Math.max(MAX_TRACKED_ACK_RANGES, this.ctx.opts.maxAckRanges);
+    if (space.toAck.rangeCount > cap) space.toAck.keepHighest(cap);
     if (!ackEliciting) return;
     if (space.id !== APP || (outOfOrder && this.reorderThreshold > 0) || space.ackElicitingSinceAck > this.threshold) {
       space.ackImmediate = true;

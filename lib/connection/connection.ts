@@ -30,7 +30,7 @@ import { DEFAULT_URGENCY } from './scheduler.js';
 import { SentFrameRouter, type SentFrame } from './sent-frame.js';
 import { PacketSpace } from './space.js';
 import { Counters, connectionStats } from './stats.js';
-import { StreamManager, type StreamPriority } from './streams/manager.js';
+import { StreamManager, type StreamPriority, type StreamStats } from './streams/manager.js';
 import { StreamWriter } from './streams/writer.js';
 import { PROBES_PER_IDLE, Timers } from './timers.js';
 import { Transmitter } from './transmit.js';
@@ -242,8 +242,8 @@ export class Connection {
     });
   }
 
-  /** Per-stream flow-control and buffer state (timeBlocked: ms blocked by the peer's stream limit with data waiting). */
-  streamStats(id: number): ReturnType<StreamManager['stats']> {
+  /** Per-stream flow-control and buffer state. */
+  streamStats(id: number): StreamStats | null {
     return this.streams.stats(id);
   }
 

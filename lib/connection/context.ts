@@ -5,7 +5,6 @@
  */
 import type { Recovery } from '../recovery/recovery.js';
 import { SPACE_APPLICATION, SPACE_HANDSHAKE, SPACE_INITIAL, type SpaceId } from '../recovery/types.js';
-import { BASE_DATAGRAM_SIZE } from '../wire/datagram.js';
 import type { TransportParameters } from '../wire/transport-params.js';
 import type { ResolvedOptions } from './defaults.js';
 import type { SentFrame } from './sent-frame.js';
@@ -53,5 +52,3 @@ export interface ConnContext {
 export function isClosingOrGone(state: ConnectionState): boolean {
   return state === 'closing' || state === 'draining' || state === 'closed';
 }
-
-export const INITIAL_MAX_DATAGRAM_SIZE = BASE_DATAGRAM_SIZE;

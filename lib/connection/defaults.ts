@@ -2,10 +2,9 @@
  * The one table of transport defaults. The core fills unset ConnectionOptions from it, and the public
  * TransportOptions (lib/api/options.ts) is derived from ConnectionOptions, so a default lives only here.
  */
+import type { CongestionAlgorithm } from '../congestion/types.js';
 import { MAX_DATAGRAM_IPV4 } from '../wire/datagram.js';
 import type { ConnectionOptions } from './types.js';
-
-export type CongestionControlName = 'cubic' | 'newreno' | 'bbr';
 
 export const DEFAULTS = {
   idleTimeout: 30_000,
@@ -24,7 +23,7 @@ export const DEFAULTS = {
   maxDatagramFrameSize: MAX_DATAGRAM_IPV4,
   datagramQueueLength: 256,
   maxUdpPayloadSize: MAX_DATAGRAM_IPV4,
-  congestionControl: 'cubic' as CongestionControlName,
+  congestionControl: 'cubic' as CongestionAlgorithm,
   pacing: true,
   pmtud: true,
   keyUpdateInterval: 2 ** 22,

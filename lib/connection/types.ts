@@ -1,4 +1,5 @@
 /** Public shapes of the sans-IO connection: options, the environment it is given, events and stats. */
+import type { CongestionAlgorithm } from '../congestion/types.js';
 import type { Crc32 } from '../wire/datagram.js';
 
 export interface PeerAddress {
@@ -33,6 +34,10 @@ export interface CoreEnv {
 /** The crypto layer's contract, defined there (crypto never imports from the connection). */
 export type { CryptoConfig } from '../crypto/types.js';
 
+/**
+ * Connection options; every one is optional and its default is in DEFAULTS (lib/connection/defaults.ts), the
+ * only defaults table. The public TransportOptions (lib/api/options.ts) takes these fields and docs as they are.
+ */
 export interface ConnectionOptions {
   /** Idle timeout we offer, ms (the negotiated value is the minimum of both sides'). 0 = none. */
   idleTimeout?: number;
@@ -64,7 +69,7 @@ export interface ConnectionOptions {
   /** Largest UDP payload we accept and the PMTU ceiling (1472 IPv4, 1452 IPv6). */
   maxUdpPayloadSize?: number;
   /** Congestion controller (default 'cubic'). */
-  congestionControl?: 'cubic' | 'newreno' | 'bbr';
+  congestionControl?: CongestionAlgorithm;
   /** Pace packets over the RTT (default true). */
   pacing?: boolean;
   /** Path MTU discovery from 1200 up to 1472 (IPv4) / 1452 (IPv6) (default true). */

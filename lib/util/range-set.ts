@@ -4,7 +4,11 @@
  * Storage is two parallel number arrays; operations are O(log n) search + O(n) splice, and n stays
  * small in practice (ACK ranges are capped, stream gaps are bounded by flow control).
  */
-import type { AckRange } from '../wire/frame-types.js';
+/** An inclusive range (the shape of lib/wire's AckRange, without importing it). */
+export interface InclusiveRange {
+  smallest: number;
+  largest: number;
+}
 
 export class RangeSet {
   /** starts[i] <= ends[i] < starts[i+1] - 1 */
@@ -158,8 +162,8 @@ export class RangeSet {
   }
 
   /** Ranges in descending order, at most `limit` of them (the form an ACK frame carries). */
-  toAckRanges(limit = Infinity): AckRange[] {
-    const out: AckRange[] = [];
+  toAckRanges(limit = Infinity): InclusiveRange[] {
+    const out: InclusiveRange[] = [];
     for (let i = this.starts.length - 1; i >= 0 && out.length < limit; i--) {
       out.push({ smallest: this.starts[i]!, largest: this.ends[i]! });
     }

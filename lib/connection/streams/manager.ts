@@ -21,6 +21,18 @@ export interface StreamPriority {
 /** Per-kind pair: index 0 bidirectional, 1 unidirectional. */
 type PerKind<T> = [T, T];
 
+/** Per-stream flow-control and buffer state (Connection.streamStats). */
+export interface StreamStats {
+  sendCredit: { limit: number; used: number };
+  recvLimit: number;
+  recvBuffered: number;
+  sendBuffered: number;
+  /** ms spent blocked by the peer's stream flow-control limit with data waiting. */
+  timeBlocked: number;
+  urgency: number;
+  incremental: boolean;
+}
+
 export function owesControl(s: StreamState): boolean {
   return s.resetPending || s.stopPending || (s.maxDataPending && s.recvState === 'open') || s.blockedPending !== null;
 }
@@ -159,7 +171,7 @@ export class StreamManager {
   }
 
   /** Per-stream flow-control and buffer state. */
-  stats(id: number) {
+  stats(id: number): StreamStats | null {
     const s = this.streams.get(id);
     if (!s) return null;
     return {
