@@ -108,8 +108,17 @@ export class HttpEndpoint {
     this.session = new HttpSession(opts);
     conn.on('stream', (s) => this.peerStream(s));
     conn.once('close', () => (this.closed = true));
-    this.ready = this.open();
+    // A server opens its streams only once the client has opened one: the client's endpoint (which exists before
+    // the client opens anything) is then listening, so the server's SETTINGS cannot arrive unheard.
+    this.ready = opts.role === 'client' ? this.open() : new Promise<void>((r) => (this.startServer = r)).then(() => this.open());
     this.ready.catch(() => {});
+  }
+
+  private startServer: (() => void) | null = null;
+
+  /** True once our control stream is open. */
+  get started(): boolean {
+    return this.control !== null;
   }
 
   private async open(): Promise<void> {
@@ -149,6 +158,10 @@ export class HttpEndpoint {
 
   private peerStream(s: PetrelStream): void {
     s.on('error', () => {});
+    if (this.startServer !== null) {
+      this.startServer();
+      this.startServer = null;
+    }
     if (s.bidirectional) {
       if (this.session.role === 'server' && this.onRequestStream) this.onRequestStream(s);
       else s.reset(HttpErrorCode.H3_STREAM_CREATION_ERROR);
@@ -505,9 +518,12 @@ export function serveHttp(conn: PetrelConnection, handler: RequestHandler, opts:
       return inFlight;
     },
     async close() {
-      await ep.ready.catch(() => {});
-      ep.session.goaway(nextId);
-      ep.flush();
+      // GOAWAY goes on our control stream, which exists once the client has opened a stream.
+      if (ep.started || nextId > 0) {
+        await ep.ready.catch(() => {});
+        ep.session.goaway(nextId);
+        ep.flush();
+      }
       if (inFlight > 0) await new Promise<void>((r) => (idle = r));
       await conn.close({ code: HttpErrorCode.H3_NO_ERROR, reason: 'GOAWAY' });
     },

@@ -133,6 +133,24 @@ describe('HTTP over Petrel', () => {
     expect(closed.code).toBe(HttpErrorCode.H3_NO_ERROR);
   });
 
+  it('works when the client starts HTTP late: SETTINGS and the dynamic table in both directions', async () => {
+    const p = await pair(async (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': 'petrel-test-server', 'x-req': req.headers['x-req']! });
+      await res.end('ok');
+    });
+    await new Promise((r) => setTimeout(r, 200)); // the connection idles before the first request
+    for (let i = 0; i < 5; i++) {
+      const r = await within(request(p.conn, { path: '/seq', headers: { 'user-agent': 'petrel-test-agent', 'x-req': String(i) } }), 5000, `request ${i}`);
+      expect(r.headers['x-req']).toBe(String(i));
+      expect(await text(r.body)).toBe('ok');
+    }
+    const { httpClient } = await import('../../lib/http/node.js');
+    const client = httpClient(p.conn).session;
+    expect(client.peerSettings).not.toBeNull();
+    expect(client.decoder.insertCount).toBeGreaterThan(0); // the server's encoder stream reached us
+    expect(p.http.endpoint.session.decoder.insertCount).toBeGreaterThan(0);
+  });
+
   it('answers 500 when the handler throws, and keeps the connection', async () => {
     const p = await pair(async (req, res) => {
       if (req.path === '/boom') throw new Error('boom');
