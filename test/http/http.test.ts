@@ -196,6 +196,26 @@ describe('HTTP over Petrel: a broken or hostile client', () => {
     expect(r.status).toBe(200);
   });
 
+  it('a reserved (grease) unidirectional stream type is stopped with H3_STREAM_CREATION_ERROR and ignored', async () => {
+    const p = await rawPair();
+    const r0 = await within(request(p.conn, { path: '/first' }), 5000, 'first response');
+    await text(r0.body);
+    const g = await p.conn.openStream({ unidirectional: true });
+    g.on('error', () => {});
+    g.write(Uint8Array.of(0x40, 0x40, 1, 2, 3, 4, 5)); // stream type 0x40 = 0x1f * 1 + 0x21, then junk
+    await within(
+      (async () => {
+        while (g.peerError === null) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5000,
+      'STOP_SENDING',
+    );
+    expect(g.peerError?.message).toMatch(new RegExp(`code ${HttpErrorCode.H3_STREAM_CREATION_ERROR}\\b`));
+    const r = await within(request(p.conn, { path: '/after' }), 5000, 'response');
+    expect(r.status).toBe(200);
+    expect(await text(r.body)).toBe('unreachable?');
+  });
+
   it('a QPACK encoder stream with garbage closes the connection with QPACK_ENCODER_STREAM_ERROR', async () => {
     const p = await rawPair();
     const enc = await p.conn.openStream({ unidirectional: true });
