@@ -98,7 +98,7 @@ export class HttpEndpoint {
   private control: PetrelStream | null = null;
   private encoderStream: PetrelStream | null = null;
   private decoderStream: PetrelStream | null = null;
-  private readonly parsers = new Map<number, { parser: RequestStreamParser; onEvents: (evs: MessageEvent[]) => void }>();
+  private readonly parsers = new Map<number, { parser: RequestStreamParser; onEvents: (evs: MessageEvent[]) => void; stream: PetrelStream }>();
   private closed = false;
   onGoaway: ((id: number) => void) | null = null;
   onRequestStream: ((s: PetrelStream) => void) | null = null;
@@ -108,15 +108,25 @@ export class HttpEndpoint {
     this.session = new HttpSession(opts);
     conn.on('stream', (s) => this.peerStream(s));
     conn.once('close', () => (this.closed = true));
-    this.ready = this.open();
+    // A server opens its streams only once the client has opened one: the client's endpoint (which exists before
+    // the client opens anything) is then listening, so the server's SETTINGS cannot arrive unheard.
+    this.ready = opts.role === 'client' ? this.open() : new Promise<void>((r) => (this.startServer = r)).then(() => this.open());
     this.ready.catch(() => {});
+  }
+
+  private startServer: (() => void) | null = null;
+
+  /** True once our control stream is open. */
+  get started(): boolean {
+    return this.control !== null;
   }
 
   private async open(): Promise<void> {
     const [c, e, d] = await Promise.all([
-      this.conn.openStream({ unidirectional: true }),
-      this.conn.openStream({ unidirectional: true }),
-      this.conn.openStream({ unidirectional: true }),
+      // Urgency 0: encoder-stream inserts go out ahead of the request streams whose sections need them.
+      this.conn.openStream({ unidirectional: true, priority: 0 }),
+      this.conn.openStream({ unidirectional: true, priority: 0 }),
+      this.conn.openStream({ unidirectional: true, priority: 0 }),
     ]);
     for (const s of [c, e, d]) s.on('error', () => {});
     c.write(this.session.opening('control'));
@@ -149,6 +159,10 @@ export class HttpEndpoint {
 
   private peerStream(s: PetrelStream): void {
     s.on('error', () => {});
+    if (this.startServer !== null) {
+      this.startServer();
+      this.startServer = null;
+    }
     if (s.bidirectional) {
       if (this.session.role === 'server' && this.onRequestStream) this.onRequestStream(s);
       else s.reset(HttpErrorCode.H3_STREAM_CREATION_ERROR);
@@ -156,7 +170,10 @@ export class HttpEndpoint {
     }
     s.on('data', (chunk: Buffer) => {
       try {
-        this.sessionEvents(this.session.uniData(s.id, chunk));
+        const evs = this.session.uniData(s.id, chunk);
+        // An unknown or reserved stream type: stop the sender (RFC 9114 §6.2) and drop what still arrives.
+        if (evs.some((e) => e.type === 'ignore-stream' && e.streamId === s.id)) s.stopSending(HttpErrorCode.H3_STREAM_CREATION_ERROR);
+        this.sessionEvents(evs);
         this.flush();
       } catch (e) {
         this.fail(e);
@@ -175,7 +192,10 @@ export class HttpEndpoint {
     for (const ev of evs) {
       if (ev.type === 'unblocked') {
         const p = this.parsers.get(ev.streamId);
-        if (p) p.onEvents(p.parser.unblocked(ev.fields));
+        if (p) {
+          p.onEvents(p.parser.unblocked(ev.fields));
+          if (!p.parser.isBlocked) p.stream.resume();
+        }
       } else if (ev.type === 'goaway') this.onGoaway?.(ev.id);
       else if (ev.type === 'ignore-stream') {
         // Unknown or reserved stream type: we will not read it.
@@ -188,7 +208,7 @@ export class HttpEndpoint {
    * the stream with its code; a connection error closes the connection.
    */
   attach(s: PetrelStream, parser: RequestStreamParser, onEvents: (evs: MessageEvent[]) => void, onError: (e: Error) => void): void {
-    this.parsers.set(s.id, { parser, onEvents });
+    this.parsers.set(s.id, { parser, onEvents, stream: s });
     const guard = (fn: () => void): void => {
       try {
         fn();
@@ -202,7 +222,13 @@ export class HttpEndpoint {
         onError(e as Error);
       }
     };
-    s.on('data', (chunk: Buffer) => guard(() => onEvents(parser.push(chunk))));
+    s.on('data', (chunk: Buffer) =>
+      guard(() => {
+        onEvents(parser.push(chunk));
+        // Blocked on QPACK inserts: stop reading (flow control holds the peer) until they arrive.
+        if (parser.isBlocked) s.pause();
+      }),
+    );
     s.on('end', () => guard(() => onEvents(parser.end())));
     s.on('close', () => {
       if (this.parsers.delete(s.id) && parser.isBlocked) {
@@ -505,9 +531,12 @@ export function serveHttp(conn: PetrelConnection, handler: RequestHandler, opts:
       return inFlight;
     },
     async close() {
-      await ep.ready.catch(() => {});
-      ep.session.goaway(nextId);
-      ep.flush();
+      // GOAWAY goes on our control stream, which exists once the client has opened a stream.
+      if (ep.started || nextId > 0) {
+        await ep.ready.catch(() => {});
+        ep.session.goaway(nextId);
+        ep.flush();
+      }
       if (inFlight > 0) await new Promise<void>((r) => (idle = r));
       await conn.close({ code: HttpErrorCode.H3_NO_ERROR, reason: 'GOAWAY' });
     },

@@ -133,6 +133,24 @@ describe('HTTP over Petrel', () => {
     expect(closed.code).toBe(HttpErrorCode.H3_NO_ERROR);
   });
 
+  it('works when the client starts HTTP late: SETTINGS and the dynamic table in both directions', async () => {
+    const p = await pair(async (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-served-by': 'petrel-test-server', 'x-req': req.headers['x-req']! });
+      await res.end('ok');
+    });
+    await new Promise((r) => setTimeout(r, 200)); // the connection idles before the first request
+    for (let i = 0; i < 5; i++) {
+      const r = await within(request(p.conn, { path: '/seq', headers: { 'user-agent': 'petrel-test-agent', 'x-req': String(i) } }), 5000, `request ${i}`);
+      expect(r.headers['x-req']).toBe(String(i));
+      expect(await text(r.body)).toBe('ok');
+    }
+    const { httpClient } = await import('../../lib/http/node.js');
+    const client = httpClient(p.conn).session;
+    expect(client.peerSettings).not.toBeNull();
+    expect(client.decoder.insertCount).toBeGreaterThan(0); // the server's encoder stream reached us
+    expect(p.http.endpoint.session.decoder.insertCount).toBeGreaterThan(0);
+  });
+
   it('answers 500 when the handler throws, and keeps the connection', async () => {
     const p = await pair(async (req, res) => {
       if (req.path === '/boom') throw new Error('boom');
@@ -176,6 +194,26 @@ describe('HTTP over Petrel: a broken or hostile client', () => {
     // A well-formed request on the same connection still works.
     const r = await within(request(p.conn, { path: '/ok' }), 5000, 'response');
     expect(r.status).toBe(200);
+  });
+
+  it('a reserved (grease) unidirectional stream type is stopped with H3_STREAM_CREATION_ERROR and ignored', async () => {
+    const p = await rawPair();
+    const r0 = await within(request(p.conn, { path: '/first' }), 5000, 'first response');
+    await text(r0.body);
+    const g = await p.conn.openStream({ unidirectional: true });
+    g.on('error', () => {});
+    g.write(Uint8Array.of(0x40, 0x40, 1, 2, 3, 4, 5)); // stream type 0x40 = 0x1f * 1 + 0x21, then junk
+    await within(
+      (async () => {
+        while (g.peerError === null) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5000,
+      'STOP_SENDING',
+    );
+    expect(g.peerError?.message).toMatch(new RegExp(`code ${HttpErrorCode.H3_STREAM_CREATION_ERROR}\\b`));
+    const r = await within(request(p.conn, { path: '/after' }), 5000, 'response');
+    expect(r.status).toBe(200);
+    expect(await text(r.body)).toBe('unreachable?');
   });
 
   it('a QPACK encoder stream with garbage closes the connection with QPACK_ENCODER_STREAM_ERROR', async () => {

@@ -21,8 +21,16 @@ const self = fileURLToPath(import.meta.url);
 async function serverMain(): Promise<void> {
   const insecure = process.argv.includes('--insecure');
   const identity = generateIdentity();
-  const server = await listen({ host: '127.0.0.1', port: 0, ...(insecure ? { insecure: true } : { identity }) });
+  const server = await listen({ host: '127.0.0.1', port: 0, alpn: ['h3-petrel', 'bare'], ...(insecure ? { insecure: true } : { identity }) });
   server.on('connection', (conn) => {
+    // The baseline connection (ALPN 'bare'): a bare stream per request, answered with the same 13 bytes.
+    if (conn.alpn === 'bare') {
+      conn.on('stream', async (s) => {
+        for await (const _ of s.iterator({ destroyOnReturn: false })) void _;
+        s.end('hello, petrel');
+      });
+      return;
+    }
     serveHttp(conn, async (req, res) => {
       for await (const _ of req.body) void _;
       res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store', server: 'petrel-bench' });
@@ -46,7 +54,7 @@ async function clientMain(): Promise<void> {
   console.log(`# HTTP over Petrel (${insecure ? 'insecure' : 'encrypted'}), server in a child process on 127.0.0.1\n${environmentLine()}\n`);
   const child = fork(self, ['--server', ...(insecure ? ['--insecure'] : [])], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   const info = await new Promise<{ port: number; fingerprint: string }>((r) => child.once('message', (m) => r(m as { port: number; fingerprint: string })));
-  const conn = await connect({ host: '127.0.0.1', port: info.port, ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }) });
+  const conn = await connect({ host: '127.0.0.1', port: info.port, alpn: 'h3-petrel', ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }) });
   const headers = { 'user-agent': 'petrel-bench/1.0', accept: 'text/plain', 'accept-encoding': 'gzip, deflate, br' };
   const one = async (i: number): Promise<number> => {
     const t0 = process.hrtime.bigint();
@@ -56,27 +64,58 @@ async function clientMain(): Promise<void> {
     if (r.status !== 200 || n !== 13) throw new Error(`bad response ${r.status} ${n}`);
     return Number(process.hrtime.bigint() - t0) / 1e6;
   };
+  // Baseline in the same run: the same exchange on bare Petrel streams (stream per request, no HTTP framing),
+  // on a second connection to the same server process.
+  const bare = await connect({ host: '127.0.0.1', port: info.port, alpn: 'bare', ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }) });
+  const plain = async (): Promise<number> => {
+    const t0 = process.hrtime.bigint();
+    const s = await bare.openStream();
+    s.end('GET /item');
+    let n = 0;
+    for await (const c of s) n += (c as Buffer).length;
+    if (n !== 13) throw new Error('bad bare response');
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
   // Warm-up (JIT, QPACK table, congestion window).
-  for (let i = 0; i < (quick ? 20 : 500); i++) await one(i);
+  for (let i = 0; i < (quick ? 20 : 500); i++) {
+    await one(i);
+    await plain();
+  }
+  // Rounds alternate HTTP and bare segments so that load drift on a shared machine hits both alike.
+  const rounds = quick ? 1 : 4;
   const results = new Results();
   const rows: string[][] = [];
-  for (const c of levels) {
-    const lat: number[] = [];
-    let i = 0;
-    const end = performance.now() + seconds * 1000;
+  let i = 0;
+  const segment = async (c: number, fn: (i: number) => Promise<number>, lat: number[]): Promise<number> => {
+    const end = performance.now() + (seconds * 1000) / rounds;
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: c }, async () => {
-        while (performance.now() < end) lat.push(await one(i++));
+        while (performance.now() < end) lat.push(await fn(i++));
       }),
     );
-    const rps = lat.length / ((performance.now() - t0) / 1000);
-    rows.push([String(c), String(lat.length), si(rps), fmt(quantile(lat, 0.5)), fmt(quantile(lat, 0.99))]);
-    results.set(`c${c}_requests_per_s`, rps);
-    results.set(`c${c}_latency_ms_p50`, quantile(lat, 0.5));
-    results.set(`c${c}_latency_ms_p99`, quantile(lat, 0.99));
+    return performance.now() - t0;
+  };
+  for (const c of levels) {
+    const h: number[] = [];
+    const b: number[] = [];
+    let th = 0;
+    let tb = 0;
+    for (let r = 0; r < rounds; r++) {
+      th += await segment(c, one, h);
+      tb += await segment(c, plain, b);
+    }
+    for (const [name, lat, ms] of [['http', h, th], ['bare', b, tb]] as const) {
+      const rps = lat.length / (ms / 1000);
+      rows.push([`${name === 'http' ? 'HTTP' : 'bare stream'}, ${c}`, String(lat.length), si(rps), fmt(quantile(lat, 0.5)), fmt(quantile(lat, 0.99))]);
+      const k = name === 'http' ? `c${c}` : `bare_c${c}`;
+      results.set(`${k}_requests_per_s`, rps);
+      results.set(`${k}_latency_ms_p50`, quantile(lat, 0.5));
+      results.set(`${k}_latency_ms_p99`, quantile(lat, 0.99));
+    }
   }
-  console.log(table(['concurrency', 'requests', 'req/s', 'p50 ms', 'p99 ms'], rows));
+  await bare.close();
+  console.log(table(['exchange, concurrency', 'requests', 'req/s', 'p50 ms', 'p99 ms'], rows));
   await conn.close();
   child.send('stop');
   await new Promise((r) => child.once('exit', r));

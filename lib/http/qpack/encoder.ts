@@ -191,7 +191,10 @@ export class QpackEncoder {
           continue;
         }
       }
-      if (sn !== undefined) ops.push(Op.StaticNameLiteral, sn, i);
+      // A dynamic name reference beats a static one whose index needs a second byte (4-bit prefix), when it
+      // cannot block the stream (already acknowledged) and its relative index fits the prefix.
+      const dynCheaper = sn !== undefined && sn >= 15 && dn !== undefined && dn < this.knownReceived && t.insertCount - 1 - dn < 15;
+      if (sn !== undefined && !dynCheaper) ops.push(Op.StaticNameLiteral, sn, i);
       else if (dn !== undefined && usable(dn)) {
         ref(dn);
         ops.push(Op.DynNameLiteral, dn, i);
