@@ -58,6 +58,13 @@ export interface Aead {
 export type HeaderProtection = (sample: Uint8Array, out: Uint8Array) => void;
 
 export interface CryptoProvider {
+  /** Which implementation this is ('node', 'sodium', ...), for stats and benchmarks. */
+  readonly name?: string;
+  /**
+   * Suites in this provider's order of cost on the running machine, cheapest first (see suite-cost.ts).
+   * Handshakes given no `suites` option use it; absent means CIPHER_SUITES.
+   */
+  readonly preferredSuites?: readonly CipherSuite[];
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** HKDF-Extract with SHA-256 (RFC 5869 §2.2). An empty salt means HashLen zero bytes. */
