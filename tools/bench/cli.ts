@@ -28,6 +28,7 @@ const USAGE = `usage: npx petrel bench [options]
   --rtt-n N            64-byte round trips per measurement (default 2000; --quick 100)
   --handshakes N       handshakes per measurement (default 300; --quick 20), 4 concurrent
   --idle-conns N       idle connections held for the memory figure (default 2000; --quick 50; issue aim: 10000)
+  --out FILE           also write the JSON results to FILE
   --no-pin             do not pin server and client to different cores`;
 
 interface Case {
@@ -75,6 +76,7 @@ function parse(argv: string[]) {
     help: argv.includes('--help') || argv.includes('-h'),
     quick,
     json: argv.includes('--json'),
+    out: get('out'),
     pin: !argv.includes('--no-pin'),
     reps: Math.round(num('reps', quick ? 1 : 5)),
     tests: (get('tests') ?? 'bulk,rtt,handshake,idle').split(','),
@@ -215,7 +217,7 @@ function pct(sorted: number[], q: number): number {
 async function rtt(c: Case, lane: Lane, args: Args): Promise<Sample> {
   const { server, client } = await pair(c, args, 'echo');
   try {
-    const { samplesUs } = await client.call<{ samplesUs: number[] }>({ op: 'rtt', lane, n: args.rttN, warm: Math.max(20, args.rttN / 10), size: 64 }, 300_000);
+    const { samplesUs } = await client.call<{ samplesUs: number[] }>({ op: 'rtt', lane, n: args.rttN, warm: Math.max(100, Math.round(args.rttN / 5)), size: 64 }, 300_000);
     const s = [...samplesUs].sort((a, b) => a - b);
     return { p50_us: pct(s, 0.5), p99_us: pct(s, 0.99) };
   } finally {
@@ -226,7 +228,7 @@ async function rtt(c: Case, lane: Lane, args: Args): Promise<Sample> {
 async function handshakes(c: Case, args: Args): Promise<Sample> {
   const { server, client } = await pair(c, args, 'accept');
   try {
-    const warm = Math.max(5, Math.round(args.handshakes / 10));
+    const warm = Math.max(20, Math.round(args.handshakes / 5));
     await client.call({ op: 'handshakes', n: warm, concurrency: 4 });
     await server.call({ op: 'mark' });
     const r = await client.call<{ ms: number; ok: number }>({ op: 'handshakes', n: args.handshakes, concurrency: 4 }, 300_000);
@@ -328,15 +330,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const env = { node: process.version, cpus: (await import('node:os')).cpus().length, pinned: args.pin && hasTaskset, reps: args.reps, bulk_bytes: args.bytes, rtt_n: args.rttN, handshakes: args.handshakes, idle_conns: args.idleConns, seconds: (Date.now() - t0) / 1000, load: (await import('node:os')).loadavg() };
   const list = [...rows.values()];
-  if (args.json) {
-    const out = list.map((r) => ({
+  const out = list.map((r) => ({
       test: r.test,
       key: r.key,
       label: r.label,
       error: r.error,
       samples: r.samples,
       summary: Object.fromEntries(Object.keys(r.samples[0] ?? {}).map((m) => [m, summary(r.samples.map((s) => s[m]!))])),
-    }));
+  }));
+  if (args.out) (await import('node:fs')).writeFileSync(args.out, JSON.stringify({ env, results: out }, null, 2));
+  if (args.json) {
     console.log(JSON.stringify({ env, results: out }, null, 2));
     return list.every((r) => r.samples.length > 0) ? 0 : 1;
   }
