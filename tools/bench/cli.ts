@@ -29,7 +29,8 @@ const USAGE = `usage: npx petrel bench [options]
   --handshakes N       handshakes per measurement (default 300; --quick 20), 4 concurrent
   --idle-conns N       idle connections held for the memory figure (default 2000; --quick 50; issue aim: 10000)
   --out FILE           also write the JSON results to FILE
-  --no-pin             do not pin server and client to different cores`;
+  --no-pin             do not pin server and client to different cores
+Environment: PETREL_BENCH_NODE_ARGS adds node flags to both peers (profiles: '--cpu-prof --cpu-prof-dir=DIR').`;
 
 interface Case {
   key: string;
@@ -107,7 +108,9 @@ class Peer {
   private readonly exited: Promise<void>;
 
   constructor(cpu: number | null, env: Record<string, string>) {
-    const nodeArgs = ['--import', 'tsx', '--expose-gc', PEER];
+    // PETREL_BENCH_NODE_ARGS: extra node flags for both peers, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    const extra = (process.env.PETREL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const nodeArgs = [...extra, '--import', 'tsx', '--expose-gc', PEER];
     const [cmd, args] = cpu !== null ? ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
     this.child = spawn(cmd, args as string[], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
     this.child.on('message', (m: { id: number; result?: unknown; error?: string }) => {

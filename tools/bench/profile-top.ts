@@ -32,7 +32,9 @@ const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const total = p.samples.length;
+/** Percentages are of busy samples: (idle) is left out, so the two sides of a run compare directly. */
+const idleIds = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+const total = p.samples.filter((id) => !idleIds.has(id)).length;
 
 const name = (n: Node): string => {
   const url = n.callFrame.url.replace(/^file:\/\/.*?\/(lib|tools|node_modules)\//, '$1/');
@@ -42,6 +44,7 @@ const name = (n: Node): string => {
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
 for (const id of p.samples) {
+  if (idleIds.has(id)) continue;
   const leaf = byId.get(id)!;
   self.set(name(leaf), (self.get(name(leaf)) ?? 0) + 1);
   const seen = new Set<string>();
@@ -53,9 +56,9 @@ for (const id of p.samples) {
   }
 }
 const print = (title: string, m: Map<string, number>): void => {
-  console.log(`\n${title} (${total} samples, ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s)\n`);
+  console.log(`\n${title}, % of ${total} busy samples (${((p.endTime - p.startTime) / 1e6).toFixed(1)} s profiled)\n`);
   console.log('| % | function |\n|---:|---|');
-  for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${((v / total) * 100).toFixed(1)} | ${k.replace(/\|/g, '\\|')} |`);
+  for (const [k, v] of [...m].filter(([k]) => k !== '(root)').sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${((v / total) * 100).toFixed(1)} | ${k.replace(/\|/g, '\\|')} |`);
 };
 print('Self time', self);
 print('Inclusive time', inclusive);
