@@ -5,7 +5,7 @@
  * Contract and suites: spec/handshake.md §Crypto provider.
  */
 
-/** The two AEAD suites Petrel negotiates. Both hash with SHA-256. AES-128-GCM is preferred. */
+/** The two AEAD suites Petrel negotiates. Both hash with SHA-256. Default preference: CIPHER_SUITES order, or the provider's preferredSuites. */
 export type CipherSuite = 'AES_128_GCM_SHA256' | 'CHACHA20_POLY1305_SHA256';
 
 /** Suites in preference order. Initial packets always use the first. */
