@@ -118,49 +118,25 @@ function chachaHeaderProtection(s: Sodium, hpKey: Uint8Array): HeaderProtection 
 
 const BLOCK = 64;
 
-/**
- * HMAC-SHA-256 (RFC 2104) over libsodium's streaming SHA-256 (sodium-native exposes no HMAC-SHA-256).
- * The SHA-256 states after the inner and outer pad blocks are kept per key (a handshake runs ~30 HMACs
- * over ~12 secrets, most several times): a hit costs two state copies instead of two pad blocks. Keyed by
- * the array and checked against a copy of its bytes, so a caller reusing a buffer never gets stale pads.
- */
+/** HMAC-SHA-256 (RFC 2104) over libsodium's streaming SHA-256 (sodium-native exposes no HMAC-SHA-256). */
 function makeHmac(s: Sodium): (key: Uint8Array, data: Uint8Array) => Uint8Array {
-  const STATE = s.crypto_hash_sha256_STATEBYTES;
-  const state = new Uint8Array(STATE);
+  const state = new Uint8Array(s.crypto_hash_sha256_STATEBYTES);
   const pad = new Uint8Array(BLOCK);
   const k0 = new Uint8Array(BLOCK);
   const inner = new Uint8Array(HASH_LENGTH);
-  const pads = new WeakMap<Uint8Array, { key: Uint8Array; states: Uint8Array }>();
-  const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  };
-  const padStates = (key: Uint8Array): Uint8Array => {
-    const hit = pads.get(key);
-    if (hit && sameBytes(hit.key, key)) return hit.states;
+  return (key, data) => {
     k0.fill(0);
     if (key.length > BLOCK) s.crypto_hash_sha256(k0.subarray(0, HASH_LENGTH), key);
     else k0.set(key);
-    const states = new Uint8Array(2 * STATE);
     for (let i = 0; i < BLOCK; i++) pad[i] = k0[i]! ^ 0x36;
     s.crypto_hash_sha256_init(state);
     s.crypto_hash_sha256_update(state, pad);
-    states.set(state, 0);
-    for (let i = 0; i < BLOCK; i++) pad[i] = k0[i]! ^ 0x5c;
-    s.crypto_hash_sha256_init(state);
-    s.crypto_hash_sha256_update(state, pad);
-    states.set(state, STATE);
-    pads.set(key, { key: key.slice(), states });
-    return states;
-  };
-  return (key, data) => {
-    const states = padStates(key);
-    state.set(states.subarray(0, STATE));
     s.crypto_hash_sha256_update(state, data);
     s.crypto_hash_sha256_final(state, inner);
+    for (let i = 0; i < BLOCK; i++) pad[i] = k0[i]! ^ 0x5c;
     const out = new Uint8Array(HASH_LENGTH);
-    state.set(states.subarray(STATE));
+    s.crypto_hash_sha256_init(state);
+    s.crypto_hash_sha256_update(state, pad);
     s.crypto_hash_sha256_update(state, inner);
     s.crypto_hash_sha256_final(state, out);
     return out;
