@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = {
+  bench: { dir: 'tools/bench', module: 'cli', summary: 'two-process benchmark against raw dgram, node:net, ws and udx-native' },
   impair: { dir: 'tools/impair', module: 'cli', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
   qlog: { dir: 'tools/qlog', module: 'validate', summary: 'validate qlog (JSON-SEQ .sqlog) files against Petrel\'s schema' },
   conformance: { dir: 'conformance', module: 'cli', summary: 'check a Petrel server or client against spec/ (PASS/FAIL per requirement)' },

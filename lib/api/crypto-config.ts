@@ -7,7 +7,7 @@
  */
 import type { CryptoConfig } from '../connection/types.js';
 import { insecureCrypto } from '../crypto/insecure.js';
-import { nodeCryptoProvider } from '../crypto/node-provider.js';
+import { runtimeCryptoProvider } from '../crypto/runtime-provider.js';
 import { secureCrypto } from '../crypto/secure.js';
 import { parseFingerprint } from '../crypto/handshake/index.js';
 import { PetrelError } from '../errors.js';
@@ -31,7 +31,7 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
     const id = req.identity;
     if (!id) throw new PetrelError('IDENTITY_REQUIRED', 'a server needs an identity (generateIdentity()), or insecure: true for plaintext testing');
     return secureCrypto({
-      provider: nodeCryptoProvider,
+      provider: runtimeCryptoProvider(),
       server: { identity: { publicKey: id.publicKey, privateKey: id.privateKey }, certificateChain: req.certificateChain },
     });
   }
@@ -41,7 +41,7 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
     throw new PetrelError('SERVER_KEY_REQUIRED', 'a client needs serverKey (pinned) or trustedCAs to authenticate the server, or insecure: true');
   }
   return secureCrypto({
-    provider: nodeCryptoProvider,
+    provider: runtimeCryptoProvider(),
     client: { serverKey, trustedCAs, serverName: req.serverName, now: () => Date.now() },
   });
 }

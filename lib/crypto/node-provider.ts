@@ -14,7 +14,6 @@ import {
   createPublicKey,
   createSecretKey,
   diffieHellman,
-  generateKeyPairSync,
   randomBytes,
   sign,
   verify,
@@ -95,10 +94,42 @@ function importPublic(prefix: Uint8Array, raw: Uint8Array, what: string): KeyObj
   return createPublicKey({ key: { kty: 'OKP', crv: CURVE.get(prefix)!, x: b64u(raw) }, format: 'jwk' });
 }
 
-function generate(kind: 'x25519' | 'ed25519'): KeyPair {
-  const { privateKey } = kind === 'x25519' ? generateKeyPairSync('x25519') : generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { publicKey: u8(Buffer.from(jwk.x!, 'base64url')), privateKey: u8(Buffer.from(jwk.d!, 'base64url')) };
+/** The X25519 base point u = 9 (RFC 7748 §4.1), as a public KeyObject: X25519(k, 9) is k's public key. */
+let basePoint: KeyObject | undefined;
+function x25519BasePoint(): KeyObject {
+  if (!basePoint) {
+    const u = new Uint8Array(32);
+    u[0] = 9;
+    basePoint = importPublic(X25519_SPKI, u, 'X25519 base point');
+  }
+  return basePoint;
+}
+
+/**
+ * KeyObjects of the X25519 private keys x25519Generate made, keyed by the returned array, so the
+ * handshake's one x25519() call with that key imports nothing. Weak: a finished handshake frees both.
+ */
+const ephemeralKeys = new WeakMap<Uint8Array, KeyObject>();
+
+/**
+ * New key pairs come from randomBytes and a raw import, never from generateKeyPairSync plus an export:
+ * on Node 20, exporting a freshly generated key (JWK) can deadlock against the GC finaliser of the
+ * key-generation job (issue 11; tools/bench/keygen-stress.ts), and import + derive is also cheaper.
+ */
+function x25519Generate(): KeyPair {
+  const privateKey = u8(randomBytes(32));
+  const key = importPrivate(X25519_PKCS8, privateKey, 'X25519 private key');
+  const publicKey = u8(diffieHellman({ privateKey: key, publicKey: x25519BasePoint() }));
+  ephemeralKeys.set(privateKey, key);
+  return { publicKey, privateKey };
+}
+
+function ed25519Generate(): KeyPair {
+  const privateKey = u8(randomBytes(32));
+  const key = importPrivate(ED25519_PKCS8, privateKey, 'Ed25519 private key');
+  // The SPKI DER of an Ed25519 public key is the fixed 12-byte prefix then the 32 raw bytes.
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return { publicKey: u8(spki.subarray(spki.length - 32)), privateKey };
 }
 
 class NodeAead implements Aead {
@@ -186,6 +217,8 @@ function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 export const nodeCryptoProvider: CryptoProvider = {
+  name: 'node',
+
   sha256: (data) => u8(createHash('sha256').update(data).digest()),
 
   hmacSha256,
@@ -197,12 +230,12 @@ export const nodeCryptoProvider: CryptoProvider = {
 
   randomBytes: (n) => u8(randomBytes(n)),
 
-  x25519Generate: () => generate('x25519'),
+  x25519Generate,
 
   x25519: (privateKey, peerPublic) => {
     const shared = u8(
       diffieHellman({
-        privateKey: importPrivate(X25519_PKCS8, privateKey, 'X25519 private key'),
+        privateKey: ephemeralKeys.get(privateKey) ?? importPrivate(X25519_PKCS8, privateKey, 'X25519 private key'),
         publicKey: importPublic(X25519_SPKI, peerPublic, 'X25519 public key'),
       }),
     );
@@ -210,7 +243,7 @@ export const nodeCryptoProvider: CryptoProvider = {
     return shared;
   },
 
-  ed25519Generate: () => generate('ed25519'),
+  ed25519Generate,
 
   ed25519Sign: (privateKey, msg) => u8(sign(null, msg, importPrivate(ED25519_PKCS8, privateKey, 'Ed25519 private key', true))),
 

@@ -5,7 +5,7 @@
  * Contract and suites: spec/handshake.md §Crypto provider.
  */
 
-/** The two AEAD suites Petrel negotiates. Both hash with SHA-256. AES-128-GCM is preferred. */
+/** The two AEAD suites Petrel negotiates. Both hash with SHA-256. Default preference: CIPHER_SUITES order, or the provider's preferredSuites. */
 export type CipherSuite = 'AES_128_GCM_SHA256' | 'CHACHA20_POLY1305_SHA256';
 
 /** Suites in preference order. Initial packets always use the first. */
@@ -58,6 +58,13 @@ export interface Aead {
 export type HeaderProtection = (sample: Uint8Array, out: Uint8Array) => void;
 
 export interface CryptoProvider {
+  /** Which implementation this is ('node', 'sodium', ...), for stats and benchmarks. */
+  readonly name?: string;
+  /**
+   * Suites in this provider's order of cost on the running machine, cheapest first (see suite-cost.ts).
+   * Handshakes given no `suites` option use it; absent means CIPHER_SUITES.
+   */
+  readonly preferredSuites?: readonly CipherSuite[];
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** HKDF-Extract with SHA-256 (RFC 5869 §2.2). An empty salt means HashLen zero bytes. */

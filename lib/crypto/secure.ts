@@ -18,7 +18,7 @@ export interface SecureClientOptions {
   now: () => number;
   /** Used when the connection is given no serverName. */
   serverName?: string;
-  /** Suites offered, in order. Default: AES-128-GCM, then ChaCha20-Poly1305. */
+  /** Suites offered, in order. Default: the provider's preferredSuites, else AES-128-GCM then ChaCha20-Poly1305. */
   suites?: readonly CipherSuite[];
 }
 

@@ -34,6 +34,12 @@ const MAX_ROUNDS = 64;
  * one synchronous burst would starve our own receive path (ACKs) and overflow a local peer's socket buffer.
  */
 const BURST = 256;
+/**
+ * Received datagrams handled per pump at most (PETREL_RECV_BATCH overrides; 1 = a pump per datagram). Under
+ * load, datagrams read in one poll phase are all handed to the core and then pumped once (setImmediate runs
+ * right after the poll phase), so ACKs and events are built once per batch instead of once per datagram.
+ */
+const RECV_BATCH = Math.max(1, Math.floor(Number(process.env.PETREL_RECV_BATCH ?? 32)) || 32);
 
 /** What the driver asks of its owner (the API layer). */
 export interface EndpointHandler {
@@ -116,6 +122,13 @@ export class UdpEndpoint {
   private readonly runPump = (): void => {
     this.pumpScheduled = false;
     this.pump(performance.now());
+  };
+  /** Datagrams handed to the core since the last pump; whether this event-loop turn has seen one already. */
+  private received = 0;
+  private turnOpen = false;
+  private readonly endTurn = (): void => {
+    this.turnOpen = false;
+    if (this.received > 0) this.pump(performance.now());
   };
   private readonly resume = (): void => {
     this.resumeScheduled = false;
@@ -241,7 +254,16 @@ export class UdpEndpoint {
       this.counters.internalErrors++;
       if (this.counters.internalErrors === 1) process.emitWarning(`petrel: internal error handling a datagram: ${(e as Error).message}`);
     }
-    this.pump(now);
+    this.received++;
+    // Latency guard: the first datagram of an event-loop turn is pumped at once, as before, so sparse
+    // traffic (a ping, a game tick) waits for nothing. Datagrams that follow it in the same poll phase
+    // (back to back: bulk data, ACK trains) are pumped together at the end of the phase (setImmediate),
+    // or as soon as RECV_BATCH of them are waiting.
+    if (!this.turnOpen) {
+      this.turnOpen = true;
+      setImmediate(this.endTurn);
+      this.pump(now);
+    } else if (this.received >= RECV_BATCH) this.pump(now);
   }
 
   /** Drains output and events, then re-arms the timer. Re-entrant calls (from event handlers) are folded in. */
@@ -253,6 +275,7 @@ export class UdpEndpoint {
     }
     this.pumping = true;
     this.counters.pumps++;
+    this.received = 0;
     try {
       let budget = BURST;
       for (let round = 0; round < MAX_ROUNDS; round++) {

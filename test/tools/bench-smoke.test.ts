@@ -39,7 +39,7 @@ function expectNumbers(result: Map<string, string>, keys: readonly string[]): vo
   }
 }
 
-const HANDSHAKE_KEYS = ['aes_pinned', 'chacha_pinned', 'aes_ca', 'chacha_ca', 'insecure', 'session_aes_pinned', 'session_chacha_ca'].flatMap((m) => [
+const HANDSHAKE_KEYS = ['legacy_aes_pinned', 'aes_pinned', 'chacha_pinned', 'aes_ca', 'chacha_ca', 'sodium_chacha_pinned', 'insecure', 'session_aes_pinned', 'session_chacha_ca', 'session_sodium_chacha_pinned'].flatMap((m) => [
   `${m}_server_cpu_us_p50`,
   `${m}_server_cpu_us_p90`,
   `${m}_server_wall_us_p50`,
@@ -73,9 +73,10 @@ describe('tools/bench in --quick mode', () => {
     const r = await bench('handshake', ['--quick']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('| endpoint: AES-128-GCM, pinned key');
+    expect(r.out).toContain('| endpoint: node, AES-128-GCM, pinned key');
+    expect(r.out).toContain('| endpoint: sodium, ChaCha20-Poly1305, pinned key');
     const res = finalLine(r.out);
-    expectNumbers(res, [...HANDSHAKE_KEYS, 'x25519_us', 'ed25519_sign_us', 'server_primitive_floor_us']);
+    expectNumbers(res, [...HANDSHAKE_KEYS, 'x25519_us', 'ed25519_sign_us', 'sodium_x25519_us', 'server_primitive_floor_us']);
     expect(res.get('handshakes')).toBe('20');
   });
 
@@ -109,4 +110,28 @@ describe('tools/bench in --quick mode', () => {
     expect(b.code).toBe(2);
     expect(b.err).toContain('unknown benchmark(s): nope');
   });
+
+  it('two-process bench (npx petrel bench --quick --json): fresh peers per case, every case measured', async () => {
+    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['bin/petrel.mjs', 'bench', '--quick', '--json', '--no-pin', '--tests', 'bulk,rtt', '--cases', 'udp,petrel_default'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+    expect(r.code, r.err).toBe(0);
+    const { results } = JSON.parse(r.out) as { results: Array<{ test: string; key: string; samples: Array<Record<string, number>>; error?: string }> };
+    expect(results.map((x) => `${x.test}:${x.key}`).sort()).toEqual(
+      ['bulk:petrel_default', 'bulk:udp', 'rtt:petrel_default/channel', 'rtt:petrel_default/datagram', 'rtt:petrel_default/stream', 'rtt:udp'].sort(),
+    );
+    for (const x of results) {
+      expect(x.error, `${x.key}: ${x.error}`).toBeUndefined();
+      expect(x.samples).toHaveLength(1);
+      for (const v of Object.values(x.samples[0]!)) expect(Number.isFinite(v) && v > 0).toBe(true);
+    }
+    const bulk = results.find((x) => x.key === 'petrel_default' && x.test === 'bulk')!;
+    expect(bulk.samples[0]!.delivered_pct).toBe(100);
+  }, 180_000);
 });

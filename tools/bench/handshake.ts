@@ -21,6 +21,7 @@ import { Endpoint, type EndpointEvent } from '../../lib/endpoint/endpoint.js';
 import type { CryptoConfig, PeerAddress } from '../../lib/connection/types.js';
 import { insecureCrypto } from '../../lib/crypto/insecure.js';
 import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
+import { sodiumCryptoProvider } from '../../lib/crypto/sodium-provider.js';
 import type { CipherSuite, CryptoProvider, KeyPair } from '../../lib/crypto/provider.js';
 import { secureCrypto } from '../../lib/crypto/secure.js';
 import type { HandshakeSession } from '../../lib/crypto/types.js';
@@ -50,6 +51,20 @@ const WARMUP = Math.round(numberArg('warmup', quick ? 5 : 100));
 const ROUNDS = Math.min(10, N);
 const ONE_WAY_MS = 10;
 const provider = nodeCryptoProvider;
+/** libsodium (sodium-native) when it loads: its modes run interleaved with the node:crypto ones. */
+const sodium = sodiumCryptoProvider();
+/**
+ * The node provider as it was before this round, for the before/after row: ephemeral X25519 keys from
+ * generateKeyPairSync + a JWK export (the path that can deadlock on Node 20), both keys re-imported per derive.
+ */
+const legacyNode: CryptoProvider = {
+  ...nodeCryptoProvider,
+  name: 'node-legacy',
+  x25519Generate() {
+    const jwk = generateKeyPairSync('x25519').privateKey.export({ format: 'jwk' });
+    return { publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')), privateKey: new Uint8Array(Buffer.from(jwk.d!, 'base64url')) };
+  },
+};
 const AES: CipherSuite = 'AES_128_GCM_SHA256';
 const CHACHA: CipherSuite = 'CHACHA20_POLY1305_SHA256';
 const SERVER_NAME = 'bench.example';
@@ -96,14 +111,24 @@ interface Mode {
   label: string;
   trust: 'pinned' | 'ca' | null;
   suite: CipherSuite | null;
+  /** Provider of both sides. */
+  provider: CryptoProvider;
 }
 
 const MODES: Mode[] = [
-  { key: 'aes_pinned', label: 'AES-128-GCM, pinned key', trust: 'pinned', suite: AES },
-  { key: 'chacha_pinned', label: 'ChaCha20-Poly1305, pinned key', trust: 'pinned', suite: CHACHA },
-  { key: 'aes_ca', label: 'AES-128-GCM, CA chain (1 cert)', trust: 'ca', suite: AES },
-  { key: 'chacha_ca', label: 'ChaCha20-Poly1305, CA chain (1 cert)', trust: 'ca', suite: CHACHA },
-  { key: 'insecure', label: 'insecure (plaintext handshake)', trust: null, suite: null },
+  { key: 'legacy_aes_pinned', label: 'node (before: keygen + JWK export), AES-128-GCM, pinned key', trust: 'pinned', suite: AES, provider: legacyNode },
+  { key: 'aes_pinned', label: 'node, AES-128-GCM, pinned key', trust: 'pinned', suite: AES, provider },
+  { key: 'chacha_pinned', label: 'node, ChaCha20-Poly1305, pinned key', trust: 'pinned', suite: CHACHA, provider },
+  { key: 'aes_ca', label: 'node, AES-128-GCM, CA chain (1 cert)', trust: 'ca', suite: AES, provider },
+  { key: 'chacha_ca', label: 'node, ChaCha20-Poly1305, CA chain (1 cert)', trust: 'ca', suite: CHACHA, provider },
+  ...(sodium
+    ? [
+        { key: 'sodium_aes_pinned', label: 'sodium, AES-128-GCM, pinned key', trust: 'pinned' as const, suite: AES, provider: sodium },
+        { key: 'sodium_chacha_pinned', label: 'sodium, ChaCha20-Poly1305, pinned key', trust: 'pinned' as const, suite: CHACHA, provider: sodium },
+        { key: 'sodium_chacha_ca', label: 'sodium, ChaCha20-Poly1305, CA chain (1 cert)', trust: 'ca' as const, suite: CHACHA, provider: sodium },
+      ]
+    : []),
+  { key: 'insecure', label: 'insecure (plaintext handshake)', trust: null, suite: null, provider },
 ];
 
 function clientTrust(mode: Mode): { serverKey?: Uint8Array; trustedCAs?: Uint8Array[] } {
@@ -111,9 +136,9 @@ function clientTrust(mode: Mode): { serverKey?: Uint8Array; trustedCAs?: Uint8Ar
 }
 
 /** Crypto configs of a mode; the server's records its last session so the negotiated suite can be checked. */
-function cryptoFor(mode: Mode, serverProvider: CryptoProvider = provider): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
+function cryptoFor(mode: Mode, serverProvider: CryptoProvider = mode.provider): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
   if (mode.suite === null) return { client: insecureCrypto, server: insecureCrypto, lastServer: () => null };
-  const client = secureCrypto({ provider, client: { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite] } });
+  const client = secureCrypto({ provider: mode.provider, client: { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite] } });
   const base = secureCrypto({
     provider: serverProvider,
     server: { identity: serverId, certificateChain: mode.trust === 'ca' ? [certificate] : undefined },
@@ -232,12 +257,12 @@ function sessionHandshake(mode: Mode, server: Meter, client: Meter): void {
   let c!: HandshakeSession;
   let s!: HandshakeSession;
   client.run(() => {
-    c = createClientSession({ provider, suites, alpn: ALPN, transportParameters: TRANSPORT_PARAMETERS, serverName: SERVER_NAME, now: () => Date.now(), ...clientTrust(mode) });
+    c = createClientSession({ provider: mode.provider, suites, alpn: ALPN, transportParameters: TRANSPORT_PARAMETERS, serverName: SERVER_NAME, now: () => Date.now(), ...clientTrust(mode) });
     c.start();
   });
   server.run(() => {
     s = createServerSession({
-      provider,
+      provider: mode.provider,
       alpn: ALPN,
       transportParameters: TRANSPORT_PARAMETERS,
       identity: serverId,
@@ -384,8 +409,9 @@ function runAll(): void {
   results.set('block_overhead_us', blockOverheadUs);
 
   // Where the server's time goes: the AES pinned-key handshake again, its server on a metered provider.
-  const metered = meteredProvider(provider);
-  const aes = MODES[0]!;
+  const attributedModes = MODES.filter((m) => m.key === 'aes_pinned' || m.key === 'sodium_chacha_pinned');
+  for (const aes of attributedModes) {
+  const metered = meteredProvider(aes.provider);
   const attributed = cryptoFor(aes, metered.provider);
   const runs = quick ? 5 : 200;
   for (const s of metered.stats.values()) s.calls = s.us = 0;
@@ -404,10 +430,11 @@ function runAll(): void {
   console.log('Aead objects createAead returns and is not listed; each metered call adds ~1 µs of cpuUsage()):\n');
   console.log(table(['Provider method', 'calls/handshake', 'CPU µs/handshake', 'CPU µs/call', 'share of server CPU'], attrRows));
   console.log('');
-  results.set('aes_pinned_provider_share_pct', (providerUs / server.cpuUs) * 100);
+  results.set(`${aes.key}_provider_share_pct`, (providerUs / server.cpuUs) * 100);
   for (const k of ['x25519', 'x25519Generate', 'ed25519Sign', 'hkdfExpand']) {
     const s = metered.stats.get(k)!;
-    results.set(`aes_pinned_provider_${k.toLowerCase()}_us`, s.us / runs);
+    results.set(`${aes.key}_provider_${k.toLowerCase()}_us`, s.us / runs);
+  }
   }
 
   // The primitives a server handshake uses once each (ECDHE keygen + agreement, one CertificateVerify
@@ -427,11 +454,19 @@ function runAll(): void {
   const iters = quick ? 20 : 1000;
   const prims: Array<[string, string, number, string]> = [
     ['provider x25519Generate', 'x25519_generate_us', perOp(() => provider.x25519Generate(), iters), '35 (keygen only)'],
-    ['provider x25519 (imports both raw keys)', 'x25519_us', perOp(() => provider.x25519(x.privateKey, peer.publicKey), iters), '39 (peer key import only)'],
+    ['provider x25519 (cached KeyObject of our key, imports the peer key)', 'x25519_us', perOp(() => provider.x25519(x.privateKey, peer.publicKey), iters), '39 (peer key import only)'],
     ['provider ed25519Sign, 64 B (server, once)', 'ed25519_sign_us', perOp(() => provider.ed25519Sign(serverId.privateKey, msg), iters), '31 (KeyObject)'],
     ['provider ed25519Verify, 64 B (client; 2x with a CA)', 'ed25519_verify_us', perOp(() => provider.ed25519Verify(serverId.publicKey, msg, sig), iters), '91 (KeyObject)'],
     ['provider hkdfExpand, 32 B', 'hkdf_expand_us', perOp(() => provider.hkdfExpand(msg.subarray(0, 32), msg.subarray(0, 20), 32), iters * 5), ''],
     ['provider sha256, 1 KiB (transcript)', 'sha256_1k_us', perOp(() => provider.sha256(txBuf.subarray(0, 1024)), iters * 5), ''],
+    ...(sodium
+      ? [
+          ['sodium x25519Generate', 'sodium_x25519_generate_us', perOp(() => sodium.x25519Generate(), iters), ''] as [string, string, number, string],
+          ['sodium x25519', 'sodium_x25519_us', perOp(() => sodium.x25519(x.privateKey, peer.publicKey), iters), ''] as [string, string, number, string],
+          ['sodium ed25519Sign, 64 B', 'sodium_ed25519_sign_us', perOp(() => sodium.ed25519Sign(serverId.privateKey, msg), iters), ''] as [string, string, number, string],
+          ['sodium hkdfExpand, 32 B', 'sodium_hkdf_expand_us', perOp(() => sodium.hkdfExpand(msg.subarray(0, 32), msg.subarray(0, 20), 32), iters * 5), ''] as [string, string, number, string],
+        ]
+      : []),
     ['node:crypto generateKeyPairSync x25519', 'node_x25519_keygen_us', perOp(() => generateKeyPairSync('x25519'), iters), '35'],
     ['node:crypto diffieHellman, KeyObjects', 'node_x25519_dh_us', perOp(() => diffieHellman({ privateKey: kx.privateKey, publicKey: kxPeer.publicKey }), iters), '33'],
     ['node:crypto sign Ed25519, KeyObject', 'node_ed25519_sign_us', perOp(() => sign(null, msg, ked.privateKey), iters), '31'],

@@ -11,12 +11,15 @@
  * - the same plus the datagram CRC (appendChecksum / verifyChecksum with zlib.crc32);
  * - bare node:crypto seal/open of the same bytes (createCipheriv/createDecipheriv, setAAD(header),
  *   update, final, tag) with a Buffer key (the peers.md rows) and with a KeyObject key (what Petrel uses);
- * - the header-protection mask alone, and zlib.crc32 of 1472 bytes.
+ * - the header-protection mask alone, and zlib.crc32 of 1472 bytes;
+ * - the Petrel rows again for ChaCha20-Poly1305 through the libsodium provider (sodium_chacha_*), when it loads.
  * Figures are CPU µs per packet (process.cpuUsage over a batch), the median of interleaved batches.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type CipherGCMTypes, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
+import { sodiumCryptoProvider } from '../../lib/crypto/sodium-provider.js';
+import type { CryptoProvider } from '../../lib/crypto/provider.js';
 import { protectHeader, protectorsFromSecret, unprotectHeader } from '../../lib/crypto/packet-protection.js';
 import { suiteKeyLength, type CipherSuite } from '../../lib/crypto/provider.js';
 import { appendChecksum, CRC_LENGTH, verifyChecksum } from '../../lib/wire/datagram.js';
@@ -72,10 +75,10 @@ function writeHeader(buf: Uint8Array, pn: number): void {
   buf[PN_OFFSET + 1] = pn & 0xff;
 }
 
-function suiteCases(suite: CipherSuite, short: string): void {
+function suiteCases(suite: CipherSuite, short: string, provider: CryptoProvider = nodeCryptoProvider, bare = true): void {
   const secret = randomBytes(32);
-  const w = protectorsFromSecret(nodeCryptoProvider, suite, secret);
-  const r = protectorsFromSecret(nodeCryptoProvider, suite, secret);
+  const w = protectorsFromSecret(provider, suite, secret);
+  const r = protectorsFromSecret(provider, suite, secret);
   const payload = randomBytes(PAYLOAD);
 
   // A sealed, header-protected datagram with its CRC, for the receive-path rows.
@@ -119,6 +122,7 @@ function suiteCases(suite: CipherSuite, short: string): void {
     return mask[0]!;
   });
 
+  if (!bare) return;
   // Bare node:crypto on the same bytes: header as AAD, 1441-byte payload, 16-byte tag.
   const alg = (suite === 'AES_128_GCM_SHA256' ? 'aes-128-gcm' : 'chacha20-poly1305') as CipherGCMTypes;
   const keyBytes = randomBytes(suiteKeyLength(suite));
@@ -153,6 +157,8 @@ function suiteCases(suite: CipherSuite, short: string): void {
 
 suiteCases('AES_128_GCM_SHA256', 'aes');
 suiteCases('CHACHA20_POLY1305_SHA256', 'chacha');
+const sodium = sodiumCryptoProvider();
+if (sodium) suiteCases('CHACHA20_POLY1305_SHA256', 'sodium_chacha', sodium, false);
 const crcInput = randomBytes(DATAGRAM);
 add('crc32', 'zlib.crc32 of 1472 B', () => crc32(crcInput));
 

@@ -102,7 +102,7 @@ function invalid(message: string): never {
 }
 
 function checkCommon(o: CommonOptions): CipherSuite[] {
-  const suites = [...(o.suites ?? CIPHER_SUITES)];
+  const suites = [...(o.suites ?? o.provider.preferredSuites ?? CIPHER_SUITES)];
   if (suites.length === 0) invalid('no cipher suite enabled');
   for (const s of suites) if (!CIPHER_SUITES.includes(s)) invalid(`unknown cipher suite ${String(s)}`);
   if (o.alpn.length > LIMITS.alpnEntries) invalid(`more than ${LIMITS.alpnEntries} ALPN protocols`);
