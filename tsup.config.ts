@@ -39,6 +39,8 @@ export default defineConfig([
       'examples/chat/cli': 'examples/chat/cli.ts',
       'tools/qpack/cli': 'tools/qpack/cli.ts',
       'conformance/cli': 'conformance/cli.ts',
+      'tools/bench/cli': 'tools/bench/cli.ts',
+      'tools/bench/two-process/peer': 'tools/bench/two-process/peer.ts',
     },
     format: ['esm'],
     dts: false,

@@ -15,10 +15,12 @@ import type { Op } from './two-process/peer.js';
 import { DATAGRAM, type Lane } from './two-process/transports.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PEER = join(root, 'tools', 'bench', 'two-process', 'peer.ts');
+// Built (dist/tools/bench/cli.js, an installed package): the peer is its built sibling and needs no tsx.
+const BUILT = import.meta.url.endsWith('.js');
+const PEER = join(root, 'tools', 'bench', 'two-process', BUILT ? 'peer.js' : 'peer.ts');
 const MiB = 1024 * 1024;
 
-const USAGE = `usage: npx petrel bench [options]
+const USAGE = `Usage: npx petrel bench [options]
   --quick              a short smoke run (tiny sizes, 1 repetition): meaningless figures
   --json               print the results as JSON instead of tables
   --reps N             interleaved repetitions of every case (default 5; --quick 1)
@@ -110,7 +112,7 @@ class Peer {
   constructor(cpu: number | null, env: Record<string, string>) {
     // PETREL_BENCH_NODE_ARGS: extra node flags for both peers, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
     const extra = (process.env.PETREL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const nodeArgs = [...extra, '--import', 'tsx', '--expose-gc', PEER];
+    const nodeArgs = [...extra, ...(BUILT ? [] : ['--import', 'tsx']), '--expose-gc', PEER];
     const [cmd, args] = cpu !== null ? ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
     this.child = spawn(cmd, args as string[], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
     this.child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
