@@ -22,7 +22,6 @@ import type { ConnectionEvent } from '../connection/types.js';
 import { PetrelError, PetrelWireError, TransportErrorCode } from '../errors.js';
 import { ByteWriter } from '../wire/buffer.js';
 import {
-  DEFAULT_MAX_STREAM_MESSAGE_SIZE,
   MAX_DATAGRAM_MESSAGE_SIZE,
   StreamMessageParser,
   decodeChannelDatagram,
@@ -31,9 +30,7 @@ import {
   encodeChannelDeclaration,
   encodeStreamMessageHeader,
   encodeStreamPreamble,
-  fragmentMessage,
   readStreamPreamble,
-  type ChannelDatagramHeader,
   type ChannelDeclaration,
   type ChannelMode,
   type StreamPreamble,
@@ -41,78 +38,11 @@ import {
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
 import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
+import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type InChannel, type OutChannel } from './types.js';
+import { UnreliableSender } from './unreliable-sender.js';
 
 export type { ChannelMode } from '../wire/channel.js';
-
-/** A message received on a channel, surfaced under the peer's channel name. */
-export interface ChannelMessageEvent {
-  type: 'message';
-  channel: string;
-  mode: ChannelMode;
-  data: Uint8Array;
-}
-
-/**
- * Core events pass through, except those about the layer's own streams; `stream_opened` and
- * `stream_readable` for peer streams come after their raw preamble; `datagram` carries raw datagrams only.
- */
-export type ChannelLayerEvent = ConnectionEvent | ChannelMessageEvent;
-
-export interface ChannelLayerOptions {
-  /** Channels the peer may declare (local policy; more is CHANNEL_ENCODING_ERROR). Default 1024. */
-  maxPeerChannels?: number;
-  /** Largest reliable-channel message accepted and sent. Default 1 MiB. */
-  maxStreamMessageSize?: number;
-  /** Fragment bytes held for reassembly across all partial messages. Default 1 MiB. */
-  reassemblyMaxBytes?: number;
-  /** Partial messages held for reassembly. Default 32. */
-  reassemblyMaxMessages?: number;
-  /** How long a partial message waits for its other fragments (ms). Default 3000. */
-  reassemblyTimeout?: number;
-  /** Unreliable messages held per channel until its declaration is acknowledged (oldest dropped). Default 64. */
-  maxHeldMessages?: number;
-}
-
-export interface ChannelStats {
-  channelsDeclared: number;
-  peerChannels: number;
-  messagesSent: number;
-  messagesReceived: number;
-  fragmentsSent: number;
-  fragmentsReceived: number;
-  /** Incoming channel datagrams dropped, by reason (malformed, undeclared_channel, mode_mismatch, stale, fragment_mismatch, fragment_of_dropped). */
-  datagramsDropped: Record<string, number>;
-  /** Whole messages given up, by reason (reassembly_timeout, reassembly_evicted, oversize, stale, held_overflow, stream_reset, stream_without_preamble). */
-  messagesDropped: Record<string, number>;
-  reassemblyBytes: number;
-  reassemblyMessages: number;
-  heldMessages: number;
-}
-
-interface OutChannel {
-  id: number;
-  name: string;
-  mode: ChannelMode;
-  /** Control-stream offset just past this channel's DECLARE; Infinity until it is written. */
-  declEnd: number;
-  /** reliable-ordered: the channel's stream once open. */
-  stream: number | null;
-  /** Reliable messages waiting for a stream (the peer's stream limit). */
-  pending: Uint8Array[];
-  /** Unreliable messages waiting for the declaration to be acknowledged. */
-  held: Uint8Array[];
-  nextSequence: number;
-  /** Send urgency (0 most urgent – 7): its datagrams and streams are scheduled with it. */
-  urgency: number;
-  nextMessageId: number;
-}
-
-interface InChannel {
-  name: string;
-  mode: ChannelMode;
-  lastSequence: number;
-  orderedStream: number | null;
-}
+export type { ChannelLayerEvent, ChannelLayerOptions, ChannelMessageEvent, ChannelStats } from './types.js';
 
 type InStream =
   | { kind: 'pending'; head: Uint8Array; have: number }
@@ -120,14 +50,6 @@ type InStream =
   | { kind: 'control'; parser: StreamMessageParser }
   | { kind: 'ordered' | 'unordered'; channelId: number; parser: StreamMessageParser; held: boolean };
 
-const DEFAULTS: Required<ChannelLayerOptions> = {
-  maxPeerChannels: 1024,
-  maxStreamMessageSize: DEFAULT_MAX_STREAM_MESSAGE_SIZE,
-  reassemblyMaxBytes: 1024 * 1024,
-  reassemblyMaxMessages: 32,
-  reassemblyTimeout: 3000,
-  maxHeldMessages: 64,
-};
 
 const RAW_PREAMBLE = new Uint8Array([0x00]);
 const RESERVED_CONTROL = -1;
@@ -146,7 +68,6 @@ export class ChannelLayer {
   private readonly controlBacklog: Array<{ ch: OutChannel; bytes: Uint8Array }> = [];
   /** Channels (and RESERVED_CONTROL for the control stream) waiting for a unidirectional stream, FIFO. */
   private readonly waitingUni: Array<OutChannel | typeof RESERVED_CONTROL> = [];
-  private readonly heldChannels = new Set<OutChannel>();
   /** Our own channel and control streams: their core events are internal. */
   private readonly internal = new Set<number>();
 
@@ -158,6 +79,7 @@ export class ChannelLayer {
   private readonly heldStreams = new Map<number, number[]>();
   private peerControl: number | null = null;
   private readonly reassembly: Reassembly;
+  private readonly unreliable: UnreliableSender;
   private failed = false;
   private closed = false;
 
@@ -166,17 +88,17 @@ export class ChannelLayer {
   private readonly counters = { messagesSent: 0, messagesReceived: 0, fragmentsSent: 0, fragmentsReceived: 0 };
   private readonly datagramDrops: Record<string, number> = {};
   private readonly messageDrops: Record<string, number> = {};
-  private heldCount = 0;
 
   constructor(conn: Connection, options: ChannelLayerOptions = {}) {
     this.conn = conn;
-    this.opts = { ...DEFAULTS };
+    this.opts = { ...CHANNEL_DEFAULTS };
     for (const [k, v] of Object.entries(options)) if (v !== undefined) (this.opts as Record<string, unknown>)[k] = v;
     this.reassembly = new Reassembly({
       maxBytes: this.opts.reassemblyMaxBytes,
       maxMessages: this.opts.reassemblyMaxMessages,
       timeout: this.opts.reassemblyTimeout,
     });
+    this.unreliable = new UnreliableSender(conn, this.counters, (r) => this.countMessageDrop(r), this.opts.maxHeldMessages);
   }
 
   /** Whether channel forms are in use on this connection (both ends sent channels_supported). */
@@ -275,11 +197,7 @@ export class ChannelLayer {
           throw new PetrelError('MESSAGE_TOO_LARGE', `message of ${data.length} bytes above ${MAX_DATAGRAM_MESSAGE_SIZE}`);
         }
         if (this.conn.maxDatagramPayload() <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
-        if (ch.declEnd > this.controlAcked()) this.hold(ch, data.slice());
-        else {
-          if (ch.held.length > 0) this.releaseHeld(); // keep send order
-          this.sendUnreliable(ch, data);
-        }
+        this.unreliable.send(ch, data, this.controlAcked());
     }
     this.counters.messagesSent++;
   }
@@ -309,56 +227,10 @@ export class ChannelLayer {
     this.conn.streamFinish(id);
   }
 
-  private sendUnreliable(ch: OutChannel, data: Uint8Array): void {
-    const sequence = ch.mode === 'unreliable-sequenced' ? ch.nextSequence++ : undefined;
-    const max = this.conn.maxDatagramPayload();
-    const plan = fragmentMessage(data.length, max, { channelId: ch.id, sequence, messageId: ch.nextMessageId });
-    if (plan.count === 1) {
-      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence }, data, ch.urgency);
-      return;
-    }
-    const messageId = ch.nextMessageId++;
-    for (let i = 0; i < plan.count; i++) {
-      const start = i * plan.fragmentSize;
-      const piece = data.subarray(start, Math.min(data.length, start + plan.fragmentSize));
-      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } }, piece, ch.urgency);
-      this.counters.fragmentsSent++;
-    }
-  }
-
-  private emitDatagram(h: ChannelDatagramHeader, payload: Uint8Array, urgency: number): void {
-    const w = this.writer.reset(this.scratch);
-    encodeChannelDatagram(w, h, payload);
-    this.conn.sendDatagram(this.scratch.subarray(0, w.pos), urgency);
-  }
-
-  private hold(ch: OutChannel, data: Uint8Array): void {
-    ch.held.push(data);
-    this.heldCount++;
-    this.heldChannels.add(ch);
-    if (ch.held.length > this.opts.maxHeldMessages) {
-      ch.held.shift();
-      this.heldCount--;
-      this.countMessageDrop('held_overflow');
-    }
-  }
-
   /** Control-stream bytes the peer acknowledged (as a contiguous prefix); -1 before the stream exists. */
   private controlAcked(): number {
     if (this.control === null) return -1;
     return this.controlWritten - this.conn.streamBufferedBytes(this.control);
-  }
-
-  private releaseHeld(): void {
-    const acked = this.controlAcked();
-    for (const ch of this.heldChannels) {
-      if (ch.declEnd > acked) continue;
-      this.heldChannels.delete(ch);
-      const held = ch.held;
-      ch.held = [];
-      this.heldCount -= held.length;
-      for (const m of held) this.sendUnreliable(ch, m);
-    }
   }
 
   private openUni(urgency?: number): number | null {
@@ -461,7 +333,7 @@ export class ChannelLayer {
     }
     try {
       this.dispatch(ev, now);
-      if (this.heldCount > 0) this.releaseHeld();
+      if (this.unreliable.heldCount > 0) this.unreliable.release(this.controlAcked());
     } catch (e) {
       if (e instanceof PetrelWireError && e.errorCode === TransportErrorCode.CHANNEL_ENCODING_ERROR) {
         this.fail(e.message);
@@ -730,9 +602,7 @@ export class ChannelLayer {
   private onClosed(): void {
     this.closed = true;
     this.reassembly.clear();
-    for (const ch of this.heldChannels) ch.held = [];
-    this.heldChannels.clear();
-    this.heldCount = 0;
+    this.unreliable.clear();
   }
 
   /** A malformed channel form on a stream: close the connection with CHANNEL_ENCODING_ERROR (spec). */
@@ -788,7 +658,7 @@ export class ChannelLayer {
       messagesDropped,
       reassemblyBytes: r.bytes,
       reassemblyMessages: r.messages,
-      heldMessages: this.heldCount,
+      heldMessages: this.unreliable.heldCount,
     };
   }
 

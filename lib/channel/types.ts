@@ -1,0 +1,86 @@
+/** Types shared by the game-channel layer's modules (spec/wire.md §Game channels). */
+import type { ConnectionEvent } from '../connection/types.js';
+import { DEFAULT_MAX_STREAM_MESSAGE_SIZE, type ChannelMode } from '../wire/channel.js';
+
+export type { ChannelMode } from '../wire/channel.js';
+
+/** A message received on a channel, surfaced under the peer's channel name. */
+export interface ChannelMessageEvent {
+  type: 'message';
+  channel: string;
+  mode: ChannelMode;
+  data: Uint8Array;
+}
+
+/**
+ * Core events pass through, except those about the layer's own streams; `stream_opened` and
+ * `stream_readable` for peer streams come after their raw preamble; `datagram` carries raw datagrams only.
+ */
+export type ChannelLayerEvent = ConnectionEvent | ChannelMessageEvent;
+
+export interface ChannelLayerOptions {
+  /** Channels the peer may declare (local policy; more is CHANNEL_ENCODING_ERROR). Default 1024. */
+  maxPeerChannels?: number;
+  /** Largest reliable-channel message accepted and sent. Default 1 MiB. */
+  maxStreamMessageSize?: number;
+  /** Fragment bytes held for reassembly across all partial messages. Default 1 MiB. */
+  reassemblyMaxBytes?: number;
+  /** Partial messages held for reassembly. Default 32. */
+  reassemblyMaxMessages?: number;
+  /** How long a partial message waits for its other fragments (ms). Default 3000. */
+  reassemblyTimeout?: number;
+  /** Unreliable messages held per channel until its declaration is acknowledged (oldest dropped). Default 64. */
+  maxHeldMessages?: number;
+}
+
+export interface ChannelStats {
+  channelsDeclared: number;
+  peerChannels: number;
+  messagesSent: number;
+  messagesReceived: number;
+  fragmentsSent: number;
+  fragmentsReceived: number;
+  /** Incoming channel datagrams dropped, by reason (malformed, undeclared_channel, mode_mismatch, stale, fragment_mismatch, fragment_of_dropped). */
+  datagramsDropped: Record<string, number>;
+  /** Whole messages given up, by reason (reassembly_timeout, reassembly_evicted, oversize, stale, held_overflow, stream_reset, stream_without_preamble). */
+  messagesDropped: Record<string, number>;
+  reassemblyBytes: number;
+  reassemblyMessages: number;
+  heldMessages: number;
+}
+
+/** @internal A local channel's sending state. */
+export interface OutChannel {
+  id: number;
+  name: string;
+  mode: ChannelMode;
+  /** Control-stream offset just past this channel's DECLARE; Infinity until it is written. */
+  declEnd: number;
+  /** reliable-ordered: the channel's stream once open. */
+  stream: number | null;
+  /** Reliable messages waiting for a stream (the peer's stream limit). */
+  pending: Uint8Array[];
+  /** Unreliable messages waiting for the declaration to be acknowledged. */
+  held: Uint8Array[];
+  nextSequence: number;
+  /** Send urgency (0 most urgent – 7): its datagrams and streams are scheduled with it. */
+  urgency: number;
+  nextMessageId: number;
+}
+
+/** @internal A peer channel's receiving state. */
+export interface InChannel {
+  name: string;
+  mode: ChannelMode;
+  lastSequence: number;
+  orderedStream: number | null;
+}
+
+export const CHANNEL_DEFAULTS: Required<ChannelLayerOptions> = {
+  maxPeerChannels: 1024,
+  maxStreamMessageSize: DEFAULT_MAX_STREAM_MESSAGE_SIZE,
+  reassemblyMaxBytes: 1024 * 1024,
+  reassemblyMaxMessages: 32,
+  reassemblyTimeout: 3000,
+  maxHeldMessages: 64,
+};
