@@ -38,11 +38,11 @@ import {
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
 import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
-import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type InChannel, type OutChannel } from './types.js';
+import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type InChannel, type LayerSendOptions, type OutChannel } from './types.js';
 import { UnreliableSender } from './unreliable-sender.js';
 
 export type { ChannelMode } from '../wire/channel.js';
-export type { ChannelLayerEvent, ChannelLayerOptions, ChannelMessageEvent, ChannelStats } from './types.js';
+export type { ChannelLayerEvent, ChannelLayerOptions, ChannelMessageEvent, ChannelStats, LayerSendOptions } from './types.js';
 
 type InStream =
   | { kind: 'pending'; head: Uint8Array; have: number }
@@ -80,6 +80,8 @@ export class ChannelLayer {
   private peerControl: number | null = null;
   private readonly reassembly: Reassembly;
   private readonly unreliable: UnreliableSender;
+  /** The latest `now` seen, for callers of send() that do not pass their clock. */
+  private lastNow = 0;
   private failed = false;
   private closed = false;
 
@@ -140,8 +142,11 @@ export class ChannelLayer {
 
   // ───────────────────────────── channels: sending ─────────────────────────────
 
-  /** Returns the id of the local channel `name`, declaring it on first use. */
-  channel(name: string, mode: ChannelMode, urgency = 3): number {
+  /**
+   * Returns the id of the local channel `name`, declaring it on first use. `maxAge` (ms) is the default
+   * for its unreliable messages (see send()).
+   */
+  channel(name: string, mode: ChannelMode, urgency = 3, maxAge = Infinity): number {
     if (!this.negotiated) throw new PetrelError('CHANNELS_UNAVAILABLE', 'the peer does not speak game channels');
     this.checkOpen();
     const existing = this.outByName.get(name);
@@ -159,6 +164,7 @@ export class ChannelLayer {
       stream: null,
       pending: [],
       held: [],
+      maxAge,
       nextSequence: 0,
       nextMessageId: 0,
       urgency,
@@ -179,8 +185,11 @@ export class ChannelLayer {
     return ch.id;
   }
 
-  /** Sends one message on a local channel. Throws MESSAGE_TOO_LARGE, UNKNOWN_CHANNEL, CONNECTION_CLOSED. */
-  send(channelId: number, data: Uint8Array): void {
+  /**
+   * Sends one message on a local channel. Throws MESSAGE_TOO_LARGE, UNKNOWN_CHANNEL, CONNECTION_CLOSED.
+   * Unreliable messages that wait longer than their maxAge before being sent are dropped (counted).
+   */
+  send(channelId: number, data: Uint8Array, options: LayerSendOptions = {}): void {
     this.checkOpen();
     const ch = this.outById[channelId];
     if (!ch) throw new PetrelError('UNKNOWN_CHANNEL', `no local channel ${channelId}`);
@@ -197,7 +206,7 @@ export class ChannelLayer {
           throw new PetrelError('MESSAGE_TOO_LARGE', `message of ${data.length} bytes above ${MAX_DATAGRAM_MESSAGE_SIZE}`);
         }
         if (this.conn.maxDatagramPayload() <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
-        this.unreliable.send(ch, data, this.controlAcked());
+        this.unreliable.send(ch, data, this.controlAcked(), options.now ?? this.lastNow, options.maxAge ?? ch.maxAge);
     }
     this.counters.messagesSent++;
   }
@@ -320,6 +329,7 @@ export class ChannelLayer {
 
   /** Feeds one core event for this connection. */
   handleEvent(ev: ConnectionEvent, now: number): void {
+    this.lastNow = now;
     if (ev.type === 'closed') {
       this.onClosed();
       this.push(ev);
@@ -333,7 +343,7 @@ export class ChannelLayer {
     }
     try {
       this.dispatch(ev, now);
-      if (this.unreliable.heldCount > 0) this.unreliable.release(this.controlAcked());
+      if (this.unreliable.heldCount > 0) this.unreliable.release(this.controlAcked(), now);
     } catch (e) {
       if (e instanceof PetrelWireError && e.errorCode === TransportErrorCode.CHANNEL_ENCODING_ERROR) {
         this.fail(e.message);
@@ -641,6 +651,7 @@ export class ChannelLayer {
   }
 
   handleTimeout(now: number): void {
+    this.lastNow = now;
     this.reassembly.expire(now);
   }
 

@@ -42,7 +42,7 @@ export interface ChannelStats {
   fragmentsReceived: number;
   /** Incoming channel datagrams dropped, by reason (malformed, undeclared_channel, mode_mismatch, stale, fragment_mismatch, fragment_of_dropped). */
   datagramsDropped: Record<string, number>;
-  /** Whole messages given up, by reason (reassembly_timeout, reassembly_evicted, oversize, stale, held_overflow, stream_reset, stream_without_preamble). */
+  /** Whole messages given up, by reason (reassembly_timeout, reassembly_evicted, oversize, stale, held_overflow, expired, superseded, stream_reset, stream_without_preamble). */
   messagesDropped: Record<string, number>;
   reassemblyBytes: number;
   reassemblyMessages: number;
@@ -61,11 +61,29 @@ export interface OutChannel {
   /** Reliable messages waiting for a stream (the peer's stream limit). */
   pending: Uint8Array[];
   /** Unreliable messages waiting for the declaration to be acknowledged. */
-  held: Uint8Array[];
+  held: HeldMessage[];
+  /** Unreliable modes: the channel's default maxAge (ms; Infinity = none). */
+  maxAge: number;
   nextSequence: number;
   /** Send urgency (0 most urgent – 7): its datagrams and streams are scheduled with it. */
   urgency: number;
   nextMessageId: number;
+}
+
+/** @internal An unreliable message held until its channel's DECLARE is acknowledged. */
+export interface HeldMessage {
+  data: Uint8Array;
+  /** When it was sent by the application (the layer's clock). */
+  at: number;
+  maxAge: number;
+}
+
+/** Per-message options of ChannelLayer.send(). */
+export interface LayerSendOptions {
+  /** Unreliable modes: drop the message (counted as 'expired') once it has waited this long (ms) unsent. */
+  maxAge?: number;
+  /** The caller's clock (ms), the same clock as the `now` fed to the connection; needed for maxAge. */
+  now?: number;
 }
 
 /** @internal A peer channel's receiving state. */

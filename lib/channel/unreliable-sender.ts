@@ -8,7 +8,7 @@
 import type { Connection } from '../connection/connection.js';
 import { ByteWriter } from '../wire/buffer.js';
 import { encodeChannelDatagram, fragmentMessage, type ChannelDatagramHeader } from '../wire/channel.js';
-import type { OutChannel } from './types.js';
+import type { HeldMessage, OutChannel } from './types.js';
 
 export interface UnreliableCounters {
   fragmentsSent: number;
@@ -36,25 +36,31 @@ export class UnreliableSender {
     return this.held;
   }
 
-  /** Sends (or holds, while the DECLARE up to `ch.declEnd` is unacknowledged) one message. */
-  send(ch: OutChannel, data: Uint8Array, controlAcked: number): void {
+  /**
+   * Sends (or holds, while the DECLARE up to `ch.declEnd` is unacknowledged) one message. `now` is the
+   * caller's clock; `maxAge` (ms) bounds how long the message may wait unsent.
+   */
+  send(ch: OutChannel, data: Uint8Array, controlAcked: number, now: number, maxAge: number): void {
     if (ch.declEnd > controlAcked) {
-      this.hold(ch, data.slice());
+      this.hold(ch, { data: data.slice(), at: now, maxAge });
       return;
     }
-    if (ch.held.length > 0) this.release(controlAcked); // keep send order
+    if (ch.held.length > 0) this.release(controlAcked, now); // keep send order
     this.emitMessage(ch, data);
   }
 
-  /** Releases the held messages of every channel whose declaration is now acknowledged. */
-  release(controlAcked: number): void {
+  /** Releases the held messages of every channel whose declaration is now acknowledged; stale ones are dropped. */
+  release(controlAcked: number, now: number): void {
     for (const ch of this.heldChannels) {
       if (ch.declEnd > controlAcked) continue;
       this.heldChannels.delete(ch);
       const held = ch.held;
       ch.held = [];
       this.held -= held.length;
-      for (const m of held) this.emitMessage(ch, m);
+      for (const m of held) {
+        if (now - m.at > m.maxAge) this.countDrop('expired');
+        else this.emitMessage(ch, m.data);
+      }
     }
   }
 
@@ -65,8 +71,14 @@ export class UnreliableSender {
     this.held = 0;
   }
 
-  private hold(ch: OutChannel, data: Uint8Array): void {
-    ch.held.push(data);
+  private hold(ch: OutChannel, m: HeldMessage): void {
+    if (ch.mode === 'unreliable-sequenced' && ch.held.length > 0) {
+      // Newest wins: an older sequenced message still held would be discarded by the receiver anyway.
+      this.held -= ch.held.length;
+      for (let i = 0; i < ch.held.length; i++) this.countDrop('superseded');
+      ch.held.length = 0;
+    }
+    ch.held.push(m);
     this.held++;
     this.heldChannels.add(ch);
     if (ch.held.length > this.maxHeld) {
