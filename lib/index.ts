@@ -85,6 +85,19 @@ export type {
   QlogSinkFactory,
   QlogConnectionInfo,
 } from './api/index.js';
+// Realtime helpers (issue 12): reconnecting client, encode-once broadcast.
+export { reconnecting, ReconnectingClient, backoffDelay, broadcast, prepare } from './api/index.js';
+export type {
+  BackoffOptions,
+  BroadcastResult,
+  ChannelSendOptions,
+  ConnectedInfo,
+  MsgpackOptions,
+  PreparedMessage,
+  PrepareOptions,
+  ReconnectOptions,
+  ReconnectingClientEvents,
+} from './api/index.js';
 export { UdpEndpoint, nodeEnv } from './transport/index.js';
 export type { EndpointHandler, UdpEndpointOptions } from './transport/index.js';
 export { ChannelLayer } from './channel/index.js';

@@ -8,6 +8,8 @@ export { PetrelStream } from './stream.js';
 export { PetrelChannel } from './channel.js';
 export type { ChannelMode, ChannelSendOptions, ChannelStatsPublic, PetrelChannelEvents } from './channel.js';
 export { broadcast, prepare } from './broadcast.js';
+export { reconnecting, ReconnectingClient, backoffDelay } from './reconnect.js';
+export type { BackoffOptions, ConnectedInfo, ReconnectOptions, ReconnectingClientEvents } from './reconnect.js';
 export type { BroadcastResult, PreparedMessage, PrepareOptions } from './broadcast.js';
 export { msgpackCodec, rawCodec, scanMsgpack, DEFAULT_MAX_DEPTH } from './codec.js';
 export type { Codec, CodecLimits, MsgpackOptions } from './codec.js';
