@@ -10,7 +10,7 @@ export type { TransportErrorName } from './errors.js';
 
 // Sans-IO core.
 export { Endpoint } from './endpoint/endpoint.js';
-export type { EndpointConfig, EndpointEvent, EndpointStats, ServerConfig } from './endpoint/endpoint.js';
+export type { AcceptInfo, EndpointConfig, EndpointEvent, EndpointStats, ServerConfig } from './endpoint/endpoint.js';
 export { Connection } from './connection/connection.js';
 export type { ConnectionState } from './connection/connection.js';
 export type {

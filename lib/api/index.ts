@@ -19,5 +19,6 @@ export type { Identity } from './identity.js';
 export type { ConnectOptions, ListenOptions, TransportOptions, TrustAnchor } from './options.js';
 export type { ChannelStats } from '../channel/channel-layer.js';
 export type { UdpEndpointStats } from '../transport/udp-endpoint.js';
+export type { AcceptInfo } from '../endpoint/endpoint.js';
 export { PetrelError, isPetrelError } from '../errors.js';
 export type { QlogOption, QlogSinkFactory, QlogConnectionInfo } from './qlog.js';

@@ -210,6 +210,11 @@ export class Connection {
     return this.handshake.session.alpn;
   }
 
+  /** Server: the server name the client asked for, once its ClientHello was read (null if none). */
+  get peerServerName(): string | null {
+    return this.handshake.session.peerServerName ?? null;
+  }
+
   /** Both sides announced channels_supported: application streams and datagrams use the channel forms (spec/wire.md §Game channels). */
   get channelsNegotiated(): boolean {
     return this.ctx.opts.channels && !!this.ctx.peerParams?.channelsSupported;
