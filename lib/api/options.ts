@@ -25,6 +25,8 @@ const CORE_KEYS = [
   'maxStreamsUni',
   'maxDatagramFrameSize',
   'datagramQueueLength',
+  'maxSendRate',
+  'peerTimeout',
   'maxUdpPayloadSize',
   'channels',
   'congestionControl',
