@@ -22,7 +22,10 @@ export interface CloseResult {
   /** The error code: the application's (application: true) or a transport error code (0 = graceful). */
   code: number;
   reason: string;
-  /** 'local' (we closed), 'peer', 'idle' (idle timeout) or 'reset' (the peer's port is gone). */
+  /**
+   * 'local' (we closed), 'peer', 'idle' (idle timeout), 'reset' (the peer's port is gone) or 'peer_timeout'
+   * (nothing heard from the peer for peerTimeout ms; reason "PEER_TIMEOUT: …").
+   */
   initiator: CloseInitiator;
   application: boolean;
 }
@@ -67,6 +70,9 @@ export interface PetrelConnectionEvents {
   stream: [stream: PetrelStream];
   datagram: [data: Uint8Array];
   channel: [name: string, mode: ChannelMode];
+  /** peerTimeout: nothing heard from the peer for `silentFor` ms; recoverable ('responsive' follows if it is heard again). */
+  unresponsive: [info: { silentFor: number }];
+  responsive: [];
   close: [result: CloseResult];
 }
 
@@ -336,6 +342,12 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
       case 'datagram':
         this.emit('datagram', e.data);
         return;
+      case 'unresponsive':
+        this.emit('unresponsive', { silentFor: e.silentFor });
+        return;
+      case 'responsive':
+        this.emit('responsive');
+        return;
       case 'message':
         this.onMessage(e.channel, e.mode, e.data);
         return;
@@ -378,6 +390,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     const r = this.result;
     if (r === null) return new PetrelError('CONNECTION_CLOSED', 'connection is not open');
     if (r.initiator === 'idle') return new PetrelError('IDLE_TIMEOUT', 'connection closed by idle timeout');
+    if (r.initiator === 'peer_timeout') return new PetrelError('PEER_TIMEOUT', `connection closed: ${r.reason}`);
     const who = r.initiator === 'local' ? 'locally' : r.initiator === 'peer' ? 'by the peer' : 'by a reset';
     const what = r.application ? `code ${r.code}` : transportErrorName(r.code);
     return new PetrelError('CONNECTION_CLOSED', `connection closed ${who} (${what}${r.reason ? `: ${r.reason}` : ''})`);

@@ -38,7 +38,7 @@ import {
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
 import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
-import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type InChannel, type LayerSendOptions, type OutChannel } from './types.js';
+import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type ChannelQueueState, type InChannel, type LayerSendOptions, type OutChannel } from './types.js';
 import { UnreliableSender } from './unreliable-sender.js';
 
 export type { ChannelMode } from '../wire/channel.js';
@@ -53,6 +53,8 @@ type InStream =
 
 const RAW_PREAMBLE = new Uint8Array([0x00]);
 const RESERVED_CONTROL = -1;
+/** Unacknowledged reliable-ordered messages tracked per channel for the queue state. */
+const MAX_TRACKED = 4096;
 
 export class ChannelLayer {
   readonly conn: Connection;
@@ -168,6 +170,10 @@ export class ChannelLayer {
       nextSequence: 0,
       nextMessageId: 0,
       urgency,
+      inCore: [],
+      emitted: 0,
+      written: 0,
+      unacked: [],
     };
     const w = this.writer.reset(this.scratch);
     try {
@@ -191,6 +197,7 @@ export class ChannelLayer {
    */
   send(channelId: number, data: Uint8Array, options: LayerSendOptions = {}): void {
     this.checkOpen();
+    if (options.now !== undefined && options.now > this.lastNow) this.lastNow = options.now;
     const ch = this.outById[channelId];
     if (!ch) throw new PetrelError('UNKNOWN_CHANNEL', `no local channel ${channelId}`);
     switch (ch.mode) {
@@ -222,7 +229,7 @@ export class ChannelLayer {
         this.waitingUni.push(ch);
         return;
       }
-      this.writeMessage(ch.stream!, data);
+      this.writeOrdered(ch, data);
       return;
     }
     const id = this.openUni(ch.urgency);
@@ -286,6 +293,17 @@ export class ChannelLayer {
     this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
   }
 
+  /** A message on a reliable-ordered channel's stream, remembered until acknowledged (queue state). */
+  private writeOrdered(ch: OutChannel, data: Uint8Array): void {
+    const before = this.conn.streamBufferedBytes(ch.stream!);
+    this.writeMessage(ch.stream!, data);
+    ch.written += this.conn.streamBufferedBytes(ch.stream!) - before;
+    const u = ch.unacked;
+    // Bounded: past MAX_TRACKED messages the two newest merge (the oldest's age stays exact).
+    if (u.length >= MAX_TRACKED) u.pop();
+    u.push({ end: ch.written, at: this.lastNow });
+  }
+
   private writeMessage(id: number, data: Uint8Array): void {
     const w = this.writer.reset(this.scratch);
     encodeStreamMessageHeader(w, data.length);
@@ -319,7 +337,7 @@ export class ChannelLayer {
         this.waitingUni.shift();
         continue;
       }
-      for (const m of ch.pending) this.writeMessage(ch.stream!, m);
+      for (const m of ch.pending) this.writeOrdered(ch, m);
       ch.pending = [];
       this.waitingUni.shift();
     }
@@ -554,7 +572,11 @@ export class ChannelLayer {
     if (id === this.control) chErr('control stream stopped by the peer');
     for (const ch of this.outById) {
       // The ordered stream is gone: the next message opens a fresh one.
-      if (ch.stream === id) ch.stream = null;
+      if (ch.stream === id) {
+        ch.stream = null;
+        ch.written = 0;
+        ch.unacked.length = 0;
+      }
     }
     this.countMessageDrop('stream_reset');
   }
@@ -670,7 +692,28 @@ export class ChannelLayer {
       reassemblyBytes: r.bytes,
       reassemblyMessages: r.messages,
       heldMessages: this.unreliable.heldCount,
+      sendQueues: this.outById.map((ch) => this.queueState(ch)),
     };
+  }
+
+  /** One local channel's send queue (see ChannelQueueState). */
+  private queueState(ch: OutChannel): ChannelQueueState {
+    const now = this.lastNow;
+    if (ch.mode === 'unreliable' || ch.mode === 'unreliable-sequenced') return { name: ch.name, mode: ch.mode, ...this.unreliable.queueState(ch, now) };
+    let bytes = 0;
+    let oldest = Infinity;
+    for (const m of ch.pending) bytes += m.length;
+    let messages = ch.pending.length;
+    if (ch.stream !== null) {
+      const acked = ch.written - this.conn.streamBufferedBytes(ch.stream);
+      let n = 0;
+      while (n < ch.unacked.length && ch.unacked[n]!.end <= acked) n++;
+      if (n > 0) ch.unacked.splice(0, n);
+      messages += ch.unacked.length;
+      bytes += Math.max(0, ch.written - acked);
+      if (ch.unacked.length > 0) oldest = ch.unacked[0]!.at;
+    }
+    return { name: ch.name, mode: ch.mode, messages, bytes, oldestAge: oldest === Infinity ? 0 : Math.max(0, now - oldest) };
   }
 
   private countDrop(reason: string): void {

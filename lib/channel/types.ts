@@ -47,6 +47,22 @@ export interface ChannelStats {
   reassemblyBytes: number;
   reassemblyMessages: number;
   heldMessages: number;
+  /** What each local channel has waiting to be sent (or, reliable modes, to be acknowledged). */
+  sendQueues: ChannelQueueState[];
+}
+
+/** One local channel's send queue. */
+export interface ChannelQueueState {
+  name: string;
+  mode: ChannelMode;
+  /**
+   * Unreliable modes: messages held or with a fragment still in the connection's datagram queue.
+   * Reliable modes: messages waiting for a stream plus, reliable-ordered, messages not yet fully acknowledged.
+   */
+  messages: number;
+  bytes: number;
+  /** Age (ms) of the oldest of them; 0 when none. */
+  oldestAge: number;
 }
 
 /** @internal A local channel's sending state. */
@@ -68,6 +84,13 @@ export interface OutChannel {
   /** Send urgency (0 most urgent – 7): its datagrams and streams are scheduled with it. */
   urgency: number;
   nextMessageId: number;
+  /** Unreliable modes: datagrams handed to the core and maybe still queued there, oldest first. */
+  inCore: Array<{ id: number; bytes: number; at: number; message: number; count: number }>;
+  /** Sequence of messages emitted (to count messages, not fragments, in the queue state). */
+  emitted: number;
+  /** reliable-ordered: bytes written to the stream, and (end offset, time) per unacknowledged message. */
+  written: number;
+  unacked: Array<{ end: number; at: number }>;
 }
 
 /** @internal An unreliable message held until its channel's DECLARE is acknowledged. */
