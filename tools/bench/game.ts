@@ -81,7 +81,7 @@ function simRow(c: (typeof CONDITIONS)[number]): Row {
     connection: connectionOptions(),
   });
   const drops = Object.entries({ ...r.senderDrops, ...r.coreDrops }).map(([k, v]) => `${k}:${v}`).join(',');
-  return { ...r, where: 'sim', condition: c.name, aim: c.aim, extra: `queue max ${r.maxQueuedDatagrams} dgrams/${r.maxQueuedBytes} B; drops ${drops || '-'}` };
+  return { ...r, where: 'sim', condition: c.name, aim: c.aim, extra: `cwnd mean ${Math.round(r.meanCwnd)} B; queue max ${r.maxQueuedDatagrams} dgrams/${r.maxQueuedBytes} B; drops ${drops || '-'}` };
 }
 
 async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
@@ -110,7 +110,15 @@ async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
       if (!from) sm.chatFrom.set(k, (from = []));
       from.push(line);
       sm.chatOut.push(line);
-      broadcast(chats.values() as Iterable<PetrelChannel<unknown>>, prepare(line));
+      const msg = prepare(line);
+      for (const [c, ch] of chats) {
+        const k = connIndex.get(c.remotePort);
+        if (k === undefined || !c.isOpen) continue;
+        ch.sendPrepared(msg);
+        let to = sm.relayedTo.get(k);
+        if (!to) sm.relayedTo.set(k, (to = []));
+        to.push(line);
+      }
     });
     conn.on('close', () => {
       states.delete(conn);
@@ -187,7 +195,7 @@ async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
   // Let chat finish (bounded).
   const total = (): number => chatSent.reduce((a, l) => a + l.length, 0);
   const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline && !(sm.chatOut.length === total() && metrics.every((m) => m.chatIn.length === total()))) {
+  while (performance.now() < deadline && !(sm.chatOut.length === total() && metrics.every((m, i) => m.chatIn.length === (sm.relayedTo.get(i)?.length ?? 0)))) {
     await new Promise((r) => setTimeout(r, 20));
   }
   let maxQueued = 0;

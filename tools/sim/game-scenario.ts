@@ -59,6 +59,9 @@ export interface GameScenarioResult extends GameFigures {
   /** server connections' datagram drops by reason (core) */
   coreDrops: Record<string, number>;
   connected: number;
+  /** mean congestion window of the server's connections, sampled every tick (bytes) */
+  meanCwnd: number;
+  chatProgress: { sent: number; relayed: number; leastReceived: number; endedAt: number };
 }
 
 /** 5 % mean loss in bursts of 3 datagrams on average (stationary P(bad) = p / (p + r) = 0.05). */
@@ -163,7 +166,12 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
             const bytes = encodeChat(text);
             for (const [c, l] of serverNode.layers) {
               const ch = serverCh.get(c);
-              if (ch && c.state === 'established') l.send(ch.chat, bytes);
+              if (!ch || c.state !== 'established') continue;
+              l.send(ch.chat, bytes);
+              const k = clientOf.get(c)!;
+              let to = serverMetrics.relayedTo.get(k);
+              if (!to) serverMetrics.relayedTo.set(k, (to = []));
+              to.push(text);
             }
           }
         } else {
@@ -204,6 +212,8 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
   let snapshotsInWindow = 0;
   let maxQueuedDatagrams = 0;
   let maxQueuedBytes = 0;
+  let cwndSum = 0;
+  let cwndSamples = 0;
   const stopAt = windowEnd;
   // Server ticks: sample what each player sees, then one snapshot encoded once and sent to everyone.
   const serverTick = (tick: number): void => {
@@ -221,6 +231,8 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
         layer.send(ch.state, bytes, { now });
         sent = true;
         const q = queueOf(conn);
+        cwndSum += conn.stats().cwnd;
+        cwndSamples++;
         if (q.messages > maxQueuedDatagrams) maxQueuedDatagrams = q.messages;
         if (q.bytes > maxQueuedBytes) maxQueuedBytes = q.bytes;
       }
@@ -266,7 +278,7 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
   const chatDone = (): boolean => {
     if (sim.now < stopAt) return false;
     const total = chatSent.reduce((a, l) => a + l.length, 0);
-    return serverMetrics.chatOut.length === total && metrics.every((m) => m.chatIn.length === total);
+    return serverMetrics.chatOut.length === total && metrics.every((m, i) => m.chatIn.length === (serverMetrics.relayedTo.get(i)?.length ?? 0));
   };
   sim.run({ maxTime: stopAt + 15_000, until: chatDone });
 
@@ -277,7 +289,27 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
     for (const [k, v] of Object.entries(conn.stats().drops ?? {})) if (k.startsWith('datagram')) coreDrops[k] = (coreDrops[k] ?? 0) + v;
   }
   const figures = gameFigures({ clients: metrics, server: serverMetrics, snapshotsInWindow, chatSent, snapshotBytes });
-  return { ...figures, maxQueuedDatagrams, maxQueuedBytes, senderDrops, coreDrops, connected: serverCh.size };
+  const total = chatSent.reduce((a, l) => a + l.length, 0);
+  if (process.env.GAME_DEBUG) {
+    for (const [conn, layer] of serverNode.layers) {
+      const i = clientOf.get(conn)!;
+      if (metrics[i]!.chatIn.length === (serverMetrics.relayedTo.get(i)?.length ?? 0)) continue;
+      const st = conn.stats();
+      console.error('lagging client', i, metrics[i]!.chatIn.length, conn.state, JSON.stringify(layer.stats().sendQueues), st.cwnd, st.bytesInFlight, st.ptoCount, JSON.stringify(st.drops), st.smoothedRtt);
+      const cconn = [...clientNodes[i]!.layers.keys()][0]!;
+      console.error('  client side', cconn.state, JSON.stringify(cconn.stats().drops), JSON.stringify(clientLayers[i]!.stats().messagesDropped));
+    }
+  }
+  return {
+    ...figures,
+    maxQueuedDatagrams,
+    maxQueuedBytes,
+    senderDrops,
+    coreDrops,
+    connected: serverCh.size,
+    meanCwnd: cwndSamples > 0 ? cwndSum / cwndSamples : NaN,
+    chatProgress: { sent: total, relayed: serverMetrics.chatOut.length, leastReceived: Math.min(...metrics.map((m) => m.chatIn.length)), endedAt: sim.now },
+  };
 }
 
 /** The server connection's datagram queue as stats() reports it. */

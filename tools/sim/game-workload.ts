@@ -136,6 +136,8 @@ export function sha(lines: readonly string[]): string {
 /** Server-side records: relayed chat order, inputs per client. */
 export class ServerMetrics {
   readonly chatOut: string[] = [];
+  /** lines relayed to each client (a client that joined late gets the lines from then on) */
+  readonly relayedTo = new Map<number, string[]>();
   readonly chatFrom = new Map<number, string[]>();
   readonly inputAges: number[] = [];
   readonly inputSeen = new Map<number, Set<number>>();
@@ -176,8 +178,10 @@ export function gameFigures(o: {
   for (const s of o.server.inputSeen.values()) inputsSeen += s.size;
   let chatOk = true;
   let chatLines = 0;
-  const relayed = sha(o.server.chatOut);
-  for (const c of o.clients) if (sha(c.chatIn) !== relayed || c.chatIn.length !== o.server.chatOut.length) chatOk = false;
+  o.clients.forEach((c, i) => {
+    const relayed = o.server.relayedTo.get(i) ?? [];
+    if (c.chatIn.length !== relayed.length || sha(c.chatIn) !== sha(relayed)) chatOk = false;
+  });
   o.chatSent.forEach((lines, i) => {
     chatLines += lines.length;
     if (sha(o.server.chatFrom.get(i) ?? []) !== sha(lines)) chatOk = false;
