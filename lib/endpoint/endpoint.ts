@@ -289,17 +289,18 @@ export class Endpoint {
     });
     // Retransmitted client Initials still carry the original DCID until the client learns ours.
     this.register(conn, [cidKey(localCid, 0, localCid.length), cidKey(h.dcid, 0, h.dcid.length)]);
-    conn.handleDatagram(body, from, now);
     if (this.server.accept) {
       // The hook needs the whole ClientHello, which may span several Initials: the connection is
       // surfaced (and its events released) only once the hook has accepted it.
       this.awaitingAccept.set(conn, { clientScid: h.scid.slice(), odcid: h.dcid.slice(), localCid });
+      conn.handleDatagram(body, from, now);
       if (this.decideAccept(conn, from, now)) return;
       this.touch(conn);
       return;
     }
     this.counters.connectionsAccepted++;
     this.pendingEvents.push({ kind: 'accept', connection: conn });
+    conn.handleDatagram(body, from, now);
     this.touch(conn);
   }
 
