@@ -131,3 +131,26 @@ describe('maxSendRate', () => {
     expect(p.clientConn.stats().pacingRate).toBeLessThanOrEqual(budget / 1000);
   });
 });
+
+describe('sender-side freshness: a fragment set is replaced whole or not at all', () => {
+  it('a message already partly on the wire is left to finish; a wholly queued one is replaced', () => {
+    const p = connectedPair();
+    const ch = declared(p, 'state', 'unreliable-sequenced');
+    const big = pattern(5000, 1);
+    p.clientLayer.send(ch, big, { now: p.now });
+    const fragments = p.clientConn.stats().datagramQueue.messages;
+    expect(fragments).toBeGreaterThan(2);
+    // One packet leaves (carrying the first fragment); the rest of the set is still queued.
+    const buf = new Uint8Array(2048);
+    expect(p.clientConn.pollTransmit(p.now, buf)).not.toBe(null);
+    expect(p.clientConn.stats().datagramQueue.messages).toBe(fragments - 1);
+    p.clientLayer.send(ch, new Uint8Array([7]), { now: p.now });
+    // Not withdrawn: its remaining fragments plus the new message.
+    expect(p.clientConn.stats().datagramQueue.messages).toBe(fragments);
+    expect(p.clientLayer.stats().messagesDropped.superseded).toBeUndefined();
+    // A third message replaces the second (wholly queued) but still not the partly sent one.
+    p.clientLayer.send(ch, new Uint8Array([8]), { now: p.now });
+    expect(p.clientConn.stats().datagramQueue.messages).toBe(fragments);
+    expect(p.clientLayer.stats().messagesDropped.superseded).toBe(1);
+  });
+});
