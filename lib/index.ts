@@ -10,7 +10,7 @@ export type { TransportErrorName } from './errors.js';
 
 // Sans-IO core.
 export { Endpoint } from './endpoint/endpoint.js';
-export type { EndpointConfig, EndpointEvent, EndpointStats, ServerConfig } from './endpoint/endpoint.js';
+export type { AcceptInfo, EndpointConfig, EndpointEvent, EndpointStats, ServerConfig } from './endpoint/endpoint.js';
 export { Connection } from './connection/connection.js';
 export type { ConnectionState } from './connection/connection.js';
 export type {
@@ -84,6 +84,19 @@ export type {
   QlogOption,
   QlogSinkFactory,
   QlogConnectionInfo,
+} from './api/index.js';
+// Realtime helpers (issue 12): reconnecting client, encode-once broadcast.
+export { reconnecting, ReconnectingClient, backoffDelay, broadcast, prepare } from './api/index.js';
+export type {
+  BackoffOptions,
+  BroadcastResult,
+  ChannelSendOptions,
+  ConnectedInfo,
+  MsgpackOptions,
+  PreparedMessage,
+  PrepareOptions,
+  ReconnectOptions,
+  ReconnectingClientEvents,
 } from './api/index.js';
 export { UdpEndpoint, nodeEnv } from './transport/index.js';
 export type { EndpointHandler, UdpEndpointOptions } from './transport/index.js';

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { ChannelMode } from '../wire/channel.js';
 import { PetrelError } from '../errors.js';
 import type { Codec } from './codec.js';
+import type { PreparedMessage } from './broadcast.js';
 
 export type { ChannelMode } from '../wire/channel.js';
 
@@ -17,9 +18,18 @@ export interface ChannelStatsPublic {
   decodeErrors: number;
 }
 
+/** Per-message send options. */
+export interface ChannelSendOptions {
+  /**
+   * Unreliable modes only: drop the message (counted, never sent) if it has waited this long (ms) in the send
+   * queue. Overrides the channel's `maxAge`. Ignored on reliable channels.
+   */
+  maxAge?: number;
+}
+
 /** What a channel needs from its connection. */
 export interface ChannelHost {
-  sendOnChannel(id: number, bytes: Uint8Array): void;
+  sendOnChannel(id: number, bytes: Uint8Array, options?: ChannelSendOptions): void;
 }
 
 export interface PetrelChannelEvents<T> {
@@ -47,9 +57,18 @@ export class PetrelChannel<T = unknown> extends EventEmitter<PetrelChannelEvents
   }
 
   /** Encodes and sends one message. Throws PetrelError (MESSAGE_TOO_LARGE, ENCODE_ERROR, CONNECTION_CLOSED…). */
-  send(value: T): void {
+  send(value: T, options?: ChannelSendOptions): void {
     const bytes = this.codec.encode(value);
-    this.host.sendOnChannel(this.id, bytes);
+    this.host.sendOnChannel(this.id, bytes, options);
+    this.counters.sent++;
+  }
+
+  /**
+   * Sends bytes already encoded by `prepare()` (lib/api/broadcast.ts) without encoding again. The receiver
+   * decodes them with this channel's codec, so prepare with the same codec.
+   */
+  sendPrepared(message: PreparedMessage, options?: ChannelSendOptions): void {
+    this.host.sendOnChannel(this.id, message.bytes, options);
     this.counters.sent++;
   }
 

@@ -19,6 +19,7 @@ import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { selectCryptoConfig } from './crypto-config.js';
 import { coreOptions, validateOptions, type ConnectOptions } from './options.js';
 import { qlogRecorder, type QlogRecorder } from './qlog.js';
+import { REFUSAL_CODES } from '../endpoint/refusal.js';
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
@@ -34,6 +35,8 @@ export function handshakeError(info: CloseInfo): PetrelError {
   const m = /^([A-Z][A-Z0-9_]{2,}): /.exec(info.reason);
   if (m && (info.initiator === 'local' || crypto)) return new PetrelError(m[1]!, info.reason);
   if (!info.application && info.errorCode === TransportErrorCode.CONNECTION_REFUSED) {
+    // The server's stateless refusals name a stable code first: SERVER_BUSY, REFUSED, INSECURE_MISMATCH.
+    if (m && REFUSAL_CODES.has(m[1]!)) return new PetrelError(m[1]!, `server refused the connection: ${info.reason}`);
     return new PetrelError('CONNECTION_REFUSED', `server refused the connection${info.reason ? `: ${info.reason}` : ''}`);
   }
   if (crypto) {

@@ -12,7 +12,7 @@ import type { CloseInfo, CloseInitiator, ConnectionEvent, ConnectionStats } from
 import { ChannelLayer, type ChannelLayerEvent, type ChannelStats } from '../channel/channel-layer.js';
 import { PetrelError, TransportErrorCode, transportErrorName } from '../errors.js';
 import { MAX_DATAGRAM_MESSAGE_SIZE, type ChannelMode } from '../wire/channel.js';
-import { PetrelChannel } from './channel.js';
+import { PetrelChannel, type ChannelSendOptions } from './channel.js';
 import { DEFAULT_MAX_DEPTH, msgpackCodec, rawCodec, type Codec } from './codec.js';
 import { asPetrelError, PetrelStream, type StreamHost } from './stream.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_STREAM_HIGH_WATER_MARK, layerOptions, type TransportOptions } from './options.js';
@@ -22,7 +22,10 @@ export interface CloseResult {
   /** The error code: the application's (application: true) or a transport error code (0 = graceful). */
   code: number;
   reason: string;
-  /** 'local' (we closed), 'peer', 'idle' (idle timeout) or 'reset' (the peer's port is gone). */
+  /**
+   * 'local' (we closed), 'peer', 'idle' (idle timeout), 'reset' (the peer's port is gone) or 'peer_timeout'
+   * (nothing heard from the peer for peerTimeout ms; reason "PEER_TIMEOUT: …").
+   */
   initiator: CloseInitiator;
   application: boolean;
 }
@@ -35,14 +38,22 @@ export interface PetrelConnectionStats extends ConnectionStats {
 
 export interface ChannelOptions<T> {
   mode?: ChannelMode;
-  /** 'msgpack' (default), 'raw' (Uint8Array values) or a custom codec. */
-  codec?: 'msgpack' | 'raw' | Codec<T>;
+  /**
+   * 'msgpack' (default), 'msgpack-float32' (non-integer numbers as float32, about 7 significant digits:
+   * smaller game snapshots), 'raw' (Uint8Array values) or a custom codec.
+   */
+  codec?: 'msgpack' | 'msgpack-float32' | 'raw' | Codec<T>;
   /** Largest encoded message (connection's maxMessageSize by default). */
   maxMessageSize?: number;
   /** Deepest MessagePack nesting accepted (32). */
   maxDepth?: number;
   /** Urgency of the channel's datagrams and streams, 0 (most urgent) – 7 (default 3). */
   priority?: number;
+  /**
+   * Unreliable modes: a message that has waited this long (ms) unsent is dropped, counted in
+   * stats().channels.messagesDropped.expired. Per-message `send(value, { maxAge })` overrides it. Default none.
+   */
+  maxAge?: number;
 }
 
 export interface OpenStreamOptions {
@@ -59,6 +70,9 @@ export interface PetrelConnectionEvents {
   stream: [stream: PetrelStream];
   datagram: [data: Uint8Array];
   channel: [name: string, mode: ChannelMode];
+  /** peerTimeout: nothing heard from the peer for `silentFor` ms; recoverable ('responsive' follows if it is heard again). */
+  unresponsive: [info: { silentFor: number }];
+  responsive: [];
   close: [result: CloseResult];
 }
 
@@ -210,9 +224,12 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     const maxMessageSize = Math.min(opts.maxMessageSize ?? this.options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, wireMax);
     const limits = { maxMessageSize, maxDepth: opts.maxDepth ?? this.options.maxMessageDepth ?? DEFAULT_MAX_DEPTH };
     const c = opts.codec ?? 'msgpack';
-    const codec = (c === 'msgpack' ? msgpackCodec(limits) : c === 'raw' ? rawCodec(limits) : c) as Codec<T>;
-    const id = this.layer.channel(name, mode, opts.priority ?? 3);
-    const ch = new PetrelChannel<T>({ sendOnChannel: (cid, bytes) => this.sendOnChannel(cid, bytes) }, id, name, mode, codec);
+    const codec = (
+      c === 'msgpack' || c === 'msgpack-float32' ? msgpackCodec(limits, { float32: c === 'msgpack-float32' }) : c === 'raw' ? rawCodec(limits) : c
+    ) as Codec<T>;
+    if (opts.maxAge !== undefined && !(opts.maxAge >= 0)) throw new PetrelError('INVALID_OPTION', 'maxAge must be >= 0 (ms)');
+    const id = this.layer.channel(name, mode, opts.priority ?? 3, opts.maxAge ?? Infinity);
+    const ch = new PetrelChannel<T>({ sendOnChannel: (cid, bytes, o) => this.sendOnChannel(cid, bytes, o) }, id, name, mode, codec);
     this.channels.set(name, ch as PetrelChannel<unknown>);
     const held = this.unclaimed.get(name);
     if (held) {
@@ -227,9 +244,11 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     return ch;
   }
 
-  private sendOnChannel(id: number, bytes: Uint8Array): void {
+  private sendOnChannel(id: number, bytes: Uint8Array, options?: ChannelSendOptions): void {
     if (!this.isOpen) throw this.closedError();
-    this.layer.send(id, bytes);
+    const maxAge = options?.maxAge;
+    if (maxAge !== undefined && !(maxAge >= 0)) throw new PetrelError('INVALID_OPTION', 'maxAge must be >= 0 (ms)');
+    this.layer.send(id, bytes, { maxAge, now: performance.now() });
   }
 
   private onMessage(name: string, mode: ChannelMode, data: Uint8Array): void {
@@ -323,6 +342,12 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
       case 'datagram':
         this.emit('datagram', e.data);
         return;
+      case 'unresponsive':
+        this.emit('unresponsive', { silentFor: e.silentFor });
+        return;
+      case 'responsive':
+        this.emit('responsive');
+        return;
       case 'message':
         this.onMessage(e.channel, e.mode, e.data);
         return;
@@ -365,6 +390,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     const r = this.result;
     if (r === null) return new PetrelError('CONNECTION_CLOSED', 'connection is not open');
     if (r.initiator === 'idle') return new PetrelError('IDLE_TIMEOUT', 'connection closed by idle timeout');
+    if (r.initiator === 'peer_timeout') return new PetrelError('PEER_TIMEOUT', `connection closed: ${r.reason}`);
     const who = r.initiator === 'local' ? 'locally' : r.initiator === 'peer' ? 'by the peer' : 'by a reset';
     const what = r.application ? `code ${r.code}` : transportErrorName(r.code);
     return new PetrelError('CONNECTION_CLOSED', `connection closed ${who} (${what}${r.reason ? `: ${r.reason}` : ''})`);

@@ -45,3 +45,11 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
     client: { serverKey, trustedCAs, serverName: req.serverName, now: () => Date.now() },
   });
 }
+
+/**
+ * Initial protectors of the mode a server does NOT run in, for recognising clients whose `insecure` differs
+ * (the endpoint refuses them with INSECURE_MISMATCH). A secure server's endpoint knows the plaintext mode.
+ */
+export function otherModeInitialProtectors(insecure: boolean | undefined): CryptoConfig['initialProtectors'] | undefined {
+  return insecure === true ? secureCrypto({ provider: runtimeCryptoProvider() }).initialProtectors : undefined;
+}

@@ -1,6 +1,7 @@
 /** Options of listen() and connect(), and how they map onto the core and the channel layer. */
 import type { ConnectionOptions } from '../connection/types.js';
 import type { ChannelLayerOptions } from '../channel/channel-layer.js';
+import type { AcceptInfo } from '../endpoint/endpoint.js';
 import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { checkQlogOption, type QlogOption } from './qlog.js';
@@ -24,6 +25,8 @@ const CORE_KEYS = [
   'maxStreamsUni',
   'maxDatagramFrameSize',
   'datagramQueueLength',
+  'maxSendRate',
+  'peerTimeout',
   'maxUdpPayloadSize',
   'channels',
   'congestionControl',
@@ -70,8 +73,17 @@ export interface ListenOptions extends TransportOptions {
   identity?: Identity;
   /** Certificates for identity.publicKey, leaf first (issueCertificate), for clients that trust a CA key. */
   certificateChain?: readonly Uint8Array[];
-  /** Most concurrent connections (10000); further handshakes are dropped and counted. */
+  /**
+   * Most concurrent connections (10000); further clients are refused at once: their connect() rejects with
+   * PetrelError SERVER_BUSY within one round trip (counted in stats().drops.refused).
+   */
   maxConnections?: number;
+  /**
+   * Decides on every new connection once its ClientHello is read (address, ALPN, server name): return
+   * true/undefined to accept, or a reason string (false: "refused") to refuse; the client's connect() then
+   * rejects with PetrelError REFUSED carrying the reason, within one round trip. A hook that throws refuses.
+   */
+  accept?: (info: AcceptInfo) => boolean | string | undefined;
 }
 
 /** A trust anchor for the server's key: a fingerprint string ("ed25519:…") or a raw 32-byte Ed25519 public key. */

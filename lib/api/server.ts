@@ -10,7 +10,22 @@ import { DeadlineHeap } from '../endpoint/deadline-heap.js';
 import { PetrelError } from '../errors.js';
 import { UdpEndpoint, type EndpointHandler, type UdpEndpointStats } from '../transport/udp-endpoint.js';
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
-import { selectCryptoConfig } from './crypto-config.js';
+import { otherModeInitialProtectors, selectCryptoConfig } from './crypto-config.js';
+import type { AcceptInfo } from '../endpoint/endpoint.js';
+
+/** The endpoint's accept hook (a reason or null) from the public one (true/undefined, false or a reason). */
+function acceptHook(fn: (info: AcceptInfo) => boolean | string | undefined): (info: AcceptInfo) => string | null {
+  return (info) => {
+    let r: boolean | string | undefined;
+    try {
+      r = fn(info);
+    } catch (e) {
+      return `accept hook failed: ${(e as Error)?.message ?? String(e)}`;
+    }
+    if (r === true || r === undefined) return null;
+    return r === false ? 'refused' : String(r);
+  };
+}
 import { coreOptions, validateOptions, type ListenOptions } from './options.js';
 import { qlogRecorder, type QlogRecorder } from './qlog.js';
 
@@ -70,7 +85,13 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
         ipv6Only: o.ipv6Only,
         recvBufferSize: o.recvBufferSize,
         sendBufferSize: o.sendBufferSize,
-        server: { crypto, options: coreOptions(o), maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
+        server: {
+          crypto,
+          options: coreOptions(o),
+          maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+          accept: o.accept ? acceptHook(o.accept) : undefined,
+          otherModeInitialProtectors: otherModeInitialProtectors(o.insecure),
+        },
         traceFor: this.qlog?.traceFor,
       },
       this,

@@ -22,7 +22,6 @@ import type { ConnectionEvent } from '../connection/types.js';
 import { PetrelError, PetrelWireError, TransportErrorCode } from '../errors.js';
 import { ByteWriter } from '../wire/buffer.js';
 import {
-  DEFAULT_MAX_STREAM_MESSAGE_SIZE,
   MAX_DATAGRAM_MESSAGE_SIZE,
   StreamMessageParser,
   decodeChannelDatagram,
@@ -31,9 +30,7 @@ import {
   encodeChannelDeclaration,
   encodeStreamMessageHeader,
   encodeStreamPreamble,
-  fragmentMessage,
   readStreamPreamble,
-  type ChannelDatagramHeader,
   type ChannelDeclaration,
   type ChannelMode,
   type StreamPreamble,
@@ -41,78 +38,11 @@ import {
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
 import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
+import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type ChannelQueueState, type InChannel, type LayerSendOptions, type OutChannel } from './types.js';
+import { UnreliableSender } from './unreliable-sender.js';
 
 export type { ChannelMode } from '../wire/channel.js';
-
-/** A message received on a channel, surfaced under the peer's channel name. */
-export interface ChannelMessageEvent {
-  type: 'message';
-  channel: string;
-  mode: ChannelMode;
-  data: Uint8Array;
-}
-
-/**
- * Core events pass through, except those about the layer's own streams; `stream_opened` and
- * `stream_readable` for peer streams come after their raw preamble; `datagram` carries raw datagrams only.
- */
-export type ChannelLayerEvent = ConnectionEvent | ChannelMessageEvent;
-
-export interface ChannelLayerOptions {
-  /** Channels the peer may declare (local policy; more is CHANNEL_ENCODING_ERROR). Default 1024. */
-  maxPeerChannels?: number;
-  /** Largest reliable-channel message accepted and sent. Default 1 MiB. */
-  maxStreamMessageSize?: number;
-  /** Fragment bytes held for reassembly across all partial messages. Default 1 MiB. */
-  reassemblyMaxBytes?: number;
-  /** Partial messages held for reassembly. Default 32. */
-  reassemblyMaxMessages?: number;
-  /** How long a partial message waits for its other fragments (ms). Default 3000. */
-  reassemblyTimeout?: number;
-  /** Unreliable messages held per channel until its declaration is acknowledged (oldest dropped). Default 64. */
-  maxHeldMessages?: number;
-}
-
-export interface ChannelStats {
-  channelsDeclared: number;
-  peerChannels: number;
-  messagesSent: number;
-  messagesReceived: number;
-  fragmentsSent: number;
-  fragmentsReceived: number;
-  /** Incoming channel datagrams dropped, by reason (malformed, undeclared_channel, mode_mismatch, stale, fragment_mismatch, fragment_of_dropped). */
-  datagramsDropped: Record<string, number>;
-  /** Whole messages given up, by reason (reassembly_timeout, reassembly_evicted, oversize, stale, held_overflow, stream_reset, stream_without_preamble). */
-  messagesDropped: Record<string, number>;
-  reassemblyBytes: number;
-  reassemblyMessages: number;
-  heldMessages: number;
-}
-
-interface OutChannel {
-  id: number;
-  name: string;
-  mode: ChannelMode;
-  /** Control-stream offset just past this channel's DECLARE; Infinity until it is written. */
-  declEnd: number;
-  /** reliable-ordered: the channel's stream once open. */
-  stream: number | null;
-  /** Reliable messages waiting for a stream (the peer's stream limit). */
-  pending: Uint8Array[];
-  /** Unreliable messages waiting for the declaration to be acknowledged. */
-  held: Uint8Array[];
-  nextSequence: number;
-  /** Send urgency (0 most urgent – 7): its datagrams and streams are scheduled with it. */
-  urgency: number;
-  nextMessageId: number;
-}
-
-interface InChannel {
-  name: string;
-  mode: ChannelMode;
-  lastSequence: number;
-  orderedStream: number | null;
-}
+export type { ChannelLayerEvent, ChannelLayerOptions, ChannelMessageEvent, ChannelStats, LayerSendOptions } from './types.js';
 
 type InStream =
   | { kind: 'pending'; head: Uint8Array; have: number }
@@ -120,17 +50,11 @@ type InStream =
   | { kind: 'control'; parser: StreamMessageParser }
   | { kind: 'ordered' | 'unordered'; channelId: number; parser: StreamMessageParser; held: boolean };
 
-const DEFAULTS: Required<ChannelLayerOptions> = {
-  maxPeerChannels: 1024,
-  maxStreamMessageSize: DEFAULT_MAX_STREAM_MESSAGE_SIZE,
-  reassemblyMaxBytes: 1024 * 1024,
-  reassemblyMaxMessages: 32,
-  reassemblyTimeout: 3000,
-  maxHeldMessages: 64,
-};
 
 const RAW_PREAMBLE = new Uint8Array([0x00]);
 const RESERVED_CONTROL = -1;
+/** Unacknowledged reliable-ordered messages tracked per channel for the queue state. */
+const MAX_TRACKED = 4096;
 
 export class ChannelLayer {
   readonly conn: Connection;
@@ -146,7 +70,6 @@ export class ChannelLayer {
   private readonly controlBacklog: Array<{ ch: OutChannel; bytes: Uint8Array }> = [];
   /** Channels (and RESERVED_CONTROL for the control stream) waiting for a unidirectional stream, FIFO. */
   private readonly waitingUni: Array<OutChannel | typeof RESERVED_CONTROL> = [];
-  private readonly heldChannels = new Set<OutChannel>();
   /** Our own channel and control streams: their core events are internal. */
   private readonly internal = new Set<number>();
 
@@ -158,6 +81,9 @@ export class ChannelLayer {
   private readonly heldStreams = new Map<number, number[]>();
   private peerControl: number | null = null;
   private readonly reassembly: Reassembly;
+  private readonly unreliable: UnreliableSender;
+  /** The latest `now` seen, for callers of send() that do not pass their clock. */
+  private lastNow = 0;
   private failed = false;
   private closed = false;
 
@@ -166,17 +92,17 @@ export class ChannelLayer {
   private readonly counters = { messagesSent: 0, messagesReceived: 0, fragmentsSent: 0, fragmentsReceived: 0 };
   private readonly datagramDrops: Record<string, number> = {};
   private readonly messageDrops: Record<string, number> = {};
-  private heldCount = 0;
 
   constructor(conn: Connection, options: ChannelLayerOptions = {}) {
     this.conn = conn;
-    this.opts = { ...DEFAULTS };
+    this.opts = { ...CHANNEL_DEFAULTS };
     for (const [k, v] of Object.entries(options)) if (v !== undefined) (this.opts as Record<string, unknown>)[k] = v;
     this.reassembly = new Reassembly({
       maxBytes: this.opts.reassemblyMaxBytes,
       maxMessages: this.opts.reassemblyMaxMessages,
       timeout: this.opts.reassemblyTimeout,
     });
+    this.unreliable = new UnreliableSender(conn, this.counters, (r) => this.countMessageDrop(r), this.opts.maxHeldMessages);
   }
 
   /** Whether channel forms are in use on this connection (both ends sent channels_supported). */
@@ -218,8 +144,11 @@ export class ChannelLayer {
 
   // ───────────────────────────── channels: sending ─────────────────────────────
 
-  /** Returns the id of the local channel `name`, declaring it on first use. */
-  channel(name: string, mode: ChannelMode, urgency = 3): number {
+  /**
+   * Returns the id of the local channel `name`, declaring it on first use. `maxAge` (ms) is the default
+   * for its unreliable messages (see send()).
+   */
+  channel(name: string, mode: ChannelMode, urgency = 3, maxAge = Infinity): number {
     if (!this.negotiated) throw new PetrelError('CHANNELS_UNAVAILABLE', 'the peer does not speak game channels');
     this.checkOpen();
     const existing = this.outByName.get(name);
@@ -237,9 +166,14 @@ export class ChannelLayer {
       stream: null,
       pending: [],
       held: [],
+      maxAge,
       nextSequence: 0,
       nextMessageId: 0,
       urgency,
+      inCore: [],
+      emitted: 0,
+      written: 0,
+      unacked: [],
     };
     const w = this.writer.reset(this.scratch);
     try {
@@ -257,9 +191,13 @@ export class ChannelLayer {
     return ch.id;
   }
 
-  /** Sends one message on a local channel. Throws MESSAGE_TOO_LARGE, UNKNOWN_CHANNEL, CONNECTION_CLOSED. */
-  send(channelId: number, data: Uint8Array): void {
+  /**
+   * Sends one message on a local channel. Throws MESSAGE_TOO_LARGE, UNKNOWN_CHANNEL, CONNECTION_CLOSED.
+   * Unreliable messages that wait longer than their maxAge before being sent are dropped (counted).
+   */
+  send(channelId: number, data: Uint8Array, options: LayerSendOptions = {}): void {
     this.checkOpen();
+    if (options.now !== undefined && options.now > this.lastNow) this.lastNow = options.now;
     const ch = this.outById[channelId];
     if (!ch) throw new PetrelError('UNKNOWN_CHANNEL', `no local channel ${channelId}`);
     switch (ch.mode) {
@@ -275,11 +213,7 @@ export class ChannelLayer {
           throw new PetrelError('MESSAGE_TOO_LARGE', `message of ${data.length} bytes above ${MAX_DATAGRAM_MESSAGE_SIZE}`);
         }
         if (this.conn.maxDatagramPayload() <= 0) throw new PetrelError('DATAGRAMS_UNSUPPORTED', 'the peer does not accept datagrams');
-        if (ch.declEnd > this.controlAcked()) this.hold(ch, data.slice());
-        else {
-          if (ch.held.length > 0) this.releaseHeld(); // keep send order
-          this.sendUnreliable(ch, data);
-        }
+        this.unreliable.send(ch, data, this.controlAcked(), options.now ?? this.lastNow, options.maxAge ?? ch.maxAge);
     }
     this.counters.messagesSent++;
   }
@@ -295,7 +229,7 @@ export class ChannelLayer {
         this.waitingUni.push(ch);
         return;
       }
-      this.writeMessage(ch.stream!, data);
+      this.writeOrdered(ch, data);
       return;
     }
     const id = this.openUni(ch.urgency);
@@ -309,56 +243,10 @@ export class ChannelLayer {
     this.conn.streamFinish(id);
   }
 
-  private sendUnreliable(ch: OutChannel, data: Uint8Array): void {
-    const sequence = ch.mode === 'unreliable-sequenced' ? ch.nextSequence++ : undefined;
-    const max = this.conn.maxDatagramPayload();
-    const plan = fragmentMessage(data.length, max, { channelId: ch.id, sequence, messageId: ch.nextMessageId });
-    if (plan.count === 1) {
-      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence }, data, ch.urgency);
-      return;
-    }
-    const messageId = ch.nextMessageId++;
-    for (let i = 0; i < plan.count; i++) {
-      const start = i * plan.fragmentSize;
-      const piece = data.subarray(start, Math.min(data.length, start + plan.fragmentSize));
-      this.emitDatagram({ kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } }, piece, ch.urgency);
-      this.counters.fragmentsSent++;
-    }
-  }
-
-  private emitDatagram(h: ChannelDatagramHeader, payload: Uint8Array, urgency: number): void {
-    const w = this.writer.reset(this.scratch);
-    encodeChannelDatagram(w, h, payload);
-    this.conn.sendDatagram(this.scratch.subarray(0, w.pos), urgency);
-  }
-
-  private hold(ch: OutChannel, data: Uint8Array): void {
-    ch.held.push(data);
-    this.heldCount++;
-    this.heldChannels.add(ch);
-    if (ch.held.length > this.opts.maxHeldMessages) {
-      ch.held.shift();
-      this.heldCount--;
-      this.countMessageDrop('held_overflow');
-    }
-  }
-
   /** Control-stream bytes the peer acknowledged (as a contiguous prefix); -1 before the stream exists. */
   private controlAcked(): number {
     if (this.control === null) return -1;
     return this.controlWritten - this.conn.streamBufferedBytes(this.control);
-  }
-
-  private releaseHeld(): void {
-    const acked = this.controlAcked();
-    for (const ch of this.heldChannels) {
-      if (ch.declEnd > acked) continue;
-      this.heldChannels.delete(ch);
-      const held = ch.held;
-      ch.held = [];
-      this.heldCount -= held.length;
-      for (const m of held) this.sendUnreliable(ch, m);
-    }
   }
 
   private openUni(urgency?: number): number | null {
@@ -405,6 +293,17 @@ export class ChannelLayer {
     this.conn.streamWrite(id, this.scratch.slice(0, w.pos));
   }
 
+  /** A message on a reliable-ordered channel's stream, remembered until acknowledged (queue state). */
+  private writeOrdered(ch: OutChannel, data: Uint8Array): void {
+    const before = this.conn.streamBufferedBytes(ch.stream!);
+    this.writeMessage(ch.stream!, data);
+    ch.written += this.conn.streamBufferedBytes(ch.stream!) - before;
+    const u = ch.unacked;
+    // Bounded: past MAX_TRACKED messages the two newest merge (the oldest's age stays exact).
+    if (u.length >= MAX_TRACKED) u.pop();
+    u.push({ end: ch.written, at: this.lastNow });
+  }
+
   private writeMessage(id: number, data: Uint8Array): void {
     const w = this.writer.reset(this.scratch);
     encodeStreamMessageHeader(w, data.length);
@@ -438,7 +337,7 @@ export class ChannelLayer {
         this.waitingUni.shift();
         continue;
       }
-      for (const m of ch.pending) this.writeMessage(ch.stream!, m);
+      for (const m of ch.pending) this.writeOrdered(ch, m);
       ch.pending = [];
       this.waitingUni.shift();
     }
@@ -448,6 +347,7 @@ export class ChannelLayer {
 
   /** Feeds one core event for this connection. */
   handleEvent(ev: ConnectionEvent, now: number): void {
+    this.lastNow = now;
     if (ev.type === 'closed') {
       this.onClosed();
       this.push(ev);
@@ -461,7 +361,7 @@ export class ChannelLayer {
     }
     try {
       this.dispatch(ev, now);
-      if (this.heldCount > 0) this.releaseHeld();
+      if (this.unreliable.heldCount > 0) this.unreliable.release(this.controlAcked(), now);
     } catch (e) {
       if (e instanceof PetrelWireError && e.errorCode === TransportErrorCode.CHANNEL_ENCODING_ERROR) {
         this.fail(e.message);
@@ -672,7 +572,11 @@ export class ChannelLayer {
     if (id === this.control) chErr('control stream stopped by the peer');
     for (const ch of this.outById) {
       // The ordered stream is gone: the next message opens a fresh one.
-      if (ch.stream === id) ch.stream = null;
+      if (ch.stream === id) {
+        ch.stream = null;
+        ch.written = 0;
+        ch.unacked.length = 0;
+      }
     }
     this.countMessageDrop('stream_reset');
   }
@@ -730,9 +634,7 @@ export class ChannelLayer {
   private onClosed(): void {
     this.closed = true;
     this.reassembly.clear();
-    for (const ch of this.heldChannels) ch.held = [];
-    this.heldChannels.clear();
-    this.heldCount = 0;
+    this.unreliable.clear();
   }
 
   /** A malformed channel form on a stream: close the connection with CHANNEL_ENCODING_ERROR (spec). */
@@ -771,6 +673,7 @@ export class ChannelLayer {
   }
 
   handleTimeout(now: number): void {
+    this.lastNow = now;
     this.reassembly.expire(now);
   }
 
@@ -788,8 +691,29 @@ export class ChannelLayer {
       messagesDropped,
       reassemblyBytes: r.bytes,
       reassemblyMessages: r.messages,
-      heldMessages: this.heldCount,
+      heldMessages: this.unreliable.heldCount,
+      sendQueues: this.outById.map((ch) => this.queueState(ch)),
     };
+  }
+
+  /** One local channel's send queue (see ChannelQueueState). */
+  private queueState(ch: OutChannel): ChannelQueueState {
+    const now = this.lastNow;
+    if (ch.mode === 'unreliable' || ch.mode === 'unreliable-sequenced') return { name: ch.name, mode: ch.mode, ...this.unreliable.queueState(ch, now) };
+    let bytes = 0;
+    let oldest = Infinity;
+    for (const m of ch.pending) bytes += m.length;
+    let messages = ch.pending.length;
+    if (ch.stream !== null) {
+      const acked = ch.written - this.conn.streamBufferedBytes(ch.stream);
+      let n = 0;
+      while (n < ch.unacked.length && ch.unacked[n]!.end <= acked) n++;
+      if (n > 0) ch.unacked.splice(0, n);
+      messages += ch.unacked.length;
+      bytes += Math.max(0, ch.written - acked);
+      if (ch.unacked.length > 0) oldest = ch.unacked[0]!.at;
+    }
+    return { name: ch.name, mode: ch.mode, messages, bytes, oldestAge: oldest === Infinity ? 0 : Math.max(0, now - oldest) };
   }
 
   private countDrop(reason: string): void {

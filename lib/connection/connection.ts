@@ -210,6 +210,11 @@ export class Connection {
     return this.handshake.session.alpn;
   }
 
+  /** Server: the server name the client asked for, once its ClientHello was read (null if none). */
+  get peerServerName(): string | null {
+    return this.handshake.session.peerServerName ?? null;
+  }
+
   /** Both sides announced channels_supported: application streams and datagrams use the channel forms (spec/wire.md §Game channels). */
   get channelsNegotiated(): boolean {
     return this.ctx.opts.channels && !!this.ctx.peerParams?.channelsSupported;
@@ -237,8 +242,12 @@ export class Connection {
       timeBlocked: flow.totalTimeBlocked(ctx.now),
       pmtud: this.mtu.pmtud,
       pacing: ctx.opts.pacing,
+      rateCap: ctx.opts.maxSendRate > 0 ? ctx.opts.maxSendRate / 1000 : Infinity,
       sendCredit: { limit: flow.send.limit, used: flow.send.used },
       recvWindow: { limit: flow.recv.limit, window: flow.recv.window },
+      datagramQueue: this.datagrams.state(ctx.now),
+      peerSilence: this.timers.liveness.silentFor(ctx.now),
+      unresponsive: this.timers.liveness.isUnresponsive,
     });
   }
 
@@ -296,10 +305,24 @@ export class Connection {
   /**
    * Queues an unreliable datagram at an urgency (0 most urgent – 7, default 3). Returns its id, or throws
    * a typed error when it can never fit. A full queue drops the oldest datagram of the least urgent
-   * level first (counted).
+   * level first (counted). With `maxAge` (ms) it is dropped unsent (counted as `datagram_expired`) once
+   * it has waited longer than that; `now` is the caller's clock (default: the latest input's).
    */
-  sendDatagram(data: Uint8Array, urgency = DEFAULT_URGENCY): number {
-    return this.datagrams.send(data, urgency);
+  sendDatagram(data: Uint8Array, urgency = DEFAULT_URGENCY, options?: { maxAge?: number; now?: number }): number {
+    return this.datagrams.send(data, urgency, options);
+  }
+
+  /**
+   * Withdraws a queued datagram that has not been sent yet (e.g. superseded by a newer state update).
+   * Returns false when it already left or was dropped. Counted as `datagram_cancelled`.
+   */
+  cancelDatagram(id: number): boolean {
+    return this.datagrams.cancel(id);
+  }
+
+  /** Whether a datagram is still waiting in the send queue. */
+  datagramQueued(id: number): boolean {
+    return this.datagrams.isQueued(id);
   }
 
   /** Largest datagram payload that fits one packet on the current path, honouring the peer's limit. */

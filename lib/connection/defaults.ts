@@ -22,6 +22,8 @@ export const DEFAULTS = {
   maxStreamsUni: 100,
   maxDatagramFrameSize: MAX_DATAGRAM_IPV4,
   datagramQueueLength: 256,
+  maxSendRate: 0,
+  peerTimeout: 0,
   maxUdpPayloadSize: MAX_DATAGRAM_IPV4,
   congestionControl: 'cubic' as CongestionAlgorithm,
   pacing: true,

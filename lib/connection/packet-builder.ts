@@ -88,6 +88,7 @@ export class PacketBuilder {
         pathProbe: false,
         write: (_s, w, f) => {
           let wrote = false;
+          datagrams.expire(ctx.now);
           for (let u = 0; u < URGENCY_LEVELS && w.remaining > MIN_DATA_ROOM; u++) {
             if (datagrams.writeAt(u, w, f)) wrote = true;
             if (streamWriter.writeAt(u, w, f)) wrote = true;
@@ -104,6 +105,8 @@ export class PacketBuilder {
     const d = this.d;
     if (d.handshake.donePending || d.ack.frequencyPending) return true;
     if (d.streamWriter.hasPending()) return true;
+    // Datagrams past their maxAge are not pending: drop them first (they would only delay fresher data).
+    d.datagrams.expire(this.ctx.now);
     if (d.datagrams.queued > 0) return true;
     if (d.cids.hasPending || d.paths.challengePending) return true;
     return d.streamWriter.hasStreamData();
@@ -239,7 +242,7 @@ export class PacketBuilder {
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     if (mtuProbe) ackEliciting = true;
     ctx.recovery.onPacketSent({ pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames, isPmtuProbe: mtuProbe }, now);
-    if (ctx.opts.pacing && (ackEliciting || padded)) d.pacer.onSend(now, size);
+    if ((ctx.opts.pacing || ctx.opts.maxSendRate > 0) && (ackEliciting || padded)) d.pacer.onSend(now, size);
     if (ackEliciting) d.timers.onAckElicitingSent(id === APP, now);
     d.handshake.onPacketSent(id, now);
     if (ctx.env.trace) ctx.env.trace('transport:packet_sent', { space: SPACE_NAME[id], pn, size, frames }, now);

@@ -53,8 +53,13 @@ export interface StatsSources {
   timeBlocked: number;
   pmtud: Pmtud | null;
   pacing: boolean;
+  /** maxSendRate, bytes per ms (Infinity = none). */
+  rateCap: number;
   sendCredit: { limit: number; used: number };
   recvWindow: { limit: number; window: number };
+  datagramQueue: { messages: number; bytes: number; oldestAge: number };
+  peerSilence: number;
+  unresponsive: boolean;
 }
 
 export function connectionStats(s: StatsSources): ConnectionStats {
@@ -92,8 +97,11 @@ export function connectionStats(s: StatsSources): ConnectionStats {
     spuriousCongestionEvents: r.stats.spuriousCongestionEvents,
     timeBlocked: s.timeBlocked,
     pmtu: s.pmtud ? { state: s.pmtud.state, ...s.pmtud.stats } : null,
-    pacingRate: s.pacing ? (r.cc.pacingRate?.(r.rtt) ?? Infinity) : Infinity,
+    pacingRate: Math.min(s.pacing ? (r.cc.pacingRate?.(r.rtt) ?? Infinity) : Infinity, s.rateCap),
     sendCredit: s.sendCredit,
     recvWindow: s.recvWindow,
+    datagramQueue: s.datagramQueue,
+    peerSilence: s.peerSilence,
+    unresponsive: s.unresponsive,
   };
 }

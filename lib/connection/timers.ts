@@ -10,6 +10,7 @@ import { APP, type ConnContext } from './context.js';
 import type { MtuDiscovery } from './mtu.js';
 import type { Outcomes } from './outcomes.js';
 import type { Paths } from './paths.js';
+import { PeerLiveness } from './liveness.js';
 
 /**
  * The backed-off PTO is capped so that at least this many probe rounds fit in the idle timeout: on a
@@ -17,7 +18,7 @@ import type { Paths } from './paths.js';
  */
 export const PROBES_PER_IDLE = 8;
 
-export type TimerKind = 'idle' | 'loss' | 'ack' | 'keepAlive' | 'pathValidation' | 'pathChallenge' | 'pacing' | 'pmtud';
+export type TimerKind = 'idle' | 'liveness' | 'loss' | 'ack' | 'keepAlive' | 'pathValidation' | 'pathChallenge' | 'pacing' | 'pmtud';
 
 interface TimerRow {
   kind: TimerKind;
@@ -43,6 +44,8 @@ export class Timers {
   /** When pacing holds back pending data: the time it may go. */
   pacedUntil: number | null = null;
   private readonly table: readonly TimerRow[];
+  /** peerTimeout: dead-peer detection (lib/connection/liveness.ts). */
+  readonly liveness: PeerLiveness;
 
   constructor(
     private readonly ctx: ConnContext,
@@ -51,6 +54,7 @@ export class Timers {
   ) {
     this.idleTimeout = ctx.opts.idleTimeout;
     this.lastActivity = now;
+    this.liveness = new PeerLiveness(ctx.opts.peerTimeout, now);
     const { paths, mtu, ack, outcomes } = deps;
     this.table = [
       {
@@ -58,6 +62,20 @@ export class Timers {
         deadline: () => this.idleDeadline(),
         fire: () => {
           deps.close.terminate({ errorCode: TransportErrorCode.IDLE_TIMEOUT, reason: 'idle timeout', application: false, initiator: 'idle' });
+          return true;
+        },
+      },
+      {
+        // peerTimeout counts once the handshake is complete (connect() has its own timeout before).
+        kind: 'liveness',
+        deadline: () => (ctx.handshakeComplete ? this.liveness.deadline() : null),
+        fire: (now) => {
+          const change = this.liveness.onTimeout(now);
+          if (change === 'unresponsive') ctx.events.push({ type: 'unresponsive', silentFor: this.liveness.silentFor(now) });
+          if (change !== 'dead') return false;
+          const reason = `PEER_TIMEOUT: nothing heard from the peer for ${this.liveness.timeout} ms`;
+          // Silent, like the idle timeout: a dead peer cannot read a CONNECTION_CLOSE.
+          deps.close.terminate({ errorCode: TransportErrorCode.NO_ERROR, reason, application: false, initiator: 'peer_timeout' });
           return true;
         },
       },
@@ -91,6 +109,7 @@ export class Timers {
   onPacketReceived(now: number): void {
     this.lastActivity = now;
     this.ackElicitingSentSinceRecv = false;
+    if (this.liveness.onHeard(now) === 'responsive') this.ctx.events.push({ type: 'responsive' });
   }
 
   onAckElicitingSent(app: boolean, now: number): void {
@@ -114,8 +133,10 @@ export class Timers {
 
   private keepAliveDeadline(): number | null {
     const ctx = this.ctx;
-    if (!ctx.opts.keepAlive || !ctx.handshakeComplete || ctx.spaces[APP].probes > 0 || this.deps.paths.amplificationBlocked()) return null;
-    return Math.max(this.lastActivity, this.lastSendTime) + ctx.opts.keepAlive;
+    // peerTimeout needs the peer to answer several times per period: it shortens the keep-alive.
+    const interval = Math.min(ctx.opts.keepAlive || Infinity, this.liveness.keepAliveInterval);
+    if (interval === Infinity || !ctx.handshakeComplete || ctx.spaces[APP].probes > 0 || this.deps.paths.amplificationBlocked()) return null;
+    return Math.max(this.lastActivity, this.lastSendTime) + interval;
   }
 
   /** Earliest time `handleTimeout` must be called, or null. */

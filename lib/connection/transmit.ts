@@ -195,8 +195,10 @@ export class Transmitter {
   /** How long the pacer holds back the next full-size packet (0 = send now). */
   private pacingDelay(now: number): number {
     const ctx = this.ctx;
-    if (!ctx.opts.pacing) return 0;
-    const rate = ctx.recovery.cc.pacingRate?.(ctx.recovery.rtt) ?? Infinity;
+    // maxSendRate (bytes/s) caps the rate whatever the controller allows, and paces even with pacing off.
+    const cap = ctx.opts.maxSendRate > 0 ? ctx.opts.maxSendRate / 1000 : Infinity;
+    if (!ctx.opts.pacing && cap === Infinity) return 0;
+    const rate = Math.min(ctx.opts.pacing ? (ctx.recovery.cc.pacingRate?.(ctx.recovery.rtt) ?? Infinity) : Infinity, cap);
     this.d.pacer.setRate(rate, ctx.recovery.cc.sendQuantum?.() ?? pacerBurstBytes(ctx.maxDatagramSize), now);
     return this.d.pacer.timeUntilSend(now, ctx.maxDatagramSize);
   }

@@ -66,6 +66,19 @@ export interface ConnectionOptions {
   maxDatagramFrameSize?: number;
   /** Datagrams queued for sending at most; the oldest is dropped when full. */
   datagramQueueLength?: number;
+  /**
+   * Send budget of the connection, bytes per second (0 = none): packets are paced at no more than this,
+   * whatever the congestion controller allows. Unreliable data that waits too long behind it expires by
+   * its maxAge; reliable data waits.
+   */
+  maxSendRate?: number;
+  /**
+   * Dead-peer detection, ms (0 = off; 1000–2000 typical for games). Keep-alives go out at least every
+   * peerTimeout / 4; after peerTimeout / 2 without any packet from the peer the connection emits
+   * 'unresponsive' (and 'responsive' if the peer is heard again); after peerTimeout it closes silently with
+   * initiator 'peer_timeout' and reason "PEER_TIMEOUT: …". Independent of idleTimeout.
+   */
+  peerTimeout?: number;
   /** Largest UDP payload we accept and the PMTU ceiling (1472 IPv4, 1452 IPv6). */
   maxUdpPayloadSize?: number;
   /** Congestion controller (default 'cubic'). */
@@ -91,7 +104,7 @@ export interface ConnectionOptions {
   serverName?: string;
 }
 
-export type CloseInitiator = 'local' | 'peer' | 'idle' | 'reset';
+export type CloseInitiator = 'local' | 'peer' | 'idle' | 'reset' | 'peer_timeout';
 
 export interface CloseInfo {
   errorCode: number;
@@ -118,6 +131,10 @@ export type ConnectionEvent =
   /** The peer's address changed (NAT rebinding / migration); validation is under way. */
   | { type: 'path_changed'; address: PeerAddress }
   | { type: 'path_validated'; address: PeerAddress }
+  /** peerTimeout: nothing heard from the peer for `silentFor` ms (half the timeout); recoverable. */
+  | { type: 'unresponsive'; silentFor: number }
+  /** peerTimeout: the peer was heard again after 'unresponsive'. */
+  | { type: 'responsive' }
   | { type: 'closed'; info: CloseInfo };
 
 export interface ConnectionStats {
@@ -163,4 +180,9 @@ export interface ConnectionStats {
   pacingRate: number;
   sendCredit: { limit: number; used: number };
   recvWindow: { limit: number; window: number };
+  /** Outgoing datagrams waiting: count, payload bytes, age (ms) of the oldest (0 when empty). */
+  datagramQueue: { messages: number; bytes: number; oldestAge: number };
+  /** peerTimeout: ms since the last packet from the peer, and whether it is currently 'unresponsive'. */
+  peerSilence: number;
+  unresponsive: boolean;
 }

@@ -74,6 +74,7 @@ export class InsecureHandshake implements HandshakeSession {
   complete = false;
   peerTransportParameters: Uint8Array | null = null;
   alpn: string | null = null;
+  peerServerName: string | null = null;
   private readonly opts: InsecureSessionOptions;
   private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
   private readonly keys: KeyInstall[] = [];
@@ -162,7 +163,8 @@ export class InsecureHandshake implements HandshakeSession {
         if (n > 64) r.fail('too many ALPN entries');
         for (let i = 0; i < n; i++) offered.push(utf8d.decode(r.bytes(r.varint())));
         this.peerTransportParameters = r.bytes(r.varint()).slice();
-        r.bytes(r.varint()); // server name: informational in insecure mode
+        const sn = utf8d.decode(r.bytes(r.varint())); // informational in insecure mode (the accept hook sees it)
+        this.peerServerName = sn === '' ? null : sn;
         const chosen = this.opts.alpn.length === 0 ? (offered[0] ?? '') : offered.find((p) => this.opts.alpn.includes(p));
         if (chosen === undefined) {
           return { errorCode: ALERT_NO_APPLICATION_PROTOCOL, reason: 'NO_COMMON_ALPN', message: 'no common application protocol' };

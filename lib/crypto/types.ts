@@ -66,6 +66,8 @@ export interface HandshakeSession {
   readonly peerTransportParameters: Uint8Array | null;
   /** The negotiated application protocol, once known. */
   readonly alpn: string | null;
+  /** Server: the server name the client asked for (null if none or not received yet). */
+  readonly peerServerName?: string | null;
   /** Next-generation 1-RTT protectors for a key update (RFC 9001 §6), or null when the session cannot update. */
   nextOneRttKeys?(): { read: PacketProtector; write: PacketProtector } | null;
 }

@@ -6,7 +6,8 @@
 import { Connection } from '../connection/connection.js';
 import type { ConnectionEvent, ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
 import { PetrelWireError } from '../errors.js';
-import { CID_LENGTH, PETREL_VERSION, parsePacketHeader, writeVersionNegotiation } from '../wire/packet.js';
+import { CID_LENGTH, PETREL_VERSION, parsePacketHeader, writeVersionNegotiation, type LongHeader } from '../wire/packet.js';
+import { PLAINTEXT_PROTECTOR } from '../crypto/types.js';
 import {
   CRC_LENGTH,
   MIN_INITIAL_DATAGRAM,
@@ -16,12 +17,34 @@ import {
   writeStatelessReset,
 } from '../wire/datagram.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { InsecureMessage, insecureCrypto } from '../crypto/insecure.js';
+import { initialOpens, writeRefusal, type RefusalCode } from './refusal.js';
 
 export interface ServerConfig {
   crypto: CryptoConfig;
   options?: ConnectionOptions;
-  /** Most concurrent connections; further Initials are dropped and counted. */
+  /** Most concurrent connections; further Initials are refused statelessly with SERVER_BUSY (counted as 'refused'). */
   maxConnections?: number;
+  /**
+   * Called once per new connection after its first Initial was processed: return a reason to refuse it
+   * (the client sees PetrelError REFUSED with that reason within one round trip), or null to accept.
+   */
+  accept?: (info: AcceptInfo) => string | null;
+  /**
+   * Initial protectors of the other protection mode, used only to recognise a client whose `insecure`
+   * setting differs from ours and refuse it with INSECURE_MISMATCH. A secure server knows the plaintext
+   * mode itself; an insecure server needs the secure one given here (the public API does).
+   */
+  otherModeInitialProtectors?: CryptoConfig['initialProtectors'];
+}
+
+/** What the accept hook knows about a connection attempt. */
+export interface AcceptInfo {
+  address: PeerAddress;
+  /** The protocol the handshake chose ('' for none), or null if the ClientHello is not complete yet. */
+  alpn: string | null;
+  /** The server name the client asked for, if any. */
+  serverName: string | null;
 }
 
 export interface EndpointConfig {
@@ -48,6 +71,8 @@ export interface EndpointStats {
   drops: Record<string, number>;
 }
 
+/** Most stateless refusals (SERVER_BUSY, REFUSED, INSECURE_MISMATCH) an endpoint sends per second. */
+const REFUSALS_PER_SECOND = 100;
 /** Most stateless resets an endpoint sends per second. */
 const RESETS_PER_SECOND = 100;
 const TOKEN_LENGTH = 16;
@@ -67,6 +92,11 @@ export class Endpoint {
   private readonly keys = new Map<Connection, Set<string>>();
   /** Reset tokens of our peers' ids → connection (a datagram ending in one is a stateless reset). */
   private readonly byToken = new Map<string, Connection>();
+  /** Server connections whose ClientHello the accept hook has not judged yet. */
+  private readonly awaitingAccept = new Map<Connection, { clientScid: Uint8Array; odcid: Uint8Array; localCid: Uint8Array }>();
+  /** Stateless refusals we may still send in the current second (a bound against reflection). */
+  private refusalBudget = REFUSALS_PER_SECOND;
+  private refusalWindowStart = 0;
   /** Stateless resets we may still send in the current second (a bound against reflection). */
   private resetBudget = RESETS_PER_SECOND;
   private resetWindowStart = 0;
@@ -158,6 +188,7 @@ export class Endpoint {
       }
     }
     conn.handleDatagram(body, from, now);
+    if (this.awaitingAccept.has(conn) && this.decideAccept(conn, from, now)) return;
     this.touch(conn);
   }
 
@@ -234,6 +265,13 @@ export class Endpoint {
     }
     if (this.refuseNew || (this.server.maxConnections !== undefined && this.keys.size >= this.server.maxConnections)) {
       this.drop('refused');
+      this.refuse(h, from, now, 'SERVER_BUSY', this.refuseNew ? 'server is closing' : 'server is full', this.server.crypto.initialProtectors);
+      return;
+    }
+    const other = this.otherMode(body, h);
+    if (other) {
+      this.drop('insecure_mismatch');
+      this.refuse(h, from, now, 'INSECURE_MISMATCH', other.reason, other.protectors);
       return;
     }
     const localCid = this.freshCid();
@@ -251,10 +289,84 @@ export class Endpoint {
     });
     // Retransmitted client Initials still carry the original DCID until the client learns ours.
     this.register(conn, [cidKey(localCid, 0, localCid.length), cidKey(h.dcid, 0, h.dcid.length)]);
+    if (this.server.accept) {
+      // The hook needs the whole ClientHello, which may span several Initials: the connection is
+      // surfaced (and its events released) only once the hook has accepted it.
+      this.awaitingAccept.set(conn, { clientScid: h.scid.slice(), odcid: h.dcid.slice(), localCid });
+      conn.handleDatagram(body, from, now);
+      if (this.decideAccept(conn, from, now)) return;
+      this.touch(conn);
+      return;
+    }
     this.counters.connectionsAccepted++;
     this.pendingEvents.push({ kind: 'accept', connection: conn });
     conn.handleDatagram(body, from, now);
     this.touch(conn);
+  }
+
+  /**
+   * Runs the accept hook once the connection has read the ClientHello. Returns true when the connection was
+   * refused (and forgotten: the stateless refusal is all the client gets; its ServerHello never leaves).
+   */
+  private decideAccept(conn: Connection, from: PeerAddress, now: number): boolean {
+    const alpn = conn.negotiatedAlpn;
+    if (alpn === null && conn.state === 'handshake') return false; // ClientHello not complete yet
+    const pending = this.awaitingAccept.get(conn)!;
+    this.awaitingAccept.delete(conn);
+    const refusal = conn.state === 'handshake' ? this.server!.accept!({ address: { host: from.host, port: from.port }, alpn, serverName: conn.peerServerName }) : null;
+    if (refusal !== null) {
+      this.remove(conn);
+      this.drop('refused_by_accept');
+      this.sendRefusal(pending.odcid, pending.clientScid, pending.localCid, from, now, 'REFUSED', refusal, this.server!.crypto.initialProtectors);
+      return true;
+    }
+    this.counters.connectionsAccepted++;
+    this.pendingEvents.push({ kind: 'accept', connection: conn });
+    return false;
+  }
+
+  /**
+   * A first Initial that does not open in our protection mode but does in the other one: the client's
+   * `insecure` differs from ours. Returns the other mode's protectors and a reason, or null.
+   */
+  private otherMode(body: Uint8Array, h: LongHeader): { protectors: CryptoConfig['initialProtectors']; reason: string } | null {
+    const own = this.server!.crypto;
+    const ownIsPlain = own === insecureCrypto;
+    const ownOpens = initialOpens(body, h, own.initialProtectors(h.dcid, false).read, ownIsPlain ? InsecureMessage.CLIENT_HELLO : null);
+    if (ownOpens) return null;
+    if (!ownIsPlain) {
+      if (!initialOpens(body, h, PLAINTEXT_PROTECTOR, InsecureMessage.CLIENT_HELLO)) return null;
+      return { protectors: insecureCrypto.initialProtectors, reason: 'the server requires encryption; the client connected with insecure: true' };
+    }
+    const secure = this.server!.otherModeInitialProtectors;
+    if (!secure || !initialOpens(body, h, secure(h.dcid, false).read, null)) return null;
+    return { protectors: secure, reason: 'the server runs with insecure: true; the client expected encryption' };
+  }
+
+  /** Answers a first Initial with a stateless CONNECTION_CLOSE(CONNECTION_REFUSED, "CODE: reason"), rate-limited. */
+  private refuse(h: LongHeader, to: PeerAddress, now: number, code: RefusalCode, reason: string, protectors: CryptoConfig['initialProtectors']): void {
+    this.sendRefusal(h.dcid, h.scid, h.dcid, to, now, code, reason, protectors);
+  }
+
+  private sendRefusal(
+    odcid: Uint8Array,
+    clientScid: Uint8Array,
+    ourCid: Uint8Array,
+    to: PeerAddress,
+    now: number,
+    code: RefusalCode,
+    reason: string,
+    protectors: CryptoConfig['initialProtectors'],
+  ): void {
+    if (now - this.refusalWindowStart >= 1000) {
+      this.refusalWindowStart = now;
+      this.refusalBudget = REFUSALS_PER_SECOND;
+    }
+    if (this.refusalBudget <= 0) return;
+    this.refusalBudget--;
+    const buf = new Uint8Array(MIN_INITIAL_DATAGRAM);
+    const len = writeRefusal(buf, { protector: protectors(odcid, false).write, dcid: clientScid, scid: ourCid, code, reason, crc: this.env.crc32 });
+    this.outbox.push({ data: buf.subarray(0, len), to });
   }
 
   private sendVersionNegotiation(dcid: Uint8Array, scid: Uint8Array, to: PeerAddress): void {
@@ -308,6 +420,7 @@ export class Endpoint {
   }
 
   private drainEvents(conn: Connection): void {
+    if (this.awaitingAccept.has(conn)) return; // surfaced after the accept hook
     for (let e = conn.pollEvent(); e; e = conn.pollEvent()) {
       this.pendingEvents.push({ kind: 'connection', connection: conn, event: e });
     }
@@ -322,6 +435,7 @@ export class Endpoint {
       if (this.byToken.get(k) === conn) this.byToken.delete(k);
     }
     this.keys.delete(conn);
+    this.awaitingAccept.delete(conn);
     conn.onCidChange = null;
     conn.onResetTokens = null;
     this.active.delete(conn);

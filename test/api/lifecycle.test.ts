@@ -139,11 +139,11 @@ describe('connect() failures are typed and leave nothing behind', () => {
     await expectNoLeaks(base);
   });
 
-  it('drops handshakes above maxConnections (counted) so the extra client times out', async () => {
+  it('refuses handshakes above maxConnections (counted): the extra client gets SERVER_BUSY, not a timeout', async () => {
     const base = resources();
     const { server, clients } = await serverWithClients(1, { maxConnections: 1 });
     const err = await rejection(connect({ host: '127.0.0.1', port: server.address().port, insecure: true, timeout: 500 }));
-    expect(err.code).toBe('CONNECT_TIMEOUT');
+    expect(err.code).toBe('SERVER_BUSY');
     expect(server.stats().drops.refused).toBeGreaterThan(0);
     await clients[0]!.close();
     await server.close();
