@@ -32,7 +32,7 @@ import {
   frameMessage,
 } from '../../lib/crypto/handshake/messages.js';
 import { nextTrafficSecret, PETREL_PROFILE } from '../../lib/crypto/key-schedule.js';
-import { nodeCryptoProvider as p } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as p } from './provider-under-test.js';
 import { initialProtectors } from '../../lib/crypto/packet-protection.js';
 import type { CipherSuite, KeyPair } from '../../lib/crypto/provider.js';
 import { secureCrypto } from '../../lib/crypto/secure.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nextTrafficSecret, PETREL_PROFILE, QUIC_V1_PROFILE } from '../../lib/crypto/key-schedule.js';
-import { nodeCryptoProvider as p } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as p } from './provider-under-test.js';
 import {
   AeadPacketProtector,
   initialProtectors,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hkdfExpandWithHmac } from '../../lib/crypto/hkdf.js';
-import { nodeCryptoProvider as p } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as p } from './provider-under-test.js';
 import { CIPHER_SUITES, suiteKeyLength } from '../../lib/crypto/provider.js';
 import { fromHex, toHex } from '../../lib/wire/buffer.js';
 import { inHex, inNum, outHex, vector, vectorNames } from './vectors.js';
