@@ -110,6 +110,7 @@ export class WsServer {
   private readonly wss: WebSocketServer;
   private readonly links = new Map<CarrierEndpoint, WebSocket>();
   private refusing = false;
+  private closing: Promise<void> | null = null;
   private readonly counters = { websocketUpgrades: 0, websocketHandshakeTimeouts: 0 };
   private readonly refused: Record<string, number> = {};
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
@@ -258,22 +259,31 @@ export class WsServer {
     for (const ep of this.links.keys()) ep.pump(now);
   }
 
-  /** Closes every socket and (when it is ours) the HTTP server. */
-  async close(): Promise<void> {
+  /**
+   * Closes every socket and (when it is ours) the HTTP server. Each socket's close ends its connection as a
+   * reset would (if it has not ended already), so the owner sees every connection finish. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.refusing = true;
     this.http.off('upgrade', this.onUpgrade);
-    const closing = [...this.links.values()].map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          if (ws.readyState === ws.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(1001, 'server closing');
-          setTimeout(() => ws.terminate(), 1000).unref();
-        }),
+    await Promise.all(
+      [...this.links.values()].map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            ws.once('close', () => resolve());
+            ws.close(1001, 'server closing');
+            setTimeout(() => ws.terminate(), 1000).unref();
+          }),
+      ),
     );
-    for (const ep of [...this.links.keys()]) ep.close(1001, 'server closing');
+    for (const ep of this.links.keys()) ep.close(1001, 'server closing');
     this.links.clear();
-    await Promise.all(closing);
     if (this.ownServer) {
       await new Promise<void>((resolve) => {
         this.http.close(() => resolve());
