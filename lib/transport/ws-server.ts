@@ -45,6 +45,8 @@ export interface WsServerStats {
   /** Upgrades refused, by reason: path, origin, rate, capacity, closing. */
   websocketRefused: Record<string, number>;
   websocketHandshakeTimeouts: number;
+  /** Datagrams that arrived over WebSocket and were dropped before reaching a connection, by reason. */
+  websocketDrops: Record<string, number>;
 }
 
 /** What the WebSocket side needs from the server that owns it. */
@@ -88,6 +90,10 @@ class UpgradeRate {
   }
 }
 
+function addDrops(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const k in from) into[k] = (into[k] ?? 0) + from[k]!;
+}
+
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.on('error', () => {});
   try {
@@ -113,6 +119,8 @@ export class WsServer {
   private closing: Promise<void> | null = null;
   private readonly counters = { websocketUpgrades: 0, websocketHandshakeTimeouts: 0 };
   private readonly refused: Record<string, number> = {};
+  /** Drops of the links already gone (live links are added in stats()). */
+  private readonly pastDrops: Record<string, number> = {};
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
 
   private constructor(opts: WebSocketListenOptions, host: WsServerHost) {
@@ -164,7 +172,9 @@ export class WsServer {
   }
 
   stats(): WsServerStats {
-    return { ...this.counters, websocketOpen: this.links.size, websocketRefused: { ...this.refused } };
+    const drops = { ...this.pastDrops };
+    for (const ep of this.links.keys()) addDrops(drops, ep.core.drops);
+    return { ...this.counters, websocketOpen: this.links.size, websocketRefused: { ...this.refused }, websocketDrops: drops };
   }
 
   private refuseWith(socket: Duplex, reason: string, status: number, text: string): void {
@@ -207,7 +217,7 @@ export class WsServer {
       done = true;
       clearTimeout(timer);
       ep.close(1000, 'petrel connection closed');
-      this.links.delete(ep);
+      if (this.links.delete(ep)) addDrops(this.pastDrops, ep.core.drops);
     };
     const handler: CarrierHandler = {
       onEvent: (ev, now) => {
@@ -282,7 +292,10 @@ export class WsServer {
           }),
       ),
     );
-    for (const ep of this.links.keys()) ep.close(1001, 'server closing');
+    for (const ep of this.links.keys()) {
+      ep.close(1001, 'server closing');
+      addDrops(this.pastDrops, ep.core.drops);
+    }
     this.links.clear();
     if (this.ownServer) {
       await new Promise<void>((resolve) => {
