@@ -26,6 +26,9 @@ export interface DatagramLink {
   onceDrained(lowWater: number, cb: () => void): void;
   /** Closes the link (a WebSocket close code and reason). Idempotent. */
   close(code: number, reason: string): void;
+  /** Optional: hold writes between cork() and uncork() so a burst of datagrams leaves in few syscalls. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** What the driver asks of its owner. */
@@ -189,6 +192,15 @@ export class CarrierEndpoint {
   }
 
   private drainTransmit(t: number, budget: number): number {
+    this.link.cork?.();
+    try {
+      return this.transmit(t, budget);
+    } finally {
+      this.link.uncork?.();
+    }
+  }
+
+  private transmit(t: number, budget: number): number {
     let n = 0;
     while (n < budget) {
       if (this.blocked) break;

@@ -7,6 +7,11 @@ import { PetrelError } from '../errors.js';
 import type { DatagramLink } from './carrier.js';
 import { carrierRemote, DEFAULT_MAX_MESSAGE_SIZE, type CarrierSocket } from './ws-client.js';
 
+/** The TCP socket under a `ws` socket (not in its public types), or null before open / after close. */
+function socketOf(ws: WebSocket): { cork(): void; uncork(): void } | null {
+  return (ws as unknown as { _socket?: { cork(): void; uncork(): void } | null })._socket ?? null;
+}
+
 /** A DatagramLink over a `ws` socket: one binary message per datagram, no compression. */
 export function wsPackageLink(ws: WebSocket): DatagramLink {
   let closed = false;
@@ -35,6 +40,14 @@ export function wsPackageLink(ws: WebSocket): DatagramLink {
     },
     get buffered() {
       return ws.bufferedAmount;
+    },
+    // ws writes each message's header and payload under its own cork; an outer cork makes a burst of
+    // datagrams one write to the socket instead of one per datagram.
+    cork() {
+      socketOf(ws)?.cork();
+    },
+    uncork() {
+      socketOf(ws)?.uncork();
     },
     onceDrained(low, cb) {
       waiters.push({ low, cb });
