@@ -116,6 +116,10 @@ describe('WebSocket carrier: the server under garbage and abuse', () => {
     await expect(connect({ transport: 'websocket', insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(connect({ transport: 'websocket', url: 'http://x/', insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(connect({ transport: 'auto', host: '127.0.0.1', port: 1, insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(connect({ transport: 'auto', url: 'ws://127.0.0.1:1/', insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(connect({ transport: 'auto', host: '127.0.0.1', port: 1, url: 'ws://127.0.0.1:1/', happyEyeballsDelay: -1, insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    // @ts-expect-error a transport that does not exist
+    await expect(connect({ transport: 'carrier-pigeon', host: '127.0.0.1', port: 1, insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
 });
 
