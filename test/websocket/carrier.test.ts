@@ -85,6 +85,26 @@ describe('WebSocket carrier: the server under garbage and abuse', () => {
     await expectNoLeaks(base);
   });
 
+  it('one socket carries one connection: a second Initial on the same socket is dropped (counted)', async () => {
+    const { server, url } = await wsServer();
+    const sock = rawSocket(url);
+    await sock.opened;
+    const { Endpoint } = await import('../../lib/endpoint/endpoint.js');
+    const { insecureCrypto } = await import('../../lib/crypto/insecure.js');
+    const { crc32 } = await import('node:zlib');
+    const env = { randomFill: (b: Uint8Array) => b.set(randomBytes(b.length)), crc32: (d: Uint8Array) => crc32(d) };
+    const buf = new Uint8Array(2048);
+    for (let i = 0; i < 2; i++) {
+      const ep = new Endpoint({ env });
+      ep.connect({ remote: { host: 's', port: 1 }, crypto: insecureCrypto, now: 0 });
+      for (let t = ep.pollTransmit(0, buf); t; t = ep.pollTransmit(0, buf)) sock.ws.send(buf.slice(0, t.length));
+    }
+    await waitFor(() => (server.stats().websocketDrops?.refused ?? 0) >= 1, 5000, 'second Initial refused');
+    expect(server.stats().websocketOpen).toBe(1);
+    sock.ws.close();
+    await server.close({ force: true });
+  });
+
   it('closes a socket that does not complete the Petrel handshake in time (1008), counted', async () => {
     const { server, url } = await wsServer({ handshakeTimeout: 200 });
     const idle = rawSocket(url);
