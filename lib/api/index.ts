@@ -15,5 +15,6 @@ export type { Identity } from './identity.js';
 export type { ConnectOptions, ListenOptions, TransportOptions, TrustAnchor } from './options.js';
 export type { ChannelStats } from '../channel/channel-layer.js';
 export type { UdpEndpointStats } from '../transport/udp-endpoint.js';
+export type { WebSocketListenOptions, WsServerStats } from '../transport/ws-server.js';
 export { PetrelError, isPetrelError } from '../errors.js';
 export type { QlogOption, QlogSinkFactory, QlogConnectionInfo } from './qlog.js';
