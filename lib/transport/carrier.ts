@@ -273,6 +273,5 @@ export class CarrierEndpoint {
  * Streams, flow control, channels and the handshake stay as they are.
  */
 export function reliableCarrierOptions(o: ConnectionOptions): ConnectionOptions {
-  // TODO(ws): reliableCarrier: true once the core option lands (after the connection split).
-  return { ...o, pacing: false };
+  return { ...o, pacing: false, reliableCarrier: true };
 }
