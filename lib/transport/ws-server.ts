@@ -60,6 +60,8 @@ export interface WsServerHost {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/** How long a socket outlives its ended connection unless the client closes it first (ms). */
+const LINGER_MS = 1000;
 const DEFAULT_UPGRADES_PER_SECOND = 20;
 /** Remote IPs tracked by the upgrade rate limiter at most; the oldest entry goes first. */
 const MAX_TRACKED_IPS = 10_000;
@@ -212,10 +214,12 @@ export class WsServer {
     let conn: Connection | null = null;
     let established = false;
     let done = false;
+    let linger: ReturnType<typeof setTimeout> | undefined;
     const finish = (): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearTimeout(linger);
       ep.close(1000, 'petrel connection closed');
       if (this.links.delete(ep)) addDrops(this.pastDrops, ep.core.drops);
     };
@@ -230,8 +234,10 @@ export class WsServer {
       },
       afterPump: (now) => {
         this.host.afterPump?.(now);
-        // The connection finished its closing period: the socket has nothing more to carry.
-        if (conn !== null && ep.connectionCount === 0) finish();
+        // The connection is over: the socket has nothing more to carry. It stays open a moment so that a
+        // client whose connection ends on its own at the same time (both idle timers) closes first and
+        // sees its own reason, not a vanished socket.
+        if (conn !== null && ep.connectionCount === 0 && linger === undefined && !done) linger = setTimeout(finish, LINGER_MS);
       },
     };
     // One connection per socket; the server-wide limit is counted in sockets (upgrade()).
