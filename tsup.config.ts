@@ -50,4 +50,15 @@ export default defineConfig([
     platform: 'node',
     outDir: 'dist',
   },
+  // The browser client (lib/browser): one self-contained ES module, no Node built-ins (docs/websocket.md).
+  {
+    entry: { index: 'lib/browser/index.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    clean: false,
+    target: 'es2022',
+    platform: 'browser',
+    outDir: 'dist/browser',
+    noExternal: [/.*/],
+  },
 ]);

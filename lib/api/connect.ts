@@ -11,10 +11,15 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Connection } from '../connection/connection.js';
 import type { CloseInfo, CryptoConfig } from '../connection/types.js';
 import type { EndpointEvent } from '../endpoint/endpoint.js';
 import { PetrelError, TransportErrorCode, transportErrorName } from '../errors.js';
-import { UdpEndpoint, type EndpointHandler } from '../transport/udp-endpoint.js';
+import { UdpEndpoint, nodeEnv, type EndpointHandler } from '../transport/udp-endpoint.js';
+import { reliableCarrierOptions } from '../transport/carrier.js';
+import { CarrierClient, carrierRemote, type CarrierSocket } from '../transport/ws-client.js';
+import { openNodeWebSocket } from '../transport/ws-node.js';
+import { connectAuto } from './happy-eyeballs.js';
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { selectCryptoConfig } from './crypto-config.js';
 import { coreOptions, validateOptions, type ConnectOptions } from './options.js';
@@ -70,8 +75,12 @@ async function resolveHost(host: string, signal: AbortSignal | undefined): Promi
 /** Opens a connection. See ConnectOptions. */
 export async function connect(options: ConnectOptions): Promise<PetrelConnection> {
   validateOptions(options);
+  const transport = options?.transport ?? 'udp';
+  if (transport === 'websocket') return connectWebSocket(options);
+  if (transport === 'auto') return connectAuto(options, connect);
+  if (transport !== 'udp') throw new PetrelError('INVALID_OPTION', `transport must be 'udp', 'websocket' or 'auto', got ${String(transport)}`);
   if (typeof options?.host !== 'string' || options.host === '') throw new PetrelError('INVALID_OPTION', 'host is required');
-  if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
+  if (typeof options.port !== 'number' || !Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
     throw new PetrelError('INVALID_OPTION', `port must be 1..65535, got ${String(options.port)}`);
   }
   // Like TLS SNI: a host name doubles as the server name unless one is given.
@@ -87,12 +96,36 @@ export async function connect(options: ConnectOptions): Promise<PetrelConnection
   if (signal?.aborted) throw abortError(signal);
   const target = await resolveHost(options.host, signal);
   if (signal?.aborted) throw abortError(signal);
-  return new ClientSession(options, serverName).start(target, crypto);
+  return new ClientSession(options, serverName, `${options.host}:${options.port}`).start(target, crypto);
 }
+
+/** connect({ transport: 'websocket', url }): the same connection over one WebSocket (docs/websocket.md). */
+async function connectWebSocket(options: ConnectOptions): Promise<PetrelConnection> {
+  const url = options.url;
+  if (typeof url !== 'string' || !/^wss?:\/\//i.test(url)) throw new PetrelError('INVALID_OPTION', 'transport websocket needs url (ws:// or wss://)');
+  let remote: { host: string; port: number };
+  try {
+    remote = carrierRemote(url);
+  } catch (e) {
+    throw new PetrelError('INVALID_OPTION', `bad websocket url ${JSON.stringify(url)}`, { cause: e });
+  }
+  const serverName = options.serverName ?? (isIP(remote.host) === 0 ? remote.host : undefined);
+  const crypto = selectCryptoConfig({ role: 'client', insecure: options.insecure, serverKey: options.serverKey, trustedCAs: options.trustedCAs, serverName });
+  const signal = options.signal;
+  if (signal?.aborted) throw abortError(signal);
+  const t0 = performance.now();
+  const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
+  const socket = await openNodeWebSocket(url, { signal, handshakeTimeout: timeout });
+  const left = Math.max(1, timeout - (performance.now() - t0));
+  return new ClientSession({ ...options, timeout: left }, serverName, url).startOnCarrier(socket, crypto);
+}
+
+/** The driver a client session runs on: the UDP endpoint or a carrier (WebSocket) client. */
+type ClientDriver = Pick<UdpEndpoint, 'connect' | 'kick' | 'pump' | 'close'> & { address(): { address: string; port: number } };
 
 class ClientSession implements EndpointHandler, ConnectionOwner {
   private readonly options: ConnectOptions;
-  private udp!: UdpEndpoint;
+  private udp!: ClientDriver;
   private pc!: PetrelConnection;
   private connectDeadline: number | null = null;
   private layerDeadline: number | null = null;
@@ -102,10 +135,23 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
   private qlog: QlogRecorder | null = null;
 
   private readonly serverName: string | undefined;
+  /** host:port or the URL, for error messages. */
+  private readonly target: string;
 
-  constructor(options: ConnectOptions, serverName: string | undefined) {
+  constructor(options: ConnectOptions, serverName: string | undefined, target: string) {
     this.options = options;
     this.serverName = serverName;
+    this.target = target;
+  }
+
+  /** Runs the connection over an open carrier socket (WebSocket). */
+  startOnCarrier(socket: CarrierSocket, crypto: CryptoConfig): Promise<PetrelConnection> {
+    const o = this.options;
+    this.qlog = qlogRecorder(o.qlog, 'client', () => ({ host: socket.local.address, port: socket.local.port }));
+    const client = new CarrierClient(socket, this, { env: nodeEnv(), traceFor: this.qlog?.traceFor });
+    this.udp = client;
+    const core = client.connect({ remote: socket.remote, crypto, options: reliableCarrierOptions(coreOptions(o, this.serverName)) });
+    return this.begin(core, 'websocket');
   }
 
   async start(target: { address: string; family: 4 | 6 }, crypto: CryptoConfig): Promise<PetrelConnection> {
@@ -114,28 +160,35 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
       const a = this.udp.address();
       return { host: a.address, port: a.port };
     });
-    this.udp = await UdpEndpoint.bind(
+    const udp = await UdpEndpoint.bind(
       {
         host: o.localHost,
         port: o.localPort,
         type: target.family === 6 ? 'udp6' : 'udp4',
-        connectTo: { host: target.address, port: o.port },
+        connectTo: { host: target.address, port: o.port! },
         recvBufferSize: o.recvBufferSize,
         sendBufferSize: o.sendBufferSize,
         traceFor: this.qlog?.traceFor,
       },
       this,
     );
+    this.udp = udp;
     const signal = o.signal;
     if (signal?.aborted) {
       await this.udp.close();
       throw abortError(signal);
     }
     // The kernel's spelling of the peer address is what received datagrams will carry.
-    const peer = this.udp.socket.remoteAddress();
+    const peer = udp.socket.remoteAddress();
     const core = this.udp.connect({ remote: { host: peer.address, port: peer.port }, crypto, options: coreOptions(o, this.serverName) });
+    return this.begin(core, 'udp');
+  }
+
+  private begin(core: Connection, transport: 'udp' | 'websocket'): Promise<PetrelConnection> {
+    const o = this.options;
+    const signal = o.signal;
     this.qlog?.attach(core);
-    this.pc = new PetrelConnection(this, core, o);
+    this.pc = new PetrelConnection(this, core, o, transport);
     this.connectDeadline = performance.now() + (o.timeout ?? DEFAULT_CONNECT_TIMEOUT);
     return new Promise<PetrelConnection>((resolve, reject) => {
       this.settle = { resolve, reject };
@@ -214,7 +267,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
 
   onTimeout(now: number): void {
     if (this.connectDeadline !== null && now >= this.connectDeadline) {
-      this.fail(new PetrelError('CONNECT_TIMEOUT', `no handshake with ${this.options.host}:${this.options.port} within ${this.options.timeout ?? DEFAULT_CONNECT_TIMEOUT} ms`), true);
+      this.fail(new PetrelError('CONNECT_TIMEOUT', `no handshake with ${this.target} within ${this.options.timeout ?? DEFAULT_CONNECT_TIMEOUT} ms`), true);
       return;
     }
     if (this.layerDeadline !== null && now >= this.layerDeadline) this.pc.handleTimeout(now);
@@ -228,7 +281,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
 
   onRefused(): void {
     if (this.settle) {
-      this.fail(new PetrelError('CONNECTION_REFUSED', `${this.options.host}:${this.options.port} refused (ICMP port unreachable)`), false);
+      this.fail(new PetrelError('CONNECTION_REFUSED', `${this.target} refused (${this.pc.transport === 'udp' ? 'ICMP port unreachable' : 'websocket closed'})`), false);
       return;
     }
     // The peer's port is closed: nobody holds this connection's state any more.

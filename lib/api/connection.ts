@@ -93,6 +93,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   readonly closed: Promise<CloseResult>;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The carrier under this connection: 'udp' or 'websocket'. */
+  readonly transport: 'udp' | 'websocket';
   /** @internal */
   readonly core: Connection;
   /** @internal */
@@ -113,8 +115,9 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   private established = false;
 
   /** @internal */
-  constructor(owner: ConnectionOwner, core: Connection, options: TransportOptions) {
+  constructor(owner: ConnectionOwner, core: Connection, options: TransportOptions, transport: 'udp' | 'websocket' = 'udp') {
     super();
+    this.transport = transport;
     this.owner = owner;
     this.core = core;
     this.options = options;

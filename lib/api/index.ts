@@ -20,5 +20,6 @@ export type { ConnectOptions, ListenOptions, TransportOptions, TrustAnchor } fro
 export type { ChannelStats } from '../channel/channel-layer.js';
 export type { UdpEndpointStats } from '../transport/udp-endpoint.js';
 export type { AcceptInfo } from '../endpoint/endpoint.js';
+export type { WebSocketListenOptions, WsServerStats } from '../transport/ws-server.js';
 export { PetrelError, isPetrelError } from '../errors.js';
 export type { QlogOption, QlogSinkFactory, QlogConnectionInfo } from './qlog.js';

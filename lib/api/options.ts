@@ -5,6 +5,7 @@ import type { AcceptInfo } from '../endpoint/endpoint.js';
 import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { checkQlogOption, type QlogOption } from './qlog.js';
+import type { WebSocketListenOptions } from '../transport/ws-server.js';
 
 /**
  * The core options the public API exposes. TransportOptions takes their types and documentation from
@@ -84,14 +85,26 @@ export interface ListenOptions extends TransportOptions {
    * rejects with PetrelError REFUSED carrying the reason, within one round trip. A hook that throws refuses.
    */
   accept?: (info: AcceptInfo) => boolean | string | undefined;
+  /** Also accept Petrel over WebSocket (docs/websocket.md): own port, or a path on an existing HTTP server. */
+  websocket?: WebSocketListenOptions;
 }
 
 /** A trust anchor for the server's key: a fingerprint string ("ed25519:…") or a raw 32-byte Ed25519 public key. */
 export type TrustAnchor = string | Uint8Array;
 
 export interface ConnectOptions extends TransportOptions {
-  host: string;
-  port: number;
+  /** The server's UDP address (required unless `transport: 'websocket'`). */
+  host?: string;
+  port?: number;
+  /**
+   * The carrier: 'udp' (default), 'websocket' (needs `url`), or 'auto': UDP first, WebSocket after
+   * `happyEyeballsDelay` ms, the first handshake wins and is remembered per server (docs/websocket.md).
+   */
+  transport?: 'udp' | 'websocket' | 'auto';
+  /** The server's WebSocket URL (ws:// or wss://), for 'websocket' and 'auto'. */
+  url?: string;
+  /** 'auto': how long UDP has alone before WebSocket starts too, ms (250, as RFC 8305 suggests). */
+  happyEyeballsDelay?: number;
   /** Pin the server's key (fingerprint or raw public key). This or trustedCAs is required unless `insecure`. */
   serverKey?: TrustAnchor;
   /** Accept servers whose certificate chain leads to one of these CA keys. */

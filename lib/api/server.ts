@@ -8,7 +8,9 @@ import type { Connection } from '../connection/connection.js';
 import type { EndpointEvent } from '../endpoint/endpoint.js';
 import { DeadlineHeap } from '../endpoint/deadline-heap.js';
 import { PetrelError } from '../errors.js';
-import { UdpEndpoint, type EndpointHandler, type UdpEndpointStats } from '../transport/udp-endpoint.js';
+import { UdpEndpoint, nodeEnv, type EndpointHandler, type UdpEndpointStats } from '../transport/udp-endpoint.js';
+import { reliableCarrierOptions } from '../transport/carrier.js';
+import { WsServer, type WsServerStats } from '../transport/ws-server.js';
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { otherModeInitialProtectors, selectCryptoConfig } from './crypto-config.js';
 import type { AcceptInfo } from '../endpoint/endpoint.js';
@@ -42,7 +44,7 @@ export interface PetrelServerEvents {
   close: [];
 }
 
-export interface ServerStats extends UdpEndpointStats {
+export interface ServerStats extends UdpEndpointStats, Partial<WsServerStats> {
   /** Connections surfaced to the application and not yet closed. */
   connectionsOpen: number;
 }
@@ -51,6 +53,8 @@ const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 export class PetrelServer extends EventEmitter<PetrelServerEvents> implements AsyncIterable<PetrelConnection>, EndpointHandler, ConnectionOwner {
   private udp!: UdpEndpoint;
+  /** The WebSocket carrier (listen({ websocket })), or null. */
+  private ws: WsServer | null = null;
   private readonly options: ListenOptions;
   private readonly all = new Map<Connection, PetrelConnection>();
   private readonly open = new Set<PetrelConnection>();
@@ -96,6 +100,29 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
       },
       this,
     );
+    if (o.websocket) {
+      try {
+        this.ws = await WsServer.start(o.websocket, {
+          env: nodeEnv(),
+          server: { crypto, options: reliableCarrierOptions(coreOptions(o)), maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
+          traceFor: this.qlog?.traceFor,
+          onEvent: (ev, now) => this.onEvent(ev, now, 'websocket'),
+          afterPump: (now) => {
+            this.afterPump(now);
+            // Channel-layer deadlines live on the UDP driver's timer: let it re-arm.
+            if (this.deadlines.peekTime() !== null) this.udp.kick();
+          },
+        });
+      } catch (e) {
+        await this.udp.close();
+        throw e;
+      }
+    }
+  }
+
+  /** The WebSocket carrier's bound address (listen({ websocket })), or null without one. */
+  websocketAddress(): { address: string; port: number; family: string } | null {
+    return this.ws?.address() ?? null;
   }
 
   address(): { address: string; port: number; family: string } {
@@ -108,7 +135,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   }
 
   stats(): ServerStats {
-    return { ...this.udp.stats(), connectionsOpen: this.open.size };
+    return { ...this.udp.stats(), ...this.ws?.stats(), connectionsOpen: this.open.size };
   }
 
   /**
@@ -124,10 +151,12 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   private async shutdown(opts: ServerCloseOptions): Promise<void> {
     this.stopped = true;
     this.udp.core.refuseNew = true;
+    this.ws?.refuseNew();
     for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
     for (const pc of [...this.all.values()]) void pc.close({ code: opts.code ?? 0, reason: opts.reason ?? 'server closing' });
     if (opts.force || this.udp.isClosed) {
       this.udp.pump(performance.now()); // the close frames go out now, once
+      this.ws?.pumpAll(performance.now());
     } else if (this.all.size > 0) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;
@@ -135,6 +164,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
       });
     }
     await this.udp.close();
+    await this.ws?.close();
     for (const pc of this.all.values()) pc.markEnded();
     this.all.clear();
     this.closing.clear();
@@ -157,10 +187,10 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   // ─────────────── EndpointHandler ───────────────
 
   /** @internal */
-  onEvent(ev: EndpointEvent, now: number): void {
+  onEvent(ev: EndpointEvent, now: number, transport: 'udp' | 'websocket' = 'udp'): void {
     this.qlog?.onEvent(ev, now);
     if (ev.kind === 'accept') {
-      this.all.set(ev.connection, new PetrelConnection(this, ev.connection, this.options));
+      this.all.set(ev.connection, new PetrelConnection(this, ev.connection, this.options, transport));
       return;
     }
     this.all.get(ev.connection)?.handleEvent(ev.event, now);

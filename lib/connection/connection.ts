@@ -89,7 +89,7 @@ export class Connection {
     const cc = createCongestionController(opts.congestionControl, { maxDatagramSize: BASE_DATAGRAM_SIZE });
     const pacer = new Pacer({ burstBytes: pacerBurstBytes(BASE_DATAGRAM_SIZE), quantum: 1 });
     const recovery = new Recovery<SentFrame[]>(
-      { initialRtt: opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: opts.idleTimeout > 0 ? opts.idleTimeout / PROBES_PER_IDLE : undefined },
+      { initialRtt: opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: opts.idleTimeout > 0 ? opts.idleTimeout / PROBES_PER_IDLE : undefined, reliableCarrier: opts.reliableCarrier },
       cc,
     );
     const initialKeys = init.crypto.initialProtectors(this.originalDcid, this.isClient);

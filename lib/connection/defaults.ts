@@ -31,6 +31,7 @@ export const DEFAULTS = {
   keyUpdateInterval: 2 ** 22,
   redundantBundling: true,
   channels: true,
+  reliableCarrier: false,
 } satisfies Required<Omit<ConnectionOptions, 'alpn' | 'serverName'>>;
 
 /** Options with every default applied (alpn and serverName have none). */

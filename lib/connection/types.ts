@@ -99,6 +99,11 @@ export interface ConnectionOptions {
   redundantBundling?: boolean;
   /** Announce channels_supported (spec/wire.md §Game channels). Default true. */
   channels?: boolean;
+  /**
+   * The datagrams travel over a reliable, ordered carrier (WebSocket): no loss recovery, congestion control or
+   * pacing in the core, as the carrier does them (docs/websocket.md). Default false.
+   */
+  reliableCarrier?: boolean;
   /** Application protocols (client: offered; server: accepted). */
   alpn?: readonly string[];
   serverName?: string;

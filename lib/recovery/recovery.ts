@@ -48,6 +48,12 @@ export interface RecoveryConfig {
    * timeout, so a lossy path gets several probe rounds before the idle timer can fire.
    */
   maxPtoPeriod?: number;
+  /**
+   * The carrier underneath is reliable and ordered (a WebSocket over TCP): it retransmits and controls
+   * congestion itself. No loss detection, no PTO probes, no congestion window (ACKs still free send buffers
+   * and sample the RTT). Default false.
+   */
+  reliableCarrier?: boolean;
 }
 
 export interface AckResult<F> {
@@ -96,6 +102,8 @@ interface SpaceState<F> {
   pathStartPn: number;
 }
 
+const NO_LOSS = { packets: [] as never[], persistent: false };
+
 export class Recovery<F = unknown> {
   readonly rtt: RttEstimator;
   readonly cc: CongestionController;
@@ -125,6 +133,7 @@ export class Recovery<F = unknown> {
   private readonly granularity: number;
   private readonly pcThreshold: number;
   private readonly maxPtoBackoff: number;
+  private readonly reliableCarrier: boolean;
   private maxPtoPeriod: number;
   private maxAckDelay: number;
   private readonly spaces: readonly [SpaceState<F>, SpaceState<F>, SpaceState<F>];
@@ -148,6 +157,7 @@ export class Recovery<F = unknown> {
     this.baseTimeThreshold = this.timeThreshold;
     this.pcThreshold = cfg.persistentCongestionThreshold ?? PERSISTENT_CONGESTION_THRESHOLD;
     this.maxPtoBackoff = cfg.maxPtoBackoff ?? DEFAULT_MAX_PTO_BACKOFF;
+    this.reliableCarrier = cfg.reliableCarrier ?? false;
     this.maxPtoPeriod = cfg.maxPtoPeriod ?? Infinity;
     this.maxAckDelay = cfg.maxAckDelay;
     this.peerValidatedAddress = cfg.isServer ?? false;
@@ -271,7 +281,7 @@ export class Recovery<F = unknown> {
     }
 
     // Losses first so the window is reduced before acks of pre-recovery packets could grow it.
-    const lost = this.detectLost(space, now);
+    const lost = this.reliableCarrier ? NO_LOSS : this.detectLost(space, now);
     if (lost.packets.length > 0) this.onPacketsLost(space, lost.packets, lost.persistent, now);
 
     let ccAcked: SentPacket<F>[] = acked;
@@ -298,6 +308,7 @@ export class Recovery<F = unknown> {
 
   /** When the loss/PTO timer must fire (ms), or null for no timer. */
   lossDetectionDeadline(now?: number): number | null {
+    if (this.reliableCarrier) return null;
     const loss = this.earliestLossTime();
     if (loss !== null) return loss.time;
     // A server blocked by the anti-amplification limit cannot send probes anyway (RFC 9002 §6.2.2.1).
@@ -308,6 +319,7 @@ export class Recovery<F = unknown> {
 
   /** The timer fired. Calls before the deadline are ignored (returns nothing lost and no probe). */
   onLossDetectionTimeout(now: number): TimeoutResult<F> {
+    if (this.reliableCarrier) return { lost: [], probe: null };
     const loss = this.earliestLossTime();
     if (loss !== null) {
       if (now < loss.time) return { lost: [], probe: null };
@@ -373,6 +385,7 @@ export class Recovery<F = unknown> {
   }
 
   sendableBytes(): number {
+    if (this.reliableCarrier) return Infinity;
     const n = this.cc.window - this.bytesInFlight;
     return n > 0 ? n : 0;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connect, listen } from '../../lib/api/index.js';
+import { connect, listen } from './transport.js';
 import type { PetrelStream } from '../../lib/api/index.js';
 import { expectNoLeaks, hashStream, pattern, resources, sha, within } from './helpers.js';
 

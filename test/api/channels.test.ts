@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connect, listen } from '../../lib/api/index.js';
+import { connect, listen } from './transport.js';
 import type { ChannelMode, PetrelConnection, PetrelServer } from '../../lib/api/index.js';
 import { expectNoLeaks, pattern, resources, sha, waitFor } from './helpers.js';
 

@@ -55,7 +55,7 @@ export function resources(): Record<string, number> {
 
 /** Waits until the UDP sockets and timers are back to `base` (closing handles take a loop turn or two). */
 export async function expectNoLeaks(base: Record<string, number>, timeoutMs = 5000): Promise<void> {
-  const kinds = ['UDPWrap', 'Timeout'];
+  const kinds = ['UDPWrap', 'Timeout', 'TCPWrap', 'TCPServerWrap'];
   const same = (): boolean => {
     const now = resources();
     return kinds.every((k) => (now[k] ?? 0) <= (base[k] ?? 0));

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { connect, listen, PetrelError } from '../../lib/api/index.js';
+import { PetrelError } from '../../lib/api/index.js';
+import { connect, listen, TRANSPORT } from './transport.js';
 import type { PetrelConnection, PetrelServer } from '../../lib/api/index.js';
 import { TransportErrorCode } from '../../lib/errors.js';
 import { expectNoLeaks, resources, waitFor, within } from './helpers.js';
@@ -95,8 +96,8 @@ describe('connect() failures are typed and leave nothing behind', () => {
     const base = resources();
     const { server, clients } = await serverWithClients(1);
     const [client] = clients;
-    // The server process "dies": its socket goes away without a word.
-    await server['udp'].close();
+    // The server process "dies": its socket goes away without a word (over WebSocket: its sockets close).
+    await (TRANSPORT === 'websocket' ? server['ws']!.close() : server['udp'].close());
     // Anything the client sends now draws the ICMP refusal — our write, or a packet the connection
     // sends on its own first (a PMTU probe, an ACK): opening the stream may already find it closed.
     try {
@@ -143,8 +144,14 @@ describe('connect() failures are typed and leave nothing behind', () => {
     const base = resources();
     const { server, clients } = await serverWithClients(1, { maxConnections: 1 });
     const err = await rejection(connect({ host: '127.0.0.1', port: server.address().port, insecure: true, timeout: 500 }));
-    expect(err.code).toBe('SERVER_BUSY');
-    expect(server.stats().drops.refused).toBeGreaterThan(0);
+    if (TRANSPORT === 'websocket') {
+      // Over WebSocket the upgrade itself is refused (HTTP 503), before any Petrel state exists.
+      expect(err.code).toBe('SERVER_BUSY');
+      expect(server.stats().websocketRefused?.capacity).toBe(1);
+    } else {
+      expect(err.code).toBe('SERVER_BUSY');
+      expect(server.stats().drops.refused).toBeGreaterThan(0);
+    }
     await clients[0]!.close();
     await server.close();
     await expectNoLeaks(base);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connect, generateIdentity, identityFromPrivateKey, listen, parseFingerprint, PetrelError } from '../../lib/api/index.js';
+import { generateIdentity, identityFromPrivateKey, parseFingerprint, PetrelError } from '../../lib/api/index.js';
+import { connect, listen } from './transport.js';
 import { issueCertificate } from '../../lib/crypto/handshake/index.js';
 import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
 import { expectNoLeaks, pattern, readAll, resources, sha } from './helpers.js';

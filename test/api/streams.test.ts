@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { connect, listen } from '../../lib/api/index.js';
+import { connect, listen } from './transport.js';
 import type { PetrelConnection, PetrelServer, PetrelStream } from '../../lib/api/index.js';
 import { hashStream, pattern, readAll, sha, waitFor, within } from './helpers.js';
 

@@ -12,7 +12,7 @@ import {
   type ClientHandshake,
   type ServerHandshake,
 } from '../../lib/crypto/handshake/index.js';
-import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as nodeCryptoProvider } from './provider-under-test.js';
 import { protectHeader, unprotectHeader } from '../../lib/crypto/packet-protection.js';
 import type { CipherSuite, CryptoProvider, KeyPair } from '../../lib/crypto/provider.js';
 import type { EncryptionLevel, HandshakeError, HandshakeSession, KeyInstall, PacketProtector } from '../../lib/crypto/types.js';

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createClientSession, createServerSession, issueCertificate } from '../../lib/crypto/handshake/index.js';
-import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as nodeCryptoProvider } from './provider-under-test.js';
 import { ByteReader, ByteWriter } from '../../lib/wire/buffer.js';
 import { ed25519FromSeed, fixedProvider, has1Rtt, installed, pump, type Side } from './handshake-harness.js';
 

@@ -17,7 +17,7 @@ import {
   packetKeys,
   PETREL_PROFILE,
 } from '../../lib/crypto/key-schedule.js';
-import { nodeCryptoProvider as p } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as p } from './provider-under-test.js';
 import { unprotectHeader } from '../../lib/crypto/packet-protection.js';
 import type { CipherSuite } from '../../lib/crypto/provider.js';
 import { fromHex, toHex } from '../../lib/wire/buffer.js';

@@ -22,7 +22,7 @@ import {
   verifyFinished,
   type KeyProfile,
 } from '../../lib/crypto/key-schedule.js';
-import { nodeCryptoProvider as p } from '../../lib/crypto/node-provider.js';
+import { providerUnderTest as p } from './provider-under-test.js';
 import { fromHex, toHex } from '../../lib/wire/buffer.js';
 import { inHex, inStr, outHex, vector } from './vectors.js';
 
