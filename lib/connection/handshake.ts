@@ -37,6 +37,7 @@ export function localTransportParameters(
   localCid: Uint8Array,
   originalDcid: Uint8Array,
   resetToken: Uint8Array | null,
+  retrySourceCid?: Uint8Array,
 ): TransportParameters {
   const p: TransportParameters = {
     ...DEFAULT_TRANSPORT_PARAMETERS,
@@ -57,6 +58,7 @@ export function localTransportParameters(
   };
   if (!isClient) {
     p.originalDestinationConnectionId = originalDcid;
+    if (retrySourceCid) p.retrySourceConnectionId = retrySourceCid;
     if (resetToken) p.statelessResetToken = resetToken;
   }
   p.activeConnectionIdLimit = MAX_ACTIVE_CIDS;
