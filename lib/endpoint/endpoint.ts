@@ -90,6 +90,8 @@ export interface EndpointStats {
   retriesSent: number;
   /** Endpoint replies (Version Negotiation, Retry, stateless reset) withheld by the per-address budgets. */
   repliesWithheld: number;
+  /** Throws caught from a connection (each closed it with INTERNAL_ERROR). */
+  internalErrors: number;
   /** Datagrams dropped before reaching a connection, by reason. */
   drops: Record<string, number>;
 }
@@ -125,7 +127,11 @@ export class Endpoint {
   private readonly pendingEvents: EndpointEvent[] = [];
   /** Endpoint-level datagrams (Version Negotiation), already complete with CRC. */
   private readonly outbox: Array<{ data: Uint8Array; to: PeerAddress }> = [];
-  private readonly counters = { datagramsReceived: 0, datagramsSent: 0, connectionsAccepted: 0, retriesSent: 0 };
+  private readonly counters = { datagramsReceived: 0, datagramsSent: 0, connectionsAccepted: 0, retriesSent: 0, internalErrors: 0 };
+  /** Connections that threw once (closing with INTERNAL_ERROR); a second throw drops them. */
+  private readonly faulted = new WeakSet<Connection>();
+  /** The most recent error a connection threw (for the driver's report). */
+  lastInternalError: Error | null = null;
   /** Reset tokens this endpoint registered per connection (only ids the connection holds as active). */
   private readonly tokensOf = new Map<Connection, Set<string>>();
   /** Half-open server connections in acceptance order (so the oldest deadline is first), with their prefix. */
@@ -222,8 +228,46 @@ export class Endpoint {
         return;
       }
     }
-    conn.handleDatagram(body, from, now);
+    this.guard(conn, () => conn.handleDatagram(body, from, now));
     this.touch(conn);
+  }
+
+  /**
+   * Runs one entry into a connection (datagram, timer, transmit). A throw is a bug in the core, never the
+   * peer's right: it closes that connection only, with INTERNAL_ERROR, and is counted; the endpoint and every
+   * other connection carry on. A connection that throws again while closing is dropped on the spot.
+   */
+  private guard<T>(conn: Connection, fn: () => T): T | null {
+    try {
+      return fn();
+    } catch (e) {
+      this.counters.internalErrors++;
+      this.lastInternalError = e instanceof Error ? e : new Error(String(e));
+      if (this.faulted.has(conn)) {
+        this.abandon(conn);
+        return null;
+      }
+      this.faulted.add(conn);
+      try {
+        conn.close(TransportErrorCode.INTERNAL_ERROR, 'internal error', false);
+      } catch {
+        this.abandon(conn);
+        return null;
+      }
+      return null;
+    }
+  }
+
+  /** Forgets a connection that cannot even close; its owner hears 'closed' with INTERNAL_ERROR. */
+  private abandon(conn: Connection): void {
+    this.faulted.delete(conn);
+    if (!this.keys.has(conn)) return;
+    this.remove(conn);
+    this.pendingEvents.push({
+      kind: 'connection',
+      connection: conn,
+      event: { type: 'closed', info: { errorCode: TransportErrorCode.INTERNAL_ERROR, reason: 'internal error', application: false, initiator: 'local' } },
+    });
   }
 
   /**
@@ -236,7 +280,7 @@ export class Endpoint {
       const conn = this.byToken.get(cidKey(data, tokenAt, TOKEN_LENGTH));
       if (conn) {
         this.drop('stateless_reset');
-        conn.onStatelessReset();
+        this.guard(conn, () => conn.onStatelessReset());
         this.touch(conn);
         return;
       }
@@ -369,7 +413,7 @@ export class Endpoint {
     this.halfOpenByPrefix.set(prefix, (this.halfOpenByPrefix.get(prefix) ?? 0) + 1);
     this.counters.connectionsAccepted++;
     this.pendingEvents.push({ kind: 'accept', connection: conn });
-    conn.handleDatagram(body, from, now);
+    this.guard(conn, () => conn.handleDatagram(body, from, now));
     this.touch(conn);
   }
 
@@ -482,8 +526,9 @@ export class Endpoint {
 
   /** Marks a connection as possibly having output, events or a new deadline. */
   touch(conn: Connection): void {
+    if (!this.keys.has(conn)) return; // abandoned after a fault, or already removed
     this.active.add(conn);
-    this.timers.set(conn, conn.pollTimeout());
+    this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
     if (conn.hasEvents) this.drainEvents(conn);
     if (conn.isTerminated) this.remove(conn);
   }
@@ -523,15 +568,21 @@ export class Endpoint {
       return { length: queued.data.length, to: queued.to };
     }
     for (const conn of this.active) {
-      const t = conn.pollTransmit(now, buf);
+      const faults = this.counters.internalErrors;
+      const t = this.guard(conn, () => conn.pollTransmit(now, buf));
       if (t) {
         this.counters.datagramsSent++;
-        this.timers.set(conn, conn.pollTimeout());
+        this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
         if (conn.hasEvents) this.drainEvents(conn);
         return t;
       }
       this.active.delete(conn);
-      this.timers.set(conn, conn.pollTimeout());
+      // A connection that just threw is closing now: visit it again (Set order) so its close goes out.
+      if (this.counters.internalErrors !== faults) {
+        this.touch(conn);
+        continue;
+      }
+      this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
       if (conn.hasEvents) this.drainEvents(conn);
       if (conn.isTerminated) this.remove(conn);
     }
@@ -554,7 +605,7 @@ export class Endpoint {
     const due: Connection[] = [];
     for (let conn = this.timers.popDue(now); conn; conn = this.timers.popDue(now)) due.push(conn);
     for (const conn of due) {
-      conn.handleTimeout(now);
+      this.guard(conn, () => conn.handleTimeout(now));
       this.touch(conn);
     }
     this.expireHalfOpen(now);
