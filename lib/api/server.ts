@@ -70,7 +70,17 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
         ipv6Only: o.ipv6Only,
         recvBufferSize: o.recvBufferSize,
         sendBufferSize: o.sendBufferSize,
-        server: { crypto, options: coreOptions(o), maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
+        server: {
+          crypto,
+          options: coreOptions(o),
+          maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+          maxHalfOpen: o.maxHalfOpen,
+          maxHalfOpenPerPrefix: o.maxHalfOpenPerPrefix,
+          handshakeTimeout: o.handshakeTimeout,
+          retry: o.retry,
+          retryThreshold: o.retryThreshold,
+        },
+        statelessResetKey: o.statelessResetKey,
         traceFor: this.qlog?.traceFor,
       },
       this,
@@ -190,7 +200,12 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     const w = this.waiters.shift();
     if (w) w({ value: pc, done: false });
     else if (this.listenerCount('connection') === 0) this.backlog.push(pc);
-    this.emit('connection', pc);
+    // A throwing 'connection' listener is the application's bug: reported, and the server carries on.
+    try {
+      this.emit('connection', pc);
+    } catch (e) {
+      this.udp.reportListenerError(e);
+    }
   }
 
   /** @internal */
@@ -208,6 +223,13 @@ export async function listen(options: ListenOptions = {}): Promise<PetrelServer>
   validateOptions(options);
   if (options.maxConnections !== undefined && !(options.maxConnections >= 0)) {
     throw new PetrelError('INVALID_OPTION', 'maxConnections must be >= 0');
+  }
+  for (const k of ['maxHalfOpen', 'maxHalfOpenPerPrefix', 'handshakeTimeout', 'retryThreshold'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new PetrelError('INVALID_OPTION', `${k} must be a number >= 0`);
+  }
+  if (options.retry !== undefined && !['auto', 'always', 'never'].includes(options.retry)) {
+    throw new PetrelError('INVALID_OPTION', `retry must be 'auto', 'always' or 'never'`);
   }
   const server = new PetrelServer(options);
   await server.start();
