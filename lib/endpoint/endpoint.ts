@@ -382,7 +382,8 @@ export class Endpoint {
       this.drop('half_open_limit');
       return;
     }
-    if ((this.halfOpenByPrefix.get(prefix) ?? 0) >= (server.maxHalfOpenPerPrefix ?? DEFAULT_MAX_HALF_OPEN_PER_PREFIX)) {
+    // A client that proved its address is exempt from its prefix's cap: spoofers sharing its /24 cannot lock it out.
+    if (!validated && (this.halfOpenByPrefix.get(prefix) ?? 0) >= (server.maxHalfOpenPerPrefix ?? DEFAULT_MAX_HALF_OPEN_PER_PREFIX)) {
       this.drop('half_open_prefix_limit');
       return;
     }
