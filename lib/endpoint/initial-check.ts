@@ -13,7 +13,9 @@ const mask = new Uint8Array(5);
 
 /** Whether the Initial packet `h` at the start of `body` opens under `read` (the client's Initial keys). */
 export function initialAuthenticates(read: PacketProtector, body: Uint8Array, h: LongHeader): boolean {
-  const pkt = body.slice(0, h.end);
+  // A copy (not body.slice: on a Node Buffer that is a view, and unmasking it would corrupt the packet).
+  const pkt = new Uint8Array(h.end);
+  pkt.set(body.subarray(0, h.end));
   let first = pkt[0]!;
   let pnLength: number;
   if (read.headerProtection) {

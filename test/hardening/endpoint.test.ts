@@ -120,6 +120,16 @@ describe('server endpoint under pre-handshake attack', () => {
     expect(addressPrefix('::ffff:10.1.2.3')).toBe('10.1.2');
   });
 
+  it('a first Initial in a Node Buffer is answered at once (the pre-check must not unmask it in place)', () => {
+    const net = new Net();
+    const server = net.add(SERVER, new Endpoint({ env: env(), server: serverConfig() }));
+    const a = { host: '198.51.100.9', port: 777 };
+    server.handleDatagram(Buffer.from(clientHello(a)), a, 0);
+    net.run();
+    expect(server.stats().connectionsAccepted).toBe(1);
+    expect(net.sentTo.get(addressKey(a)) ?? 0).toBeGreaterThanOrEqual(1200);
+  });
+
   it('a spoofed Initial echoing a forged Retry token is dropped, holding nothing', () => {
     const net = new Net();
     const server = net.add(SERVER, new Endpoint({ env: env(), server: serverConfig({ retry: 'always' }) }));

@@ -146,12 +146,17 @@ async function restartFigure(sameKey: boolean, idleTimeout: number): Promise<num
   await firstLine(a);
   const conn = await connect({ host: '127.0.0.1', port, serverKey: fp, idleTimeout });
   const stream = await conn.openStream();
-  const writer = setInterval(() => stream.write(new Uint8Array(100)), 20);
-  a.kill('SIGKILL'); // a crash: no CONNECTION_CLOSE
+  stream.write(new Uint8Array(100));
+  await new Promise((r) => setTimeout(r, 100));
+  // A crash (no CONNECTION_CLOSE) while the client is quiet (so no ICMP refusal tells it), then a restart.
+  a.kill('SIGKILL');
   await new Promise((r) => a.once('exit', r));
   const b = child(['--serve', String(port), seed, sameKey ? key : other]);
   await firstLine(b);
+  // The client speaks again: the time until it knows its connection is gone.
   const restarted = performance.now();
+  const writer = setInterval(() => stream.write(new Uint8Array(100)), 20);
+  stream.write(new Uint8Array(100));
   const info = await conn.closed;
   const t = performance.now() - restarted;
   clearInterval(writer);
