@@ -121,3 +121,20 @@ export class Net {
     return this.events.get(ep)!.some((e) => e.kind === 'connection' && e.connection === conn && e.event.type === 'connected');
   }
 }
+
+/** A client and a server endpoint with one completed (secure) handshake, and the client's 1-RTT write key. */
+export function connectedPair(options?: import('../../lib/connection/types.js').ConnectionOptions): {
+  net: Net;
+  server: Endpoint;
+  client: ReturnType<Net['client']>;
+  serverConn: Connection;
+  write: import('../../lib/crypto/types.js').PacketProtector;
+} {
+  const net = new Net();
+  const server = net.add(SERVER, new Endpoint({ env: env(new Uint8Array(32).fill(1)), server: serverConfig({ options }) }));
+  const client = net.client({ host: '198.51.100.20', port: 6000 }, { options });
+  net.advance(200, 5);
+  const serverConn = [...server.connections()][0]!;
+  if (!net.connected(server, serverConn)) throw new Error('handshake did not complete');
+  return { net, server, client, serverConn, write: client.keys.oneRttWrite()! };
+}

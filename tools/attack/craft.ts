@@ -52,11 +52,15 @@ export function sealedInitial(
 }
 
 /** Frames sealed into one 1-RTT packet to `dcid` (padded so header protection can sample). */
-export function sealedShort(args: { write: PacketProtector; dcid: Uint8Array; pn: number; frames: readonly Frame[]; keyPhase?: boolean }, crc32: Crc): Uint8Array {
-  const buf = new Uint8Array(1500);
+export function sealedShort(
+  args: { write: PacketProtector; dcid: Uint8Array; pn: number; frames: readonly Frame[]; keyPhase?: boolean; raw?: Uint8Array },
+  crc32: Crc,
+): Uint8Array {
+  const buf = new Uint8Array(4096);
   const h = writeShortHeader(buf, 0, { dcid: args.dcid, keyPhase: args.keyPhase ?? false, spin: false, pnLength: 4, truncatedPn: args.pn >>> 0 });
   const w = new ByteWriter(buf, h.payloadOffset, buf.length - 32);
   for (const f of args.frames) encodeFrame(w, f);
+  if (args.raw) w.bytes(args.raw); // bytes that need not be a valid frame
   const payloadEnd = Math.max(w.pos, h.pnOffset + 4 + 16);
   buf.fill(0, w.pos, payloadEnd);
   const end = args.write.seal(args.pn, buf, 0, h.payloadOffset, payloadEnd);
