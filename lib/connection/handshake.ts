@@ -29,6 +29,11 @@ import type { Timers } from './timers.js';
 
 /** CRYPTO data accepted ahead of the read offset. */
 const MAX_CRYPTO_BUFFER = 64 * 1024;
+/**
+ * At the Initial level (a ClientHello or a ServerHello, both well under 2 KiB) much less: that level's keys
+ * are public, so anyone can fill a half-open server connection's window with spoofed fragments (issue 11).
+ */
+export const MAX_INITIAL_CRYPTO_BUFFER = 4 * 1024;
 
 /** Our transport parameters, from the resolved options. */
 export function localTransportParameters(
@@ -156,10 +161,17 @@ export class HandshakeDriver {
 
   /** CRYPTO data of a space's level into the session. */
   onCrypto(space: PacketSpace, offset: number, data: Uint8Array): FrameError | null {
-    if (offset + data.length > space.cryptoRecv.readOffset + MAX_CRYPTO_BUFFER) {
+    const window = space.id === INITIAL ? MAX_INITIAL_CRYPTO_BUFFER : MAX_CRYPTO_BUFFER;
+    if (offset + data.length > space.cryptoRecv.readOffset + window) {
       return { code: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, message: 'crypto data too far ahead', frameType: 0x06 };
     }
-    space.cryptoRecv.insert(offset, data, false);
+    try {
+      space.cryptoRecv.insert(offset, data, false);
+    } catch (e) {
+      // Past the fragment bound of the level's reassembler (space.ts).
+      if (e instanceof PetrelWireError) return { code: e.errorCode, message: e.message, frameType: 0x06 };
+      throw e;
+    }
     for (let chunk = space.cryptoRecv.read(); chunk; chunk = space.cryptoRecv.read()) {
       const err = this.session.handleCrypto(SPACE_LEVEL[space.id]!, chunk);
       if (err) return { code: err.errorCode, message: `${err.reason}: ${err.message}`, frameType: 0x06 };
