@@ -147,7 +147,7 @@ export class Receiver {
     this.d.timers.onPacketReceived(now);
     const largest = pn > space.largestRecv;
     const outOfOrder = space.onReceived(pn, now, ackEliciting);
-    paths.onPacketProcessed(largest, data.length + CRC_LENGTH, now);
+    paths.onPacketProcessed(largest, data.length + CRC_LENGTH, now, space.id === INITIAL);
     this.d.ack.onPacketReceived(space, ackEliciting, outOfOrder, now);
     this.d.handshake.pump();
     return h.end;

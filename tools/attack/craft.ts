@@ -26,9 +26,9 @@ export function junkInitial(random: (out: Uint8Array) => void, crc32: Crc, size 
   return buf;
 }
 
-/** Frames sealed into one client Initial packet (padded to 1200 bytes) under `write` (the Initial keys for dcid). */
+/** Frames sealed into one client Initial packet (padded to `padTo`, default 1200 bytes) under `write` (the Initial keys for dcid). */
 export function sealedInitial(
-  args: { write: PacketProtector; dcid: Uint8Array; scid: Uint8Array; pn: number; frames: readonly Frame[]; token?: Uint8Array },
+  args: { write: PacketProtector; dcid: Uint8Array; scid: Uint8Array; pn: number; frames: readonly Frame[]; token?: Uint8Array; padTo?: number },
   crc32: Crc,
 ): Uint8Array {
   const buf = new Uint8Array(1500);
@@ -43,7 +43,7 @@ export function sealedInitial(
   });
   const w = new ByteWriter(buf, h.payloadOffset, buf.length);
   for (const f of args.frames) encodeFrame(w, f);
-  const payloadEnd = Math.max(w.pos, MIN_INITIAL_DATAGRAM - CRC_LENGTH - args.write.tagLength);
+  const payloadEnd = Math.max(w.pos, h.pnOffset + 4 + 16, (args.padTo ?? MIN_INITIAL_DATAGRAM) - CRC_LENGTH - args.write.tagLength);
   buf.fill(0, w.pos, payloadEnd); // PADDING
   patchLongHeaderLength(buf, h.lengthOffset, payloadEnd + args.write.tagLength - h.pnOffset);
   const end = args.write.seal(args.pn, buf, 0, h.payloadOffset, payloadEnd);
