@@ -26,6 +26,9 @@ export class CidController {
   peerInitialScid: Uint8Array;
   /** Client: the server's first Initial told us its chosen id. */
   peerCidLearned = false;
+  /** Client after a Retry: the Retry's SCID (our DCID since, checked against retry_source_connection_id) and its token. */
+  retrySourceCid: Uint8Array | null = null;
+  retryToken: Uint8Array | null = null;
   /** Set by the endpoint: ids we issued or retired (it routes by them). */
   onCidChange: ((added: Uint8Array[], removed: Uint8Array[]) => void) | null = null;
   /** Set by the endpoint: the peer's reset tokens that became valid or invalid. */

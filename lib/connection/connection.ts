@@ -136,6 +136,7 @@ export class Connection {
       serverName: opts.serverName,
     });
     const handshake = (this.handshake = new HandshakeDriver(ctx, session, this.originalDcid, { cids, streams, mtu, ack, close: closer, timers }));
+    if (this.isClient) handshake.initialKeysFor = (cid) => init.crypto.initialProtectors(cid, true);
     const keys = (this.keys = new KeyUpdate(ctx, session));
     for (const owner of [streams, datagrams, ack, cids, paths, handshake]) router.register(owner.sentFrameHandlers());
     const builder = new PacketBuilder(ctx, { ack, close: closer, handshake, keys, paths, cids, streams, streamWriter, datagrams, mtu, timers, pacer, localCid: this.localCid });

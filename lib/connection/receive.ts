@@ -89,7 +89,10 @@ export class Receiver {
       } else ctx.counters.countDrop('version_negotiation');
       return data.length;
     }
-    if (h.form === 'retry') return drop('retry_unsupported', data.length);
+    if (h.form === 'retry') {
+      const refused = this.d.handshake.onRetry(h, data.subarray(off, data.length));
+      return refused ? drop(refused, data.length) : data.length;
+    }
     if (h.form === 'unsupported_version') return drop('version_mismatch', h.end);
     let spaceId: SpaceId;
     if (h.form === 'short') spaceId = APP;
