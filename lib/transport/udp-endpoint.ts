@@ -103,6 +103,11 @@ export interface UdpEndpointStats extends EndpointStats {
 }
 
 let processKey: Uint8Array | null = null;
+let integrity: RetryIntegrity | null = null;
+function retryIntegrity(): RetryIntegrity {
+  integrity ??= new RetryIntegrity(nodeCryptoProvider);
+  return integrity;
+}
 /** The default secret: random, once per process. */
 export function processStatelessResetKey(): Uint8Array {
   processKey ??= new Uint8Array(randomBytes(32));
@@ -123,6 +128,7 @@ export function nodeEnv(secret: Uint8Array = processStatelessResetKey()): CoreEn
     },
     crc32: (d: Uint8Array) => crc32(d),
     resetToken: (cid: Uint8Array) => new Uint8Array(createHmac('sha256', resetKey).update(cid).digest().subarray(0, 16)),
+    retryIntegrity: retryIntegrity(),
   };
 }
 
@@ -193,7 +199,7 @@ export class UdpEndpoint {
       server = {
         ...server,
         tokens: new AddressTokens({ hmacSha256: nodeCryptoProvider.hmacSha256, key: tokenKey, clock: Date.now }),
-        retryIntegrity: server.retryIntegrity ?? new RetryIntegrity(nodeCryptoProvider),
+        retryIntegrity: server.retryIntegrity ?? retryIntegrity(),
       };
     }
     this.core = new Endpoint({ env: opts.env ?? nodeEnv(secret), server, traceFor: opts.traceFor });

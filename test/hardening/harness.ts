@@ -24,6 +24,7 @@ export function env(resetKey?: Uint8Array): CoreEnv {
     randomFill: (out) => void randomFillSync(out),
     crc32: (d) => crc32(d),
     resetToken: resetKey ? (cid) => new Uint8Array(createHmac('sha256', resetKey).update(cid).digest().subarray(0, 16)) : undefined,
+    retryIntegrity: new RetryIntegrity(nodeCryptoProvider),
   };
 }
 
