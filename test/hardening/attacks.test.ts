@@ -117,3 +117,24 @@ describe('post-handshake attacks with an honest client alongside', () => {
     expect(p.net.closedInfo(p.client.ep, p.client.conn)?.errorCode).toBe(E.INTERNAL_ERROR);
   });
 });
+
+describe('per-connection fragment budget', () => {
+  it('fragments spread over many streams stop at the connection budget (16384) with PROTOCOL_VIOLATION', () => {
+    const p = connectedPair();
+    let pn = 1 << 20;
+    const from = p.net.addrOf(p.client.ep);
+    let sent = 0;
+    // 3000 fragments on each of 8 streams: every stream stays under its own 4096, the total does not.
+    for (let stream = 0; stream < 8 && !p.net.closedInfo(p.server, p.serverConn); stream++) {
+      for (let k = 0; k < 3000 / 100 && !p.net.closedInfo(p.server, p.serverConn); k++) {
+        const frames: Frame[] = [];
+        for (let j = 0; j < 100; j++, sent++) frames.push({ type: 'stream', streamId: stream * 4, offset: 1 + 2 * (k * 100 + j), data: Uint8Array.of(1), fin: false });
+        p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames }, crc), from);
+        p.net.run();
+      }
+    }
+    expect(p.net.closedInfo(p.server, p.serverConn)?.errorCode).toBe(E.PROTOCOL_VIOLATION);
+    expect(sent).toBeGreaterThan(16_384);
+    expect(sent).toBeLessThanOrEqual(16_384 + 100);
+  });
+});
