@@ -67,8 +67,8 @@ describe('server endpoint under pre-handshake attack', () => {
     expect(st.retriesSent).toBe(80);
     expect(st.drops.retry_withheld).toBe(300 - 32 - 80);
     expectAmplificationBound(net);
-    // An honest client gets a Retry too; it is dropped for now by clients without Retry support, but the
-    // server holds nothing for it. Half-open connections end at the handshake timeout.
+    // Half-open connections end at the handshake timeout (an honest client past the threshold gets a Retry
+    // and comes back with a token: connection.test.ts).
     net.advance(10_500, 50);
     expect(server.halfOpenCount).toBe(0);
     expect(server.stats().drops.handshake_timeout).toBe(32);
