@@ -36,6 +36,7 @@ export default defineConfig([
       'tools/impair/cli': 'tools/impair/cli.ts',
       'tools/qlog/validate': 'tools/qlog/validate.ts',
       'tools/qlog-plot/cli': 'tools/qlog-plot/cli.ts',
+      'tools/attack/cli': 'tools/attack/cli.ts',
       'examples/chat/cli': 'examples/chat/cli.ts',
       'tools/qpack/cli': 'tools/qpack/cli.ts',
       'conformance/cli': 'conformance/cli.ts',

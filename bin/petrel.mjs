@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COMMANDS = {
   bench: { dir: 'tools/bench', module: 'cli', summary: 'two-process benchmark against raw dgram, node:net, ws and udx-native' },
   impair: { dir: 'tools/impair', module: 'cli', summary: 'UDP proxy that impairs real traffic (loss, delay, jitter, rate, ...)' },
+  attack: { dir: 'tools/attack', module: 'cli', summary: 'attack your own server (loopback unless --i-own-this-host) and print what it cost' },
   qlog: { dir: 'tools/qlog', module: 'validate', summary: 'validate qlog (JSON-SEQ .sqlog) files against Petrel\'s schema' },
   conformance: { dir: 'conformance', module: 'cli', summary: 'check a Petrel server or client against spec/ (PASS/FAIL per requirement)' },
   qpack: { dir: 'tools/qpack', module: 'cli', summary: 'decode/encode QPACK offline-interop files (QIF text <-> encoded)' },

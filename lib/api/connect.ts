@@ -168,6 +168,7 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
         connectTo: { host: target.address, port: o.port! },
         recvBufferSize: o.recvBufferSize,
         sendBufferSize: o.sendBufferSize,
+        statelessResetKey: o.statelessResetKey,
         traceFor: this.qlog?.traceFor,
       },
       this,

@@ -61,6 +61,11 @@ export interface TransportOptions extends Pick<ConnectionOptions, CoreKey> {
    * connection, or a function returning a sink per connection (undefined: not this one). Off by default, at no cost.
    */
   qlog?: QlogOption;
+  /**
+   * Secret (≥ 16 bytes) behind stateless-reset and address-validation tokens. Give a server the same key
+   * across restarts and its old clients learn at once that their connection is gone. Default: random per process.
+   */
+  statelessResetKey?: Uint8Array;
 }
 
 export interface ListenOptions extends TransportOptions {
@@ -87,6 +92,17 @@ export interface ListenOptions extends TransportOptions {
   accept?: (info: AcceptInfo) => boolean | string | undefined;
   /** Also accept Petrel over WebSocket (docs/websocket.md): own port, or a path on an existing HTTP server. */
   websocket?: WebSocketListenOptions;
+  /** Most connections with an incomplete handshake (1024), and per source /24 or /64 (64). */
+  maxHalfOpen?: number;
+  maxHalfOpenPerPrefix?: number;
+  /** A handshake not complete this many ms after the client's first Initial is abandoned (10000). */
+  handshakeTimeout?: number;
+  /**
+   * Address validation with Retry: 'auto' (default) once `retryThreshold` (64) handshakes are pending,
+   * 'always', or 'never'.
+   */
+  retry?: 'auto' | 'always' | 'never';
+  retryThreshold?: number;
 }
 
 /** A trust anchor for the server's key: a fingerprint string ("ed25519:…") or a raw 32-byte Ed25519 public key. */

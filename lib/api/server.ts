@@ -95,7 +95,13 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
           maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
           accept: o.accept ? acceptHook(o.accept) : undefined,
           otherModeInitialProtectors: otherModeInitialProtectors(o.insecure),
+          maxHalfOpen: o.maxHalfOpen,
+          maxHalfOpenPerPrefix: o.maxHalfOpenPerPrefix,
+          handshakeTimeout: o.handshakeTimeout,
+          retry: o.retry,
+          retryThreshold: o.retryThreshold,
         },
+        statelessResetKey: o.statelessResetKey,
         traceFor: this.qlog?.traceFor,
       },
       this,
@@ -241,7 +247,12 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     const w = this.waiters.shift();
     if (w) w({ value: pc, done: false });
     else if (this.listenerCount('connection') === 0) this.backlog.push(pc);
-    this.emit('connection', pc);
+    // A throwing 'connection' listener is the application's bug: reported, and the server carries on.
+    try {
+      this.emit('connection', pc);
+    } catch (e) {
+      this.udp.reportListenerError(e);
+    }
   }
 
   /** @internal */
@@ -259,6 +270,13 @@ export async function listen(options: ListenOptions = {}): Promise<PetrelServer>
   validateOptions(options);
   if (options.maxConnections !== undefined && !(options.maxConnections >= 0)) {
     throw new PetrelError('INVALID_OPTION', 'maxConnections must be >= 0');
+  }
+  for (const k of ['maxHalfOpen', 'maxHalfOpenPerPrefix', 'handshakeTimeout', 'retryThreshold'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0)) throw new PetrelError('INVALID_OPTION', `${k} must be a number >= 0`);
+  }
+  if (options.retry !== undefined && !['auto', 'always', 'never'].includes(options.retry)) {
+    throw new PetrelError('INVALID_OPTION', `retry must be 'auto', 'always' or 'never'`);
   }
   const server = new PetrelServer(options);
   await server.start();

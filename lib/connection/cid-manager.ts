@@ -78,6 +78,10 @@ export class PeerCids {
     return this.active.size;
   }
 
+  isActive(seq: number): boolean {
+    return this.active.has(seq);
+  }
+
   tokens(): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const c of this.active.values()) if (c.token) out.push(c.token);

@@ -2,6 +2,7 @@
  * Connection ids over the connection's life (RFC 9000 §5.1): issuing ours up to the peer's limit, the
  * peer's NEW_CONNECTION_ID / RETIRE_CONNECTION_ID, their frame writers, and the endpoint's routing hooks.
  */
+import { TransportErrorCode } from '../errors.js';
 import type { ByteWriter } from '../wire/buffer.js';
 import { CID_LENGTH } from '../wire/packet.js';
 import { LocalCids, PeerCids } from './cid-manager.js';
@@ -11,6 +12,11 @@ import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
 
 /** Connection ids we accept from the peer and issue to it at most (active_connection_id_limit). */
 export const MAX_ACTIVE_CIDS = 4;
+/**
+ * Peer ids we may owe RETIRE_CONNECTION_ID for at once. A peer that makes us retire more (e.g. a flood of
+ * NEW_CONNECTION_ID below its own retire_prior_to) is closed with CONNECTION_ID_LIMIT_ERROR (RFC 9000 §5.1.2).
+ */
+export const MAX_RETIRE_PENDING = 8 * MAX_ACTIVE_CIDS;
 
 export class CidController {
   /** Ids we issued to the peer and ids it issued to us. */
@@ -20,6 +26,9 @@ export class CidController {
   peerInitialScid: Uint8Array;
   /** Client: the server's first Initial told us its chosen id. */
   peerCidLearned = false;
+  /** Client after a Retry: the Retry's SCID (our DCID since, checked against retry_source_connection_id) and its token. */
+  retrySourceCid: Uint8Array | null = null;
+  retryToken: Uint8Array | null = null;
   /** Set by the endpoint: ids we issued or retired (it routes by them). */
   onCidChange: ((added: Uint8Array[], removed: Uint8Array[]) => void) | null = null;
   /** Set by the endpoint: the peer's reset tokens that became valid or invalid. */
@@ -70,7 +79,11 @@ export class CidController {
   onNewConnectionId(seq: number, cid: Uint8Array, token: Uint8Array, retirePriorTo: number): FrameError | null {
     const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, MAX_ACTIVE_CIDS);
     if (!Array.isArray(res)) return { ...res, frameType: 0x18 };
-    this.onResetTokens?.([token.slice()], res);
+    if (this.peer.retirePending.size > MAX_RETIRE_PENDING) {
+      return { code: TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, message: `${this.peer.retirePending.size} connection ids waiting to be retired`, frameType: 0x18 };
+    }
+    // Only an id that is active now has a token worth recognising: one retired on arrival registers nothing.
+    this.onResetTokens?.(this.peer.isActive(seq) ? [token.slice()] : [], res);
     return null;
   }
 

@@ -52,6 +52,8 @@ export interface ConnectionInit {
   remoteCid: Uint8Array;
   /** Server: the destination id of the client's first Initial (for transport-parameter checks). */
   originalDcid?: Uint8Array;
+  /** Server after a Retry: the Retry's SCID, which the client's Initial keys now derive from; sent back as retry_source_connection_id. */
+  retrySourceCid?: Uint8Array;
   /** A trace sink for this connection only (e.g. one qlog file per connection); overrides env.trace. */
   trace?: CoreEnv['trace'];
 }
@@ -92,7 +94,7 @@ export class Connection {
       { initialRtt: opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: opts.idleTimeout > 0 ? opts.idleTimeout / PROBES_PER_IDLE : undefined, reliableCarrier: opts.reliableCarrier },
       cc,
     );
-    const initialKeys = init.crypto.initialProtectors(this.originalDcid, this.isClient);
+    const initialKeys = init.crypto.initialProtectors(init.retrySourceCid ?? this.originalDcid, this.isClient);
     spaces[INITIAL].read = initialKeys.read;
     spaces[INITIAL].write = initialKeys.write;
 
@@ -106,7 +108,7 @@ export class Connection {
       recovery,
       events: [],
       counters: new Counters(),
-      localParams: localTransportParameters(opts, this.isClient, this.localCid, this.originalDcid, localToken),
+      localParams: localTransportParameters(opts, this.isClient, this.localCid, this.originalDcid, localToken, init.retrySourceCid),
       peerParams: null,
       state: 'handshake',
       remote: init.remote,
@@ -134,6 +136,7 @@ export class Connection {
       serverName: opts.serverName,
     });
     const handshake = (this.handshake = new HandshakeDriver(ctx, session, this.originalDcid, { cids, streams, mtu, ack, close: closer, timers }));
+    if (this.isClient) handshake.initialKeysFor = (cid) => init.crypto.initialProtectors(cid, true);
     const keys = (this.keys = new KeyUpdate(ctx, session));
     for (const owner of [streams, datagrams, ack, cids, paths, handshake]) router.register(owner.sentFrameHandlers());
     const builder = new PacketBuilder(ctx, { ack, close: closer, handshake, keys, paths, cids, streams, streamWriter, datagrams, mtu, timers, pacer, localCid: this.localCid });

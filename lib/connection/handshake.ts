@@ -4,7 +4,7 @@
  * (HANDSHAKE_DONE), and discarding the Initial and Handshake spaces.
  */
 import { PetrelWireError, TransportErrorCode } from '../errors.js';
-import type { HandshakeSession } from '../crypto/types.js';
+import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
 import type { SpaceId } from '../recovery/types.js';
 import { ByteWriter } from '../wire/buffer.js';
 import { encodeFrame } from '../wire/frames.js';
@@ -14,6 +14,7 @@ import {
   encodeTransportParameters,
   type TransportParameters,
 } from '../wire/transport-params.js';
+import { retryPseudoPacket, type RetryHeader } from '../wire/packet.js';
 import { localMinAckDelay, type AckManager } from './ack-manager.js';
 import { bytesEqual } from './cid-manager.js';
 import { MAX_ACTIVE_CIDS, type CidController } from './cids.js';
@@ -29,6 +30,11 @@ import type { Timers } from './timers.js';
 
 /** CRYPTO data accepted ahead of the read offset. */
 const MAX_CRYPTO_BUFFER = 64 * 1024;
+/**
+ * At the Initial level (a ClientHello or a ServerHello, both well under 2 KiB) much less: that level's keys
+ * are public, so anyone can fill a half-open server connection's window with spoofed fragments (issue 11).
+ */
+export const MAX_INITIAL_CRYPTO_BUFFER = 4 * 1024;
 
 /** Our transport parameters, from the resolved options. */
 export function localTransportParameters(
@@ -37,6 +43,7 @@ export function localTransportParameters(
   localCid: Uint8Array,
   originalDcid: Uint8Array,
   resetToken: Uint8Array | null,
+  retrySourceCid?: Uint8Array,
 ): TransportParameters {
   const p: TransportParameters = {
     ...DEFAULT_TRANSPORT_PARAMETERS,
@@ -57,6 +64,7 @@ export function localTransportParameters(
   };
   if (!isClient) {
     p.originalDestinationConnectionId = originalDcid;
+    if (retrySourceCid) p.retrySourceConnectionId = retrySourceCid;
     if (resetToken) p.statelessResetToken = resetToken;
   }
   p.activeConnectionIdLimit = MAX_ACTIVE_CIDS;
@@ -139,6 +147,11 @@ export class HandshakeDriver {
       return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'initial_source_connection_id mismatch' };
     }
     if (ctx.isClient) {
+      // After a Retry the server must name the Retry's SCID; without one it must name nothing (RFC 9000 §7.3).
+      const rscid = cids.retrySourceCid;
+      if (rscid ? !p.retrySourceConnectionId || !bytesEqual(p.retrySourceConnectionId, rscid) : p.retrySourceConnectionId !== undefined) {
+        return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'retry_source_connection_id mismatch' };
+      }
       if (!p.originalDestinationConnectionId || !bytesEqual(p.originalDestinationConnectionId, this.originalDcid)) {
         return { code: TransportErrorCode.TRANSPORT_PARAMETER_ERROR, message: 'original_destination_connection_id mismatch' };
       }
@@ -153,11 +166,49 @@ export class HandshakeDriver {
   }
 
   /** CRYPTO data of a space's level into the session. */
+  /** Client: Initial protectors for a new DCID (after a Retry); set by the Connection from its CryptoConfig. */
+  initialKeysFor: ((cid: Uint8Array) => { read: PacketProtector; write: PacketProtector }) | null = null;
+
+  /**
+   * Client: a Retry (spec/wire.md §Retry). Accepted once, before any other server packet, when its integrity
+   * tag verifies and its SCID differs from our first DCID: its SCID becomes our DCID, the Initial keys derive
+   * from it, its token goes into every later Initial, and the ClientHello is sent again under the new keys.
+   * Returns a drop reason, or null when accepted.
+   */
+  onRetry(h: RetryHeader, packet: Uint8Array): string | null {
+    const ctx = this.ctx;
+    const cids = this.deps.cids;
+    if (!ctx.isClient || cids.peerCidLearned || cids.retrySourceCid) return 'retry_unexpected';
+    const integrity = ctx.env.retryIntegrity;
+    if (!integrity || !this.initialKeysFor) return 'retry_unsupported';
+    if (bytesEqual(h.scid, this.originalDcid)) return 'retry_invalid';
+    const pseudo = retryPseudoPacket(this.originalDcid, packet.subarray(0, packet.length - h.integrityTag.length));
+    if (!integrity.verify(pseudo, h.integrityTag)) return 'retry_invalid';
+    cids.retrySourceCid = h.scid.slice();
+    cids.retryToken = h.token.slice();
+    cids.peer.replaceInitial(cids.retrySourceCid);
+    const keys = this.initialKeysFor(cids.retrySourceCid);
+    const space = ctx.spaces[INITIAL];
+    space.read = keys.read;
+    space.write = keys.write;
+    // The server kept nothing: everything sent so far at this level goes again (same packet numbers onward).
+    space.cryptoSend.onLost(0, space.cryptoSend.sendOffset, false);
+    ctx.wake();
+    return null;
+  }
+
   onCrypto(space: PacketSpace, offset: number, data: Uint8Array): FrameError | null {
-    if (offset + data.length > space.cryptoRecv.readOffset + MAX_CRYPTO_BUFFER) {
+    const window = space.id === INITIAL ? MAX_INITIAL_CRYPTO_BUFFER : MAX_CRYPTO_BUFFER;
+    if (offset + data.length > space.cryptoRecv.readOffset + window) {
       return { code: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED, message: 'crypto data too far ahead', frameType: 0x06 };
     }
-    space.cryptoRecv.insert(offset, data, false);
+    try {
+      space.cryptoRecv.insert(offset, data, false);
+    } catch (e) {
+      // Past the fragment bound of the level's reassembler (space.ts).
+      if (e instanceof PetrelWireError) return { code: e.errorCode, message: e.message, frameType: 0x06 };
+      throw e;
+    }
     for (let chunk = space.cryptoRecv.read(); chunk; chunk = space.cryptoRecv.read()) {
       const err = this.session.handleCrypto(SPACE_LEVEL[space.id]!, chunk);
       if (err) return { code: err.errorCode, message: `${err.reason}: ${err.message}`, frameType: 0x06 };

@@ -170,7 +170,7 @@ export class PacketBuilder {
         version: PETREL_VERSION,
         dcid: remoteCid,
         scid: d.localCid,
-        token: id === INITIAL ? EMPTY : undefined,
+        token: id === INITIAL ? (d.cids.retryToken ?? EMPTY) : undefined,
         pnLength,
         truncatedPn: truncated,
       });

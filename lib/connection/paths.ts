@@ -12,12 +12,14 @@ import type { ConnContext } from './context.js';
 import { writeIfFits } from './frame-room.js';
 import type { MtuDiscovery } from './mtu.js';
 import type { SentFrame, SentFrameHandlers } from './sent-frame.js';
-import { sameAddress, type PeerAddress } from './types.js';
+import { addressKey, sameAddress, type PeerAddress } from './types.js';
 
 /** Smallest amplification budget worth a datagram on a migrated path (an ACK or PATH_CHALLENGE packet). */
 const MIN_PATH_BUDGET = 64;
 /** The PATH_CHALLENGE resend interval is capped so this many resends fit in the idle timeout. */
 const PROBES_PER_IDLE = 8;
+/** Off-path addresses whose bytes are counted for the PATH_RESPONSE budget. */
+const PROBE_ADDRESSES = 8;
 
 export class Paths {
   /** Server: the client's address is validated (it sent a Handshake packet); until then 3x amplification limit. */
@@ -26,6 +28,12 @@ export class Paths {
   private bytesSentUnvalidated = 0;
   /** A PATH_RESPONSE we owe, and the address the challenge came from. */
   pendingResponse: { data: Uint8Array; to: PeerAddress } | null = null;
+  /**
+   * Bytes received from and sent to addresses other than the current one (probing peers, or anyone spoofing
+   * one): a PATH_RESPONSE to such an address stays within 3× of what came from it (RFC 9000 §8.2.1, §9.3.1).
+   * The newest PROBE_ADDRESSES are remembered.
+   */
+  private readonly offPath = new Map<string, { recv: number; sent: number }>();
   /** Source of the datagram being processed. */
   packetFrom: PeerAddress;
   /** Whether the packet being processed carried a non-probing frame. */
@@ -66,8 +74,29 @@ export class Paths {
       return false;
     }
     this.packetFrom = from;
+    if (newPath) {
+      const k = addressKey(from);
+      let e = this.offPath.get(k);
+      if (!e) {
+        if (this.offPath.size >= PROBE_ADDRESSES) this.offPath.delete(this.offPath.keys().next().value!);
+        e = { recv: 0, sent: 0 };
+        this.offPath.set(k, e);
+      }
+      e.recv += bytes;
+    }
     if (newPath && this.previousPath && sameAddress(from, this.previousPath.remote)) this.heardOnPreviousPath = true;
     return true;
+  }
+
+  /** What we may still send to an address that is not the current one (3× what it sent us, minus what we sent). */
+  offPathBudget(to: PeerAddress): number {
+    const e = this.offPath.get(addressKey(to));
+    return e ? 3 * e.recv - e.sent : 0;
+  }
+
+  onSentOffPath(to: PeerAddress, bytes: number): void {
+    const e = this.offPath.get(addressKey(to));
+    if (e) e.sent += bytes;
   }
 
   /** Server: a Handshake packet from the client proves its address. */
@@ -77,8 +106,14 @@ export class Paths {
     this.ctx.recovery.setPeerCompletedAddressValidation(true);
   }
 
-  /** After a packet was processed: the peer moved (NAT rebinding or migration) if its newest non-probing packet came from a new address. */
-  onPacketProcessed(largest: boolean, datagramBytes: number, now: number): void {
+  /**
+   * After a packet was processed: the peer moved (NAT rebinding or migration) if its newest non-probing packet
+   * came from a new address. `initial`: the packet was an Initial, whose keys are public, so anyone who saw
+   * the client's first Initial can forge one from any address (issue 11). The server still follows it (a
+   * NAT rebinding before the client has Handshake keys must not deadlock the handshake), but the new
+   * address starts with its own 3× budget: only what it sent itself can be reflected to it.
+   */
+  onPacketProcessed(largest: boolean, datagramBytes: number, now: number, initial = false): void {
     const ctx = this.ctx;
     if (!largest || !this.packetNonProbing || sameAddress(this.packetFrom, ctx.remote)) return;
     if (ctx.handshakeConfirmed) this.migrateTo(this.packetFrom, datagramBytes, now);
@@ -87,6 +122,11 @@ export class Paths {
       // address; the handshake itself (and its 3× limit) validates it (spec/transport.md §Migration).
       ctx.remote = { ...this.packetFrom };
       this.migrations++;
+      if (initial && !this.addressValidated) {
+        this.bytesReceivedUnvalidated = datagramBytes;
+        this.bytesSentUnvalidated = 0;
+        this.updateAmplificationLimit();
+      }
     }
   }
 

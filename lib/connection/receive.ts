@@ -89,7 +89,10 @@ export class Receiver {
       } else ctx.counters.countDrop('version_negotiation');
       return data.length;
     }
-    if (h.form === 'retry') return drop('retry_unsupported', data.length);
+    if (h.form === 'retry') {
+      const refused = this.d.handshake.onRetry(h, data.subarray(off, data.length));
+      return refused ? drop(refused, data.length) : data.length;
+    }
     if (h.form === 'unsupported_version') return drop('version_mismatch', h.end);
     let spaceId: SpaceId;
     if (h.form === 'short') spaceId = APP;
@@ -147,7 +150,7 @@ export class Receiver {
     this.d.timers.onPacketReceived(now);
     const largest = pn > space.largestRecv;
     const outOfOrder = space.onReceived(pn, now, ackEliciting);
-    paths.onPacketProcessed(largest, data.length + CRC_LENGTH, now);
+    paths.onPacketProcessed(largest, data.length + CRC_LENGTH, now, space.id === INITIAL);
     this.d.ack.onPacketReceived(space, ackEliciting, outOfOrder, now);
     this.d.handshake.pump();
     return h.end;

@@ -5,6 +5,7 @@
 import { RangeSet } from '../util/range-set.js';
 import { SPACE_APPLICATION, SPACE_HANDSHAKE, SPACE_INITIAL, type SpaceId } from '../recovery/types.js';
 import { SendBuffer } from '../stream/send-buffer.js';
+import { TransportErrorCode } from '../errors.js';
 import { RecvBuffer } from '../stream/recv-buffer.js';
 import type { EncryptionLevel, PacketProtector } from '../crypto/types.js';
 
@@ -35,7 +36,8 @@ export class PacketSpace {
   ackDeadline: number | null = null;
 
   readonly cryptoSend = new SendBuffer();
-  readonly cryptoRecv = new RecvBuffer();
+  /** A handshake flight arrives in a few pieces: 256 disjoint fragments is far beyond any honest peer. */
+  readonly cryptoRecv = new RecvBuffer({ maxFragments: 256, errorCode: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED });
 
   write: PacketProtector | null = null;
   read: PacketProtector | null = null;

@@ -1,6 +1,6 @@
 /** One stream's state inside a connection: its buffers, credit, and what control frames it owes. */
 import { SendBuffer } from '../stream/send-buffer.js';
-import { RecvBuffer } from '../stream/recv-buffer.js';
+import { RecvBuffer, type FragmentBudget } from '../stream/recv-buffer.js';
 import { RecvWindow, SendCredit } from '../stream/flow-control.js';
 
 export type SendState = 'open' | 'reset' | 'done';
@@ -51,11 +51,13 @@ export class StreamState {
     sendLimit: number;
     recvWindow: number;
     maxRecvWindow: number;
+    /** The connection's fragment budget, shared by all its streams' reassembly (spec/streams.md §Receiving). */
+    fragments?: FragmentBudget;
   }) {
     this.id = args.id;
     this.local = args.local;
     this.send = args.canSend ? new SendBuffer() : null;
-    this.recv = args.canRecv ? new RecvBuffer() : null;
+    this.recv = args.canRecv ? new RecvBuffer({ shared: args.fragments }) : null;
     this.sendCredit = new SendCredit(args.canSend ? args.sendLimit : 0);
     this.recvWindow = args.canRecv ? new RecvWindow({ initialWindow: args.recvWindow, maxWindow: args.maxRecvWindow }) : null;
     this.sendState = args.canSend ? 'open' : 'done';

@@ -19,6 +19,8 @@ import { sameAddress, type PeerAddress } from './types.js';
 
 /** Smallest congestion-window room worth starting an ack-eliciting packet for. */
 const MIN_SEND_ROOM = 256;
+/** Smallest budget a PATH_RESPONSE to an unvalidated address is sent with (a 1-RTT packet with it and an ACK). */
+const MIN_OFF_PATH_RESPONSE = 48;
 /** Below this much room left in a datagram, no further coalesced packet is started. */
 const MIN_COALESCE_ROOM = 64;
 
@@ -125,14 +127,23 @@ export class Transmitter {
       paths.pendingResponse = null;
       return null;
     }
+    // Nobody has shown that address is the peer's: what goes there stays within 3× of what came from it,
+    // and is padded towards 1200 bytes only as far as that allows (RFC 9000 §8.2.1; issue 11).
+    const budget = paths.offPathBudget(target);
+    if (budget < MIN_OFF_PATH_RESPONSE) {
+      ctx.counters.countDrop('path_response_budget');
+      paths.pendingResponse = null;
+      return null;
+    }
     ctx.remote = target;
     builder.probeOnly = true;
     try {
-      const end = Math.min(buf.length, ctx.maxDatagramSize) - CRC_LENGTH;
-      const r = builder.build(APP, buf, 0, end, now, MIN_INITIAL_DATAGRAM - CRC_LENGTH);
+      const end = Math.min(buf.length, ctx.maxDatagramSize, budget) - CRC_LENGTH;
+      const r = builder.build(APP, buf, 0, end, now, Math.min(MIN_INITIAL_DATAGRAM, budget) - CRC_LENGTH);
       if (r.end === 0) return null;
       const total = appendChecksum(buf, r.end, ctx.env.crc32);
       ctx.counters.bytesSent += total;
+      paths.onSentOffPath(target, total);
       return { length: total, to: target };
     } finally {
       ctx.remote = saved;

@@ -27,6 +27,11 @@ export interface CoreEnv {
    * the endpoint never sends stateless resets.
    */
   resetToken?: (cid: Uint8Array) => Uint8Array;
+  /**
+   * Checks a Retry packet's integrity tag over its pseudo-packet (lib/crypto/retry.ts). Absent: a client
+   * drops every Retry (`retry_unsupported`).
+   */
+  retryIntegrity?: { verify(pseudoPacket: Uint8Array, tag: Uint8Array): boolean };
   /** Optional qlog-shaped trace sink; when absent nothing is built for it. */
   trace?: (name: string, data: Record<string, unknown>, now?: number) => void;
 }

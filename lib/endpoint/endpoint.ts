@@ -2,11 +2,26 @@
  * A sans-IO endpoint: one per socket. It checks every datagram's CRC, routes it to its connection by
  * destination connection id, accepts new connections (server), answers unknown versions with Version
  * Negotiation, and merges all connections' deadlines into one (so a driver needs one timer per socket).
+ *
+ * A server spends nothing on a datagram until its first Initial authenticates under the Initial keys, and
+ * then bounds what an unproven sender can hold (spec/transport.md §Endpoint, §Address validation):
+ * half-open connections (accepted, handshake not complete) are capped per endpoint and per source prefix
+ * and time out after `handshakeTimeout`; past `retryThreshold` of them (or always, by option) a client must
+ * first echo a Retry token, proving its address; replies to unvalidated addresses are budgeted.
  */
 import { Connection } from '../connection/connection.js';
 import type { ConnectionEvent, ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
 import { PetrelWireError } from '../errors.js';
-import { CID_LENGTH, PETREL_VERSION, parsePacketHeader, writeVersionNegotiation, type LongHeader } from '../wire/packet.js';
+import { TransportErrorCode } from '../errors.js';
+import {
+  CID_LENGTH,
+  PETREL_VERSION,
+  parsePacketHeader,
+  retryPseudoPacket,
+  writeRetry,
+  writeVersionNegotiation,
+  type LongHeader,
+} from '../wire/packet.js';
 import { PLAINTEXT_PROTECTOR } from '../crypto/types.js';
 import {
   CRC_LENGTH,
@@ -19,12 +34,33 @@ import {
 import { DeadlineHeap } from './deadline-heap.js';
 import { InsecureMessage, insecureCrypto } from '../crypto/insecure.js';
 import { initialOpens, writeRefusal, type RefusalCode } from './refusal.js';
+import { initialAuthenticates } from './initial-check.js';
+import { ReplyBudget } from './reply-budget.js';
+import { addressPrefix, type AddressTokens } from './retry-token.js';
 
 export interface ServerConfig {
   crypto: CryptoConfig;
   options?: ConnectionOptions;
   /** Most concurrent connections; further Initials are refused statelessly with SERVER_BUSY (counted as 'refused'). */
   maxConnections?: number;
+  /** Most half-open connections (accepted, handshake not complete); default 1024. */
+  maxHalfOpen?: number;
+  /** Most half-open connections from one /24 (IPv4) or /64 (IPv6); default 64. */
+  maxHalfOpenPerPrefix?: number;
+  /** A half-open connection is closed this long after its first Initial (ms); default 10 000. */
+  handshakeTimeout?: number;
+  /**
+   * 'auto' (default): clients without a valid token get a Retry once `retryThreshold` connections are
+   * half-open; 'always': every client must echo a Retry token first; 'never'. Needs `tokens` and
+   * `retryIntegrity`; without them no Retry is ever sent.
+   */
+  retry?: 'auto' | 'always' | 'never';
+  /** Half-open connections past which 'auto' Retry starts; default 64. */
+  retryThreshold?: number;
+  /** Address-validation token codec (Retry and NEW_TOKEN tokens). */
+  tokens?: AddressTokens;
+  /** Computes the Retry integrity tag (lib/crypto/retry.ts). */
+  retryIntegrity?: { tag(pseudoPacket: Uint8Array): Uint8Array };
   /**
    * Called once per new connection after its first Initial was processed: return a reason to refuse it
    * (the client sees PetrelError REFUSED with that reason within one round trip), or null to accept.
@@ -47,6 +83,11 @@ export interface AcceptInfo {
   serverName: string | null;
 }
 
+export const DEFAULT_MAX_HALF_OPEN = 1024;
+export const DEFAULT_MAX_HALF_OPEN_PER_PREFIX = 64;
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+export const DEFAULT_RETRY_THRESHOLD = 64;
+
 export interface EndpointConfig {
   env: CoreEnv;
   /**
@@ -67,6 +108,13 @@ export interface EndpointStats {
   datagramsSent: number;
   connectionsAccepted: number;
   connectionsActive: number;
+  /** Accepted connections whose handshake has not completed. */
+  connectionsHalfOpen: number;
+  retriesSent: number;
+  /** Endpoint replies (Version Negotiation, Retry, stateless reset) withheld by the per-address budgets. */
+  repliesWithheld: number;
+  /** Throws caught from a connection (each closed it with INTERNAL_ERROR). */
+  internalErrors: number;
   /** Datagrams dropped before reaching a connection, by reason. */
   drops: Record<string, number>;
 }
@@ -75,6 +123,9 @@ export interface EndpointStats {
 const REFUSALS_PER_SECOND = 100;
 /** Most stateless resets an endpoint sends per second. */
 const RESETS_PER_SECOND = 100;
+/** Endpoint replies (VN, Retry, reset) per second per source prefix and in total. */
+const REPLIES_PER_PREFIX = 20;
+const REPLIES_TOTAL = 2000;
 const TOKEN_LENGTH = 16;
 
 /** Connection-id bytes as a compact Map key (one short string per lookup). */
@@ -106,7 +157,17 @@ export class Endpoint {
   private readonly pendingEvents: EndpointEvent[] = [];
   /** Endpoint-level datagrams (Version Negotiation), already complete with CRC. */
   private readonly outbox: Array<{ data: Uint8Array; to: PeerAddress }> = [];
-  private readonly counters = { datagramsReceived: 0, datagramsSent: 0, connectionsAccepted: 0 };
+  private readonly counters = { datagramsReceived: 0, datagramsSent: 0, connectionsAccepted: 0, retriesSent: 0, internalErrors: 0 };
+  /** Connections that threw once (closing with INTERNAL_ERROR); a second throw drops them. */
+  private readonly faulted = new WeakSet<Connection>();
+  /** The most recent error a connection threw (for the driver's report). */
+  lastInternalError: Error | null = null;
+  /** Reset tokens this endpoint registered per connection (only ids the connection holds as active). */
+  private readonly tokensOf = new Map<Connection, Set<string>>();
+  /** Half-open server connections in acceptance order (so the oldest deadline is first), with their prefix. */
+  private readonly halfOpen = new Map<Connection, { prefix: string; deadline: number }>();
+  private readonly halfOpenByPrefix = new Map<string, number>();
+  private readonly replies = new ReplyBudget({ perPrefix: REPLIES_PER_PREFIX, total: REPLIES_TOTAL, maxPrefixes: 4096 });
   readonly drops: Record<string, number> = {};
   /** When true the endpoint accepts no new connections (server closing). */
   refuseNew = false;
@@ -119,6 +180,16 @@ export class Endpoint {
 
   get connectionCount(): number {
     return this.keys.size;
+  }
+
+  /** Accepted connections whose handshake has not completed. */
+  get halfOpenCount(): number {
+    return this.halfOpen.size;
+  }
+
+  /** Stateless-reset tokens registered (entries of the token map; bounded by active ids). */
+  get resetTokenCount(): number {
+    return this.byToken.size;
   }
 
   connections(): IterableIterator<Connection> {
@@ -187,9 +258,47 @@ export class Endpoint {
         return;
       }
     }
-    conn.handleDatagram(body, from, now);
+    this.guard(conn, () => conn.handleDatagram(body, from, now));
     if (this.awaitingAccept.has(conn) && this.decideAccept(conn, from, now)) return;
     this.touch(conn);
+  }
+
+  /**
+   * Runs one entry into a connection (datagram, timer, transmit). A throw is a bug in the core, never the
+   * peer's right: it closes that connection only, with INTERNAL_ERROR, and is counted; the endpoint and every
+   * other connection carry on. A connection that throws again while closing is dropped on the spot.
+   */
+  private guard<T>(conn: Connection, fn: () => T): T | null {
+    try {
+      return fn();
+    } catch (e) {
+      this.counters.internalErrors++;
+      this.lastInternalError = e instanceof Error ? e : new Error(String(e));
+      if (this.faulted.has(conn)) {
+        this.abandon(conn);
+        return null;
+      }
+      this.faulted.add(conn);
+      try {
+        conn.close(TransportErrorCode.INTERNAL_ERROR, 'internal error', false);
+      } catch {
+        this.abandon(conn);
+        return null;
+      }
+      return null;
+    }
+  }
+
+  /** Forgets a connection that cannot even close; its owner hears 'closed' with INTERNAL_ERROR. */
+  private abandon(conn: Connection): void {
+    this.faulted.delete(conn);
+    if (!this.keys.has(conn)) return;
+    this.remove(conn);
+    this.pendingEvents.push({
+      kind: 'connection',
+      connection: conn,
+      event: { type: 'closed', info: { errorCode: TransportErrorCode.INTERNAL_ERROR, reason: 'internal error', application: false, initiator: 'local' } },
+    });
   }
 
   /**
@@ -202,7 +311,7 @@ export class Endpoint {
       const conn = this.byToken.get(cidKey(data, tokenAt, TOKEN_LENGTH));
       if (conn) {
         this.drop('stateless_reset');
-        conn.onStatelessReset();
+        this.guard(conn, () => conn.onStatelessReset());
         this.touch(conn);
         return;
       }
@@ -217,8 +326,9 @@ export class Endpoint {
     }
     if (this.resetBudget <= 0) return;
     this.resetBudget--;
-    const token = tokenFor(data.subarray(1, 1 + CID_LENGTH));
     const size = Math.max(STATELESS_RESET_MIN, Math.min(data.length - 1, STATELESS_RESET_MIN + 16));
+    if (!this.replies.allow(addressPrefix(from.host), size, data.length, now)) return;
+    const token = tokenFor(data.subarray(1, 1 + CID_LENGTH));
     const random = new Uint8Array(size - TOKEN_LENGTH - CRC_LENGTH);
     this.env.randomFill(random);
     const buf = new Uint8Array(size);
@@ -245,14 +355,17 @@ export class Endpoint {
       this.drop('not_a_server');
       return;
     }
+    const server = this.server;
     // Only a full-size datagram may trigger a response, so we never amplify small spoofed ones.
     if (size < MIN_INITIAL_DATAGRAM) {
       this.drop('initial_too_small');
       return;
     }
     if (h.form === 'unsupported_version' || h.version !== PETREL_VERSION) {
-      this.sendVersionNegotiation(h.scid, h.dcid, from);
       this.drop('unsupported_version');
+      if (this.replies.allow(addressPrefix(from.host), 64 + h.dcid.length + h.scid.length, size, now)) {
+        this.sendVersionNegotiation(h.scid, h.dcid, from);
+      }
       return;
     }
     if (h.type !== 'initial') {
@@ -263,44 +376,99 @@ export class Endpoint {
       this.drop('short_initial_dcid');
       return;
     }
-    if (this.refuseNew || (this.server.maxConnections !== undefined && this.keys.size >= this.server.maxConnections)) {
-      this.drop('refused');
-      this.refuse(h, from, now, 'SERVER_BUSY', this.refuseNew ? 'server is closing' : 'server is full', this.server.crypto.initialProtectors);
+    // Nothing is allocated, and nothing answered, for a datagram whose first Initial does not open under the
+    // Initial keys, unless it opens in the other protection mode (the client's `insecure` differs from ours).
+    const protectors = server.crypto.initialProtectors(h.dcid, false);
+    const authentic = initialAuthenticates(protectors.read, body, h);
+    const ownIsPlain = server.crypto === insecureCrypto;
+    // Plaintext "opens" whatever it is: an insecure server recognises its own clients by their ClientHello.
+    const ours = ownIsPlain ? authentic && initialOpens(body, h, PLAINTEXT_PROTECTOR, InsecureMessage.CLIENT_HELLO) : authentic;
+    if (!ours) {
+      const other = this.otherMode(body, h);
+      if (other) {
+        this.drop('insecure_mismatch');
+        this.refuse(h, from, now, 'INSECURE_MISMATCH', other.reason, other.protectors);
+        return;
+      }
+    }
+    if (!authentic) {
+      this.drop('initial_auth_failed');
       return;
     }
-    const other = this.otherMode(body, h);
-    if (other) {
-      this.drop('insecure_mismatch');
-      this.refuse(h, from, now, 'INSECURE_MISMATCH', other.reason, other.protectors);
+    if (this.refuseNew || (server.maxConnections !== undefined && this.keys.size >= server.maxConnections)) {
+      this.drop('refused');
+      this.refuse(h, from, now, 'SERVER_BUSY', this.refuseNew ? 'server is closing' : 'server is full', server.crypto.initialProtectors);
+      return;
+    }
+    // A token proves the address: a Retry token (the client echoes our Retry) or a NEW_TOKEN one.
+    let originalDcid = h.dcid;
+    let retrySourceCid: Uint8Array | undefined;
+    let validated = false;
+    const tokens = server.tokens;
+    if (h.token.length > 0 && tokens) {
+      const check = tokens.check(h.token, from, h.dcid);
+      if (check.kind === 'retry') {
+        originalDcid = check.originalDcid;
+        retrySourceCid = h.dcid.slice();
+        validated = true;
+      } else if (check.kind === 'new_token') validated = true;
+      else if (check.retry) {
+        // A Retry token we cannot accept: spoofed, expired or for another address (RFC 9000 §8.1.2).
+        this.drop(`invalid_token_${check.reason}`);
+        return;
+      } else this.drop('new_token_ignored');
+    }
+    const prefix = addressPrefix(from.host);
+    if (!validated && this.shouldRetry()) {
+      this.sendRetry(h, from, size, prefix, now);
+      return;
+    }
+    if (this.halfOpen.size >= (server.maxHalfOpen ?? DEFAULT_MAX_HALF_OPEN)) {
+      this.drop('half_open_limit');
+      return;
+    }
+    // A client that proved its address is exempt from its prefix's cap: spoofers sharing its /24 cannot lock it out.
+    if (!validated && (this.halfOpenByPrefix.get(prefix) ?? 0) >= (server.maxHalfOpenPerPrefix ?? DEFAULT_MAX_HALF_OPEN_PER_PREFIX)) {
+      this.drop('half_open_prefix_limit');
       return;
     }
     const localCid = this.freshCid();
+    // The Initial keys just derived serve the connection too (derivation is most of a junk Initial's cost).
+    const keysFor = h.dcid.slice();
+    const crypto: CryptoConfig = {
+      createSession: (args) => server.crypto.createSession(args),
+      initialProtectors: (cid, isClient) =>
+        !isClient && cid.length === keysFor.length && cid.every((b, i) => b === keysFor[i]) ? protectors : server.crypto.initialProtectors(cid, isClient),
+    };
     const conn = new Connection({
       isClient: false,
       env: this.env,
-      crypto: this.server.crypto,
-      options: this.server.options,
+      crypto,
+      options: server.options,
       remote: from,
       now,
       localCid,
       remoteCid: h.scid.slice(),
-      originalDcid: h.dcid.slice(),
-      trace: this.traceFor?.({ isClient: false, odcid: h.dcid, remote: from }),
+      originalDcid: originalDcid.slice(),
+      retrySourceCid,
+      trace: this.traceFor?.({ isClient: false, odcid: originalDcid, remote: from }),
     });
     // Retransmitted client Initials still carry the original DCID until the client learns ours.
     this.register(conn, [cidKey(localCid, 0, localCid.length), cidKey(h.dcid, 0, h.dcid.length)]);
+    this.halfOpen.set(conn, { prefix, deadline: now + (server.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT) });
+    this.halfOpenByPrefix.set(prefix, (this.halfOpenByPrefix.get(prefix) ?? 0) + 1);
     if (this.server.accept) {
       // The hook needs the whole ClientHello, which may span several Initials: the connection is
       // surfaced (and its events released) only once the hook has accepted it.
       this.awaitingAccept.set(conn, { clientScid: h.scid.slice(), odcid: h.dcid.slice(), localCid });
-      conn.handleDatagram(body, from, now);
+      this.guard(conn, () => conn.handleDatagram(body, from, now));
       if (this.decideAccept(conn, from, now)) return;
       this.touch(conn);
       return;
     }
     this.counters.connectionsAccepted++;
     this.pendingEvents.push({ kind: 'accept', connection: conn });
-    conn.handleDatagram(body, from, now);
+    this.guard(conn, () => conn.handleDatagram(body, from, now));
     this.touch(conn);
   }
 
@@ -326,14 +494,11 @@ export class Endpoint {
   }
 
   /**
-   * A first Initial that does not open in our protection mode but does in the other one: the client's
-   * `insecure` differs from ours. Returns the other mode's protectors and a reason, or null.
+   * For a first Initial that does not open in our protection mode (the caller checked): whether it opens in
+   * the other one, i.e. the client's `insecure` differs from ours. Returns that mode's protectors and a reason.
    */
   private otherMode(body: Uint8Array, h: LongHeader): { protectors: CryptoConfig['initialProtectors']; reason: string } | null {
-    const own = this.server!.crypto;
-    const ownIsPlain = own === insecureCrypto;
-    const ownOpens = initialOpens(body, h, own.initialProtectors(h.dcid, false).read, ownIsPlain ? InsecureMessage.CLIENT_HELLO : null);
-    if (ownOpens) return null;
+    const ownIsPlain = this.server!.crypto === insecureCrypto;
     if (!ownIsPlain) {
       if (!initialOpens(body, h, PLAINTEXT_PROTECTOR, InsecureMessage.CLIENT_HELLO)) return null;
       return { protectors: insecureCrypto.initialProtectors, reason: 'the server requires encryption; the client connected with insecure: true' };
@@ -369,6 +534,52 @@ export class Endpoint {
     this.outbox.push({ data: buf.subarray(0, len), to });
   }
 
+  private shouldRetry(): boolean {
+    const s = this.server!;
+    if (!s.tokens || !s.retryIntegrity) return false;
+    const mode = s.retry ?? 'auto';
+    if (mode === 'always') return true;
+    return mode === 'auto' && this.halfOpen.size >= (s.retryThreshold ?? DEFAULT_RETRY_THRESHOLD);
+  }
+
+  /** Answers an Initial with a Retry (no state kept: everything needed later is in the token). */
+  private sendRetry(h: LongHeader, to: PeerAddress, received: number, prefix: string, now: number): void {
+    const s = this.server!;
+    const scid = this.freshCid();
+    const token = s.tokens!.retryToken(h.dcid, scid, to);
+    const buf = new Uint8Array(1 + 4 + 2 + h.scid.length + scid.length + token.length + 16 + CRC_LENGTH);
+    const tagAt = writeRetry(buf, 0, { version: PETREL_VERSION, dcid: h.scid, scid, token, integrityTag: new Uint8Array(16) }) - 16;
+    if (!this.replies.allow(prefix, buf.length, received, now)) {
+      this.drop('retry_withheld');
+      return;
+    }
+    buf.set(s.retryIntegrity!.tag(retryPseudoPacket(h.dcid, buf.subarray(0, tagAt))), tagAt);
+    const total = appendChecksum(buf, tagAt + 16, this.env.crc32);
+    this.outbox.push({ data: buf.subarray(0, total), to });
+    this.counters.retriesSent++;
+    this.drop('retry_sent');
+  }
+
+  /** Closes half-open connections past their handshake deadline; returns the next deadline. */
+  private expireHalfOpen(now: number): void {
+    for (const [conn, h] of this.halfOpen) {
+      if (h.deadline > now) break;
+      this.leaveHalfOpen(conn);
+      this.drop('handshake_timeout');
+      conn.close(TransportErrorCode.CONNECTION_REFUSED, 'handshake timeout', false);
+      this.touch(conn);
+    }
+  }
+
+  private leaveHalfOpen(conn: Connection): void {
+    const h = this.halfOpen.get(conn);
+    if (!h) return;
+    this.halfOpen.delete(conn);
+    const n = (this.halfOpenByPrefix.get(h.prefix) ?? 1) - 1;
+    if (n > 0) this.halfOpenByPrefix.set(h.prefix, n);
+    else this.halfOpenByPrefix.delete(h.prefix);
+  }
+
   private sendVersionNegotiation(dcid: Uint8Array, scid: Uint8Array, to: PeerAddress): void {
     const buf = new Uint8Array(64 + dcid.length + scid.length);
     const rnd = new Uint8Array(1);
@@ -402,19 +613,39 @@ export class Endpoint {
         set.delete(k);
       }
     };
+    const mine = new Set<string>();
+    this.tokensOf.set(conn, mine);
     conn.onResetTokens = (added, removed) => {
       for (const t of removed) {
         const k = cidKey(t, 0, t.length);
         if (this.byToken.get(k) === conn) this.byToken.delete(k);
+        mine.delete(k);
       }
-      for (const t of added) this.byToken.set(cidKey(t, 0, t.length), conn);
+      if (added.length === 0) return;
+      // Only tokens of ids the connection holds as active: a NEW_CONNECTION_ID retired on arrival (below an
+      // earlier retire_prior_to) must not leave an entry behind (issue 11: 100,000 frames, 100,000 entries).
+      const live = new Set<string>();
+      for (const t of conn.peerResetTokens()) live.add(cidKey(t, 0, t.length));
+      for (const t of added) {
+        const k = cidKey(t, 0, t.length);
+        if (!live.has(k)) continue;
+        this.byToken.set(k, conn);
+        mine.add(k);
+      }
+      // Tokens registered before and no longer live (retired in ways not reported to us) go too.
+      for (const k of mine) {
+        if (live.has(k)) continue;
+        if (this.byToken.get(k) === conn) this.byToken.delete(k);
+        mine.delete(k);
+      }
     };
   }
 
   /** Marks a connection as possibly having output, events or a new deadline. */
   touch(conn: Connection): void {
+    if (!this.keys.has(conn)) return; // abandoned after a fault, or already removed
     this.active.add(conn);
-    this.timers.set(conn, conn.pollTimeout());
+    this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
     if (conn.hasEvents) this.drainEvents(conn);
     if (conn.isTerminated) this.remove(conn);
   }
@@ -422,6 +653,7 @@ export class Endpoint {
   private drainEvents(conn: Connection): void {
     if (this.awaitingAccept.has(conn)) return; // surfaced after the accept hook
     for (let e = conn.pollEvent(); e; e = conn.pollEvent()) {
+      if (e.type === 'connected' || e.type === 'closed') this.leaveHalfOpen(conn);
       this.pendingEvents.push({ kind: 'connection', connection: conn, event: e });
     }
   }
@@ -434,6 +666,9 @@ export class Endpoint {
       const k = cidKey(t, 0, t.length);
       if (this.byToken.get(k) === conn) this.byToken.delete(k);
     }
+    for (const k of this.tokensOf.get(conn) ?? []) if (this.byToken.get(k) === conn) this.byToken.delete(k);
+    this.tokensOf.delete(conn);
+    this.leaveHalfOpen(conn);
     this.keys.delete(conn);
     this.awaitingAccept.delete(conn);
     conn.onCidChange = null;
@@ -452,15 +687,21 @@ export class Endpoint {
       return { length: queued.data.length, to: queued.to };
     }
     for (const conn of this.active) {
-      const t = conn.pollTransmit(now, buf);
+      const faults = this.counters.internalErrors;
+      const t = this.guard(conn, () => conn.pollTransmit(now, buf));
       if (t) {
         this.counters.datagramsSent++;
-        this.timers.set(conn, conn.pollTimeout());
+        this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
         if (conn.hasEvents) this.drainEvents(conn);
         return t;
       }
       this.active.delete(conn);
-      this.timers.set(conn, conn.pollTimeout());
+      // A connection that just threw is closing now: visit it again (Set order) so its close goes out.
+      if (this.counters.internalErrors !== faults) {
+        this.touch(conn);
+        continue;
+      }
+      this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
       if (conn.hasEvents) this.drainEvents(conn);
       if (conn.isTerminated) this.remove(conn);
     }
@@ -470,7 +711,10 @@ export class Endpoint {
   /** Earliest deadline over all connections, or null. */
   pollTimeout(): number | null {
     if (this.outbox.length > 0 || this.active.size > 0) return -Infinity;
-    return this.timers.peekTime();
+    const t = this.timers.peekTime();
+    const first = this.halfOpen.values().next();
+    if (first.done) return t;
+    return t === null || first.value.deadline < t ? first.value.deadline : t;
   }
 
   /** Fires every connection deadline that is due. */
@@ -480,9 +724,10 @@ export class Endpoint {
     const due: Connection[] = [];
     for (let conn = this.timers.popDue(now); conn; conn = this.timers.popDue(now)) due.push(conn);
     for (const conn of due) {
-      conn.handleTimeout(now);
+      this.guard(conn, () => conn.handleTimeout(now));
       this.touch(conn);
     }
+    this.expireHalfOpen(now);
   }
 
   pollEvent(): EndpointEvent | null {
@@ -490,7 +735,13 @@ export class Endpoint {
   }
 
   stats(): EndpointStats {
-    return { ...this.counters, connectionsActive: this.keys.size, drops: { ...this.drops } };
+    return {
+      ...this.counters,
+      connectionsActive: this.keys.size,
+      connectionsHalfOpen: this.halfOpen.size,
+      repliesWithheld: this.replies.refusedRate + this.replies.refusedSize,
+      drops: { ...this.drops },
+    };
   }
 
   private drop(reason: string): void {

@@ -3,16 +3,26 @@
  * of order, duplicated or overlapping, enforces the final-size rules and hands contiguous bytes to the reader.
  *
  * Received bytes are copied (frame data is a view into a packet that is about to be reused; see InsertOptions for
- * the zero-copy exception) into "runs": sorted, non-overlapping byte ranges, each backed by its own array. Bytes that extend a run are appended to it (the
- * array grows by doubling up to MAX_RUN), so in-order data and data following a gap coalesce instead of
- * piling up as one entry per packet. Only bytes not already held are stored. A run is released when fully read.
+ * the zero-copy exception) into "runs": non-overlapping byte ranges in an AVL tree (run-tree.ts, O(log n) per
+ * lookup, insert and removal whatever the arrival order), each backed by its own array. Bytes that extend a run
+ * are appended to it (the array grows by doubling up to MAX_RUN), and a small run that a store makes adjacent
+ * is copied in, so in-order data and filled gaps coalesce instead of piling up as one entry per packet. Only
+ * bytes not already held are stored. A run is released when fully read.
+ *
+ * Runs are bounded per buffer and, through a shared FragmentBudget, per connection (spec/streams.md
+ * §Receiving): past the bound an insert throws a PetrelWireError, which closes the connection cleanly. Flow
+ * control bounds the bytes; this bounds the entries, which a peer sending 1-byte frames at every other offset
+ * would otherwise multiply (issue 11: 137 MiB of heap for 4 MB of stream data).
  */
 import { PetrelWireError, TransportErrorCode } from '../errors.js';
+import { RunTree } from './run-tree.js';
 
 /** Runs stop growing at this size; data beyond starts a new run. */
 const MAX_RUN = 64 * 1024;
-/** Compact the run list once this many consumed entries sit at its front (and they are at least half). */
-const COMPACT_AT = 32;
+/** A run this small that a store made adjacent to the run before it is copied into that run (coalescing). */
+const COALESCE_MAX = 1024;
+/** Default bound on held runs (fragments) of one buffer: what 1-byte frames at every other offset cost. */
+export const DEFAULT_MAX_FRAGMENTS = 4096;
 const EMPTY = new Uint8Array(0);
 /** A transferred frame is retained only if it is at least 1/RETAIN_RATIO of its backing buffer. */
 const RETAIN_RATIO = 8;
@@ -27,6 +37,24 @@ export interface InsertOptions {
   transfer?: boolean;
 }
 
+/**
+ * A bound on fragments shared by several buffers (every stream of a connection): `used` counts the runs they
+ * hold, `limit` is the most they may hold together.
+ */
+export interface FragmentBudget {
+  used: number;
+  readonly limit: number;
+}
+
+export interface RecvBufferOptions {
+  /** Most runs (disjoint byte ranges) this buffer holds; default DEFAULT_MAX_FRAGMENTS. */
+  maxFragments?: number;
+  /** A budget shared with other buffers (per connection), checked as well. */
+  shared?: FragmentBudget;
+  /** Error code thrown past either bound (default PROTOCOL_VIOLATION; CRYPTO_BUFFER_EXCEEDED for CRYPTO). */
+  errorCode?: number;
+}
+
 /** Stream bytes [off, off + len), stored at buf[begin, begin + len); buf beyond that is room to append. */
 interface Run {
   off: number;
@@ -36,9 +64,8 @@ interface Run {
 }
 
 export class RecvBuffer {
-  /** Sorted by offset, disjoint; entries below `head` are consumed. */
-  private readonly runs: Run[] = [];
-  private head = 0;
+  /** Runs by offset, disjoint, all unread (a run is removed once fully read). */
+  private readonly runs = new RunTree<Run>();
   private _readOffset = 0;
   private _maxOffset = 0;
   private _finalSize: number | null = null;
@@ -47,6 +74,20 @@ export class RecvBuffer {
   /** Every byte in [readOffset, contigEnd) is held. */
   private contigEnd = 0;
   private _reset = false;
+  private readonly maxFragments: number;
+  private readonly shared: FragmentBudget | undefined;
+  private readonly errorCode: number;
+
+  constructor(opts: RecvBufferOptions = {}) {
+    this.maxFragments = opts.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.shared = opts.shared;
+    this.errorCode = opts.errorCode ?? TransportErrorCode.PROTOCOL_VIOLATION;
+  }
+
+  /** Runs (fragments) held now. */
+  get fragments(): number {
+    return this.runs.size;
+  }
 
   get readOffset(): number {
     return this._readOffset;
@@ -96,17 +137,16 @@ export class RecvBuffer {
     const touchesContig = pos === this.contigEnd;
     const transfer = opts?.transfer === true;
     const runs = this.runs;
-    let i = this.firstRunEndingAfter(pos);
     while (pos < end) {
-      const r = i < runs.length ? runs[i] : undefined;
-      if (r !== undefined && r.off <= pos) {
-        pos = Math.max(pos, r.off + r.len); // already held
-        i++;
+      const prev = runs.floor(pos);
+      if (prev !== undefined && prev.off + prev.len > pos) {
+        pos = prev.off + prev.len; // already held
         continue;
       }
-      const next = r === undefined ? Infinity : r.off;
+      const nextRun = runs.higher(pos);
+      const next = nextRun === undefined ? Infinity : nextRun.off;
       const gapEnd = Math.min(end, next);
-      i = this.store(i, pos, data.subarray(pos - offset, gapEnd - offset), next, transfer);
+      this.store(prev, pos, data.subarray(pos - offset, gapEnd - offset), nextRun, transfer);
       pos = gapEnd;
     }
     if (touchesContig) this.extendContig();
@@ -119,7 +159,7 @@ export class RecvBuffer {
   read(max = Infinity): Uint8Array | null {
     const n = Math.min(this.contigEnd - this._readOffset, max);
     if (!(n > 0)) return null;
-    const first = this.runs[this.head]!;
+    const first = this.runs.first()!;
     if (n <= first.len) {
       const view = first.buf.subarray(first.begin, first.begin + n);
       this.consume(n);
@@ -128,7 +168,7 @@ export class RecvBuffer {
     const out = new Uint8Array(n);
     let o = 0;
     while (o < n) {
-      const r = this.runs[this.head]!;
+      const r = this.runs.first()!;
       const take = Math.min(r.len, n - o);
       out.set(r.buf.subarray(r.begin, r.begin + take), o);
       o += take;
@@ -148,8 +188,8 @@ export class RecvBuffer {
     this._finalSize = finalSize;
     this._maxOffset = finalSize;
     this._reset = true;
-    this.runs.length = 0;
-    this.head = 0;
+    this.release(this.runs.size);
+    this.runs.clear();
     this._buffered = 0;
     this.held = 0;
     this.contigEnd = this._readOffset;
@@ -165,40 +205,60 @@ export class RecvBuffer {
     }
   }
 
-  /** Index of the first live run whose end is > pos. */
-  private firstRunEndingAfter(pos: number): number {
-    let lo = this.head;
-    let hi = this.runs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const r = this.runs[mid]!;
-      if (r.off + r.len <= pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   /**
-   * Stores `bytes` (stream offset `pos`, ending at or before `next`, the start of run i) before run i:
-   * appended to the previous run when it ends at `pos`, else as a new run. Returns the index of the run after them.
+   * Stores `bytes` (stream offset `pos`, ending at or before `nextRun`): appended to `prev` when it ends at
+   * `pos`, else as a new run; a small `nextRun` the stored bytes now touch is copied in too (coalescing), so
+   * filling the gaps between small fragments leaves one run, not many.
    */
-  private store(i: number, pos: number, bytes: Uint8Array, next: number, transfer: boolean): number {
-    this._buffered += bytes.length;
+  private store(prev: Run | undefined, pos: number, bytes: Uint8Array, nextRun: Run | undefined, transfer: boolean): void {
+    const next = nextRun === undefined ? Infinity : nextRun.off;
     // A retained view pins its whole backing buffer: only worth it when these bytes fill a good part of it.
     const retain = transfer && bytes.length * RETAIN_RATIO >= bytes.buffer.byteLength;
     let done = 0;
-    const prev = i > this.head ? this.runs[i - 1]! : undefined;
+    let holder: Run | undefined;
     if (prev !== undefined && prev.off + prev.len === pos) {
       // A retained frame only fills existing room (no reallocating copy); it becomes a run of its own otherwise.
       done = retain ? this.fillRoom(prev, bytes) : this.append(prev, bytes, next);
+      if (done === bytes.length) holder = prev;
     }
+    this._buffered += done;
     if (done < bytes.length) {
+      // A run at the read frontier is readable at once and released by the reader: never refused.
+      this.claimFragment(pos + done === this.contigEnd);
       const rest = bytes.subarray(done);
-      this.runs.splice(i, 0, { off: pos + done, buf: retain ? rest : rest.slice(), begin: 0, len: rest.length });
-      this.held += rest.length;
-      i++;
+      this._buffered += rest.length;
+      holder = { off: pos + done, buf: retain ? rest : rest.slice(), begin: 0, len: rest.length };
+      this.runs.insert(holder);
+      this.held += holder.buf.length;
     }
-    return i;
+    if (
+      nextRun !== undefined &&
+      holder !== undefined &&
+      holder.off + holder.len === next &&
+      nextRun.len <= COALESCE_MAX &&
+      holder.len + nextRun.len <= MAX_RUN
+    ) {
+      const after = this.runs.higher(next);
+      const bytesOfNext = nextRun.buf.subarray(nextRun.begin, nextRun.begin + nextRun.len);
+      if (this.append(holder, bytesOfNext, after === undefined ? Infinity : after.off) === nextRun.len) {
+        this.runs.delete(next);
+        this.held -= nextRun.buf.length;
+        this.release(1);
+      }
+    }
+  }
+
+  /** Counts one more run against this buffer's bound and the shared one; past either, a typed error. */
+  private claimFragment(readable: boolean): void {
+    const sh = this.shared;
+    if (!readable && (this.runs.size >= this.maxFragments || (sh !== undefined && sh.used >= sh.limit))) {
+      throw new PetrelWireError(this.errorCode, `too many fragments to reassemble (${this.runs.size} held)`);
+    }
+    if (sh !== undefined) sh.used++;
+  }
+
+  private release(n: number): void {
+    if (this.shared !== undefined) this.shared.used -= n;
   }
 
   /** Appends as much of `bytes` to run r as its size cap allows, growing its array by doubling. Returns the count. */
@@ -231,31 +291,28 @@ export class RecvBuffer {
 
   /** Moves contigEnd over runs that now touch it. */
   private extendContig(): void {
-    const runs = this.runs;
-    for (let j = this.firstRunEndingAfter(this.contigEnd); j < runs.length && runs[j]!.off <= this.contigEnd; j++) {
-      this.contigEnd = runs[j]!.off + runs[j]!.len;
+    for (let r = this.runs.floor(this.contigEnd); r !== undefined && r.off + r.len > this.contigEnd; r = this.runs.floor(this.contigEnd)) {
+      this.contigEnd = r.off + r.len;
     }
   }
 
-  /** Consumes n bytes (n <= len) from the head run, releasing it when emptied. */
+  /** Consumes n bytes (n <= len) from the first run, releasing it when emptied. */
   private consume(n: number): void {
-    const r = this.runs[this.head]!;
+    const r = this.runs.first()!;
+    this._readOffset += n;
+    this._buffered -= n;
+    if (n === r.len) {
+      this.runs.delete(r.off);
+      this.release(1);
+      this.held -= r.buf.length;
+      r.buf = EMPTY; // free the bytes now; views handed out keep their own reference
+      r.len = 0;
+      return;
+    }
+    // The first run's offset moves up but stays below the next run's: the tree order holds.
     r.off += n;
     r.begin += n;
     r.len -= n;
-    this._readOffset += n;
-    this._buffered -= n;
-    if (r.len > 0) return;
-    this.held -= r.buf.length;
-    r.buf = EMPTY; // free the bytes now; views handed out keep their own reference
-    this.head++;
-    if (this.head === this.runs.length) {
-      this.runs.length = 0;
-      this.head = 0;
-    } else if (this.head >= COMPACT_AT && this.head * 2 >= this.runs.length) {
-      this.runs.splice(0, this.head);
-      this.head = 0;
-    }
   }
 }
 

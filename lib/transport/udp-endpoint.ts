@@ -14,7 +14,7 @@
  * connected (client) socket go to `onRefused`, anything else is counted and reported to `onSocketError`.
  */
 import dgram from 'node:dgram';
-import { randomFillSync } from 'node:crypto';
+import { createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
@@ -22,6 +22,9 @@ import { Endpoint, type EndpointConfig, type EndpointEvent, type EndpointStats, 
 import type { Connection } from '../connection/connection.js';
 import type { ConnectionOptions, CoreEnv, CryptoConfig, PeerAddress } from '../connection/types.js';
 import { PetrelError } from '../errors.js';
+import { AddressTokens } from '../endpoint/retry-token.js';
+import { RetryIntegrity } from '../crypto/retry.js';
+import { nodeCryptoProvider } from '../crypto/node-provider.js';
 
 export const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
 const SEND_BUFFER_SIZE = 2048;
@@ -76,6 +79,12 @@ export interface UdpEndpointOptions {
   env?: CoreEnv;
   /** Per-connection trace sink (qlog), passed to the core Endpoint. */
   traceFor?: EndpointConfig['traceFor'];
+  /**
+   * Secret (≥ 16 bytes) behind stateless-reset tokens and address-validation tokens. A server restarted with
+   * the same key resets its old clients at once and accepts the tokens it gave out. Default: a random key
+   * per process (resets still work within the process; old clients of a restarted one wait for idle timeout).
+   */
+  statelessResetKey?: Uint8Array;
 }
 
 export interface UdpEndpointStats extends EndpointStats {
@@ -84,21 +93,49 @@ export interface UdpEndpointStats extends EndpointStats {
   sendBufferSize: number;
   socketErrors: number;
   sendErrors: number;
-  /** Datagrams whose processing threw inside the core (a bug; the datagram is dropped). */
+  /** Throws caught from the core (each closed its connection with INTERNAL_ERROR) or from the driver's own entries. */
   internalErrors: number;
+  /** Throws caught from the owner's event handlers (user listeners): reported, never fatal. */
+  listenerErrors: number;
   /** Driver wake-ups: datagrams received, timer firings, pumps. */
   timerFires: number;
   pumps: number;
 }
 
-/** The Node environment of the core: zlib CRC-32 and the CSPRNG. */
-export function nodeEnv(): CoreEnv {
+let processKey: Uint8Array | null = null;
+let integrity: RetryIntegrity | null = null;
+function retryIntegrity(): RetryIntegrity {
+  integrity ??= new RetryIntegrity(nodeCryptoProvider);
+  return integrity;
+}
+/** The default secret: random, once per process. */
+export function processStatelessResetKey(): Uint8Array {
+  processKey ??= new Uint8Array(randomBytes(32));
+  return processKey;
+}
+
+/** A key for one purpose derived from the endpoint secret (reset tokens and address tokens never share one). */
+function subkey(secret: Uint8Array, label: string): Uint8Array {
+  return new Uint8Array(createHmac('sha256', secret).update(label).digest());
+}
+
+/** The Node environment of the core: zlib CRC-32, the CSPRNG, and stateless-reset tokens under `secret`. */
+export function nodeEnv(secret: Uint8Array = processStatelessResetKey()): CoreEnv {
+  const resetKey = subkey(secret, 'petrel stateless reset v1');
   return {
     randomFill(out: Uint8Array) {
       randomFillSync(out);
     },
     crc32: (d: Uint8Array) => crc32(d),
+    resetToken: (cid: Uint8Array) => new Uint8Array(createHmac('sha256', resetKey).update(cid).digest().subarray(0, 16)),
+    retryIntegrity: retryIntegrity(),
   };
+}
+
+function checkSecret(key: Uint8Array | undefined): void {
+  if (key !== undefined && !(key instanceof Uint8Array && key.length >= 16)) {
+    throw new PetrelError('INVALID_OPTION', 'statelessResetKey must be a Uint8Array of at least 16 bytes');
+  }
 }
 
 export class UdpEndpoint {
@@ -114,25 +151,28 @@ export class UdpEndpoint {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly pool: Buffer[] = [];
-  private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, timerFires: 0, pumps: 0 };
+  private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, listenerErrors: 0, timerFires: 0, pumps: 0 };
   private granted = { recv: 0, send: 0 };
+  private warnedCore = false;
   /** Sends handed to the socket whose callback has not run yet. */
   private inflight = 0;
   private onDrained: (() => void) | null = null;
+  // Every entry from the event loop (socket message, timer, microtask, setImmediate) is guarded: the core
+  // closes a connection that throws (Endpoint.guard); what still escapes is counted here, never rethrown.
   private readonly runPump = (): void => {
     this.pumpScheduled = false;
-    this.pump(performance.now());
+    this.safely(() => this.pump(performance.now()));
   };
   /** Datagrams handed to the core since the last pump; whether this event-loop turn has seen one already. */
   private received = 0;
   private turnOpen = false;
   private readonly endTurn = (): void => {
     this.turnOpen = false;
-    if (this.received > 0) this.pump(performance.now());
+    if (this.received > 0) this.safely(() => this.pump(performance.now()));
   };
   private readonly resume = (): void => {
     this.resumeScheduled = false;
-    this.pump(performance.now());
+    this.safely(() => this.pump(performance.now()));
   };
   private readonly onTimer = (): void => {
     this.timer = null;
@@ -142,16 +182,27 @@ export class UdpEndpoint {
     this.counters.timerFires++;
     // Node timers tick in whole milliseconds: treat the armed deadline as reached even if the clock lags.
     const now = Math.max(performance.now(), armed);
-    this.core.handleTimeout(now);
-    this.handler.onTimeout?.(now);
-    this.pump(now);
+    this.safely(() => this.core.handleTimeout(now));
+    this.safely(() => this.handler.onTimeout?.(now), 'listenerErrors');
+    this.safely(() => this.pump(now));
   };
 
   private constructor(socket: dgram.Socket, handler: EndpointHandler, opts: UdpEndpointOptions) {
     this.socket = socket;
     this.handler = handler;
     this.connected = opts.connectTo !== undefined;
-    this.core = new Endpoint({ env: opts.env ?? nodeEnv(), server: opts.server, traceFor: opts.traceFor });
+    checkSecret(opts.statelessResetKey);
+    const secret = opts.statelessResetKey ?? processStatelessResetKey();
+    let server = opts.server;
+    if (server && !server.tokens) {
+      const tokenKey = subkey(secret, 'petrel address token v1');
+      server = {
+        ...server,
+        tokens: new AddressTokens({ hmacSha256: nodeCryptoProvider.hmacSha256, key: tokenKey, clock: Date.now }),
+        retryIntegrity: server.retryIntegrity ?? retryIntegrity(),
+      };
+    }
+    this.core = new Endpoint({ env: opts.env ?? nodeEnv(secret), server, traceFor: opts.traceFor });
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onMessage(msg, rinfo));
     socket.on('error', (err: Error) => this.onError(err));
   }
@@ -245,15 +296,9 @@ export class UdpEndpoint {
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
     const now = performance.now();
-    try {
-      // msg is ours alone: the core may unprotect headers in place.
-      this.core.handleDatagram(msg, { host: rinfo.address, port: rinfo.port }, now);
-    } catch (e) {
-      // The core drops and counts bad input itself; a throw here is a core bug. One datagram must not take
-      // the whole endpoint (and every other connection) down with it.
-      this.counters.internalErrors++;
-      if (this.counters.internalErrors === 1) process.emitWarning(`petrel: internal error handling a datagram: ${(e as Error).message}`);
-    }
+    // msg is ours alone: the core may unprotect headers in place. The core drops and counts bad input itself
+    // and closes a connection that throws; anything left is a bug that must not take the process down.
+    this.safely(() => this.core.handleDatagram(msg, { host: rinfo.address, port: rinfo.port }, now));
     this.received++;
     // Latency guard: the first datagram of an event-loop turn is pumped at once, as before, so sparse
     // traffic (a ping, a game tick) waits for nothing. Datagrams that follow it in the same poll phase
@@ -262,8 +307,30 @@ export class UdpEndpoint {
     if (!this.turnOpen) {
       this.turnOpen = true;
       setImmediate(this.endTurn);
-      this.pump(now);
-    } else if (this.received >= RECV_BATCH) this.pump(now);
+      this.safely(() => this.pump(now));
+    } else if (this.received >= RECV_BATCH) this.safely(() => this.pump(now));
+  }
+
+  /** Runs an entry; a throw is counted and reported once per kind, never rethrown to the event loop. */
+  private safely(fn: () => void, counter: 'internalErrors' | 'listenerErrors' = 'internalErrors'): void {
+    try {
+      fn();
+    } catch (e) {
+      this.report(counter, e);
+    }
+  }
+
+  /** For owners: a user listener threw outside the pump (counted as a listener error, reported once). */
+  reportListenerError(e: unknown): void {
+    this.report('listenerErrors', e);
+  }
+
+  private report(counter: 'internalErrors' | 'listenerErrors', e: unknown): void {
+    this.counters[counter]++;
+    if (this.counters[counter] === 1) {
+      const what = counter === 'listenerErrors' ? 'an event handler threw' : 'internal error';
+      process.emitWarning(`petrel: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** Drains output and events, then re-arms the timer. Re-entrant calls (from event handlers) are folded in. */
@@ -292,16 +359,32 @@ export class UdpEndpoint {
         for (let ev = this.core.pollEvent(); ev; ev = this.core.pollEvent()) {
           any = true;
           if (ev.kind === 'accept') this.watch(ev.connection);
-          this.handler.onEvent(ev, now);
+          // The owner's handler runs user listeners: one that throws is reported and the pump goes on.
+          try {
+            this.handler.onEvent(ev, now);
+          } catch (e) {
+            this.report('listenerErrors', e);
+          }
           if (this.closed) return;
         }
         if (!any) break;
         if (round === MAX_ROUNDS - 1) this.kick(); // keep going on the next turn rather than starve I/O
       }
-      this.handler.afterPump?.(now);
+      try {
+        this.handler.afterPump?.(now);
+      } catch (e) {
+        this.report('listenerErrors', e);
+      }
     } finally {
       this.pumping = false;
       if (!this.closed) this.arm(now);
+      const err = this.core.lastInternalError;
+      if (err) {
+        // Already counted and contained by the core (that connection closed with INTERNAL_ERROR): say it once.
+        this.core.lastInternalError = null;
+        if (!this.warnedCore) process.emitWarning(`petrel: a connection threw and was closed with INTERNAL_ERROR: ${err.message}`);
+        this.warnedCore = true;
+      }
     }
   }
 
@@ -367,11 +450,11 @@ export class UdpEndpoint {
   private onError(err: Error, counter: 'socketErrors' | 'sendErrors' = 'socketErrors'): void {
     if (this.closed) return;
     if (this.connected && (err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
-      this.handler.onRefused?.(err);
+      this.safely(() => this.handler.onRefused?.(err), 'listenerErrors');
       return;
     }
     this.counters[counter]++;
-    this.handler.onSocketError?.(err);
+    this.safely(() => this.handler.onSocketError?.(err), 'listenerErrors');
   }
 
   private onSendError(err: Error): void {
@@ -379,11 +462,13 @@ export class UdpEndpoint {
   }
 
   stats(): UdpEndpointStats {
+    const core = this.core.stats();
     return {
-      ...this.core.stats(),
+      ...core,
       recvBufferSize: this.granted.recv,
       sendBufferSize: this.granted.send,
       ...this.counters,
+      internalErrors: this.counters.internalErrors + core.internalErrors,
     };
   }
 

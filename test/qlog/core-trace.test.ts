@@ -312,10 +312,19 @@ describe('no sink, no cost', () => {
   }
 
   it('positive control: a trace function that throws is reached as soon as it is installed', () => {
+    // A throw out of a connection is now contained by the endpoint (it closes that connection with
+    // INTERNAL_ERROR, spec/transport.md §Fault containment), so count the calls instead of catching the throw.
+    let reached = 0;
     const throwing: TraceFor = () => () => {
+      reached++;
       throw new Error('trace called');
     };
-    expect(() => run({ traceFor: throwing, drop: lossy })).toThrow('trace called');
+    try {
+      run({ traceFor: throwing, drop: lossy });
+    } catch {
+      // the run cannot complete with both connections closed by the fault
+    }
+    expect(reached).toBeGreaterThan(0);
   });
 
   it('traceFor returning undefined: no trace call, no trace-only decoding, the guards are what skip it', () => {

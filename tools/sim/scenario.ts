@@ -156,6 +156,7 @@ class Side {
   readonly plan: number[];
   private readonly seeds: number[];
   maxRecvBuffered = 0;
+  private pumps = 0;
   violation: string | null = null;
   /** Unreliable datagrams: how many to send, sent so far, and the sequence numbers received. */
   datagramsToSend = 0;
@@ -398,6 +399,22 @@ class Side {
     }
     if (buffered > this.limits.connection) this.violation = `connection buffered ${buffered} > window cap ${this.limits.connection}`;
     if (buffered > this.maxRecvBuffered) this.maxRecvBuffered = buffered;
+    // Against what this side actually advertised, not only the caps: the peer's sender may never have used
+    // more credit than our current limits (limits only grow, so this holds at every instant).
+    // stats() is costly: sampled every 32nd pump (a violation persists, so sampling still catches it).
+    const pc = this.peer?.conn;
+    if (pc && (this.pumps++ & 31) === 0) {
+      const used = pc.stats().sendCredit.used;
+      const advertised = c.stats().recvWindow.limit;
+      if (used > advertised) this.violation = `peer sent ${used} connection bytes > advertised ${advertised}`;
+      for (const id of this.inbound.keys()) {
+        const theirs = pc.streamStats(id);
+        const mine = c.streamStats(id);
+        if (theirs && mine && theirs.sendCredit.used > mine.recvLimit) {
+          this.violation = `peer sent ${theirs.sendCredit.used} bytes on stream ${id} > advertised ${mine.recvLimit}`;
+        }
+      }
+    }
   }
 
   allSent(): boolean {

@@ -10,8 +10,12 @@ import type { TransportParameters } from '../../wire/transport-params.js';
 import { isClosingOrGone, type ConnContext, type FrameError } from '../context.js';
 import { PriorityScheduler, clampUrgency } from '../scheduler.js';
 import type { SentFrameHandlers } from '../sent-frame.js';
+import type { FragmentBudget } from '../../stream/recv-buffer.js';
 import { StreamState } from '../stream-state.js';
 import { ConnectionFlow } from './flow.js';
+
+/** Disjoint received fragments all streams of a connection may hold together (each stream: at most 4096). */
+export const MAX_CONNECTION_FRAGMENTS = 16_384;
 
 export interface StreamPriority {
   urgency?: number;
@@ -38,6 +42,8 @@ export function owesControl(s: StreamState): boolean {
 }
 
 export class StreamManager {
+  /** Out-of-order fragments held by all streams together: a peer cannot multiply the per-stream bound by opening streams. */
+  private readonly fragments: FragmentBudget = { used: 0, limit: MAX_CONNECTION_FRAGMENTS };
   readonly streams = new Map<number, StreamState>();
   readonly scheduler = new PriorityScheduler<StreamState>();
   /** Streams that may owe RESET_STREAM, STOP_SENDING, MAX_STREAM_DATA or STREAM_DATA_BLOCKED. */
@@ -367,6 +373,7 @@ export class StreamManager {
       sendLimit,
       recvWindow: this.ctx.opts.streamWindow,
       maxRecvWindow: this.ctx.opts.maxStreamWindow,
+      fragments: this.fragments,
     });
     this.streams.set(id, s);
     return s;
