@@ -65,7 +65,7 @@ export interface ChannelQueueState {
   oldestAge: number;
 }
 
-/** @internal A local channel's sending state. */
+/** A local channel's sending state (internal to the channel layer; not exported from the package). */
 export interface OutChannel {
   id: number;
   name: string;
