@@ -16,6 +16,7 @@ import {
   PETREL_VERSION,
   parsePacketHeader,
   patchLongHeaderLength,
+  retryPseudoPacket,
   readPacketNumber,
   writeLongHeader,
   writeShortHeader,
@@ -84,6 +85,8 @@ export interface ProbeOptions {
   log?: WireLog;
   /** Local port to bind (0 = any). */
   localPort?: number;
+  /** Verifies Retry integrity tags; without it Retry packets are recorded but not followed. */
+  retryIntegrity?: { verify(pseudoPacket: Uint8Array, tag: Uint8Array): boolean };
   /** When false, the probe never answers on its own (no CRYPTO flights after the first): a silent client. */
   autoRespond?: boolean;
   /** Rewrites the CRYPTO bytes of a level before they are sent (tampering cases). */
@@ -299,6 +302,7 @@ export class Probe {
       const space = LEVEL_SPACE[out.level];
       const sp = this.spaces[space];
       if (this.opts.mutateCrypto) out.data = this.opts.mutateCrypto(out.level, out.data);
+      if (out.level === 'initial') this.initialCrypto.push(out.data);
       // Split into packets of at most 1000 bytes of CRYPTO data.
       for (let off = 0; off < out.data.length; off += 1000) {
         const chunk = out.data.subarray(off, Math.min(out.data.length, off + 1000));
@@ -346,6 +350,10 @@ export class Probe {
   }
 
   private firstFlight: Uint8Array[] = [];
+  /** CRYPTO bytes sent at the Initial level, to send again after a Retry. */
+  private initialCrypto: Uint8Array[] = [];
+  /** The Retry we followed: its SCID and whether its integrity tag verified. */
+  retry: { scid: Uint8Array; tagOk: boolean } | null = null;
   private handshaking = false;
   private resendFirstFlight(): void {
     for (const d of this.firstFlight) this.sendRaw(d, 'initial:resend');
@@ -430,6 +438,7 @@ export class Probe {
       }
       if (h.form === 'retry') {
         d.packets.push({ space: 'retry', pn: -1, frames: null, token: h.token.slice(), scid: h.scid.slice() });
+        this.onRetry(buf.subarray(off, end), h.token, h.scid);
         return;
       }
       if (h.form === 'unsupported_version') return;
@@ -479,6 +488,31 @@ export class Probe {
   }
 
   private dcidAdopted = false;
+
+  /**
+   * Follows a Retry (spec/transport.md §Address validation): verify its tag, adopt its SCID as DCID, derive
+   * Initial keys from it, and send the Initial CRYPTO data again with the token. Only the first Retry.
+   */
+  private onRetry(packet: Uint8Array, token: Uint8Array, scid: Uint8Array): void {
+    if (this.retry || this.spaces.handshake.read || !this.opts.retryIntegrity) return;
+    const tagAt = packet.length - 16;
+    const tagOk = this.opts.retryIntegrity.verify(retryPseudoPacket(this.originalDcid, packet.subarray(0, tagAt)), packet.subarray(tagAt));
+    this.retry = { scid: scid.slice(), tagOk };
+    this.opts.log?.note(this.elapsed(), `Retry: tag ${tagOk ? 'verifies' : 'does NOT verify'}, token ${token.length} bytes`);
+    if (!tagOk) return;
+    this.dcid = scid.slice();
+    this.token = token.slice();
+    this.originalDcidForKeys = this.dcid;
+    this.setInitialKeys();
+    this.firstFlight = [];
+    const sp = this.spaces.initial;
+    let off = 0;
+    for (const data of this.initialCrypto) {
+      this.send('initial', [{ type: 'crypto', offset: off, data } as Frame]);
+      off += data.length;
+    }
+    sp.cryptoSent = off;
+  }
   /** 1-RTT read keys by key phase, once a key update started (see keyUpdate()). */
   private phaseRead: [PacketProtector | null, PacketProtector | null] | null = null;
 

@@ -7,6 +7,7 @@ import type { CryptoConfig } from '../../lib/connection/types.js';
 import { insecureCrypto } from '../../lib/crypto/insecure.js';
 import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
 import { secureCrypto } from '../../lib/crypto/secure.js';
+import { RetryIntegrity } from '../../lib/crypto/retry.js';
 import { parseFingerprint } from '../../lib/crypto/handshake/index.js';
 import { Unsupported, type Case, type CaseContext, type Outcome, type Verdict } from './case.js';
 import { Probe, type ProbeOptions } from './probe.js';
@@ -66,6 +67,8 @@ export async function runServerCases(opts: ServerRunOptions, cases: readonly Cas
   return results;
 }
 
+const retryIntegrity = new RetryIntegrity(nodeCryptoProvider);
+
 async function runOne(c: Case, opts: ServerRunOptions, crypto: () => CryptoConfig): Promise<CaseResult> {
   const log = new WireLog();
   const probes: Probe[] = [];
@@ -80,7 +83,7 @@ async function runOne(c: Case, opts: ServerRunOptions, crypto: () => CryptoConfi
     serverName: opts.serverName,
     log,
     async probe(o: Partial<ProbeOptions> = {}) {
-      const p = new Probe({ host: opts.host, port: opts.port, crypto: crypto(), alpn: opts.alpn, serverName: opts.serverName, log, ...o });
+      const p = new Probe({ host: opts.host, port: opts.port, crypto: crypto(), alpn: opts.alpn, serverName: opts.serverName, log, retryIntegrity, ...o });
       probes.push(p);
       await p.open();
       return p;

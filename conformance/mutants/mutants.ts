@@ -16,6 +16,8 @@ export interface Mutant {
   /** Cases that cover the requirement: at least one must FAIL. */
   cases: RegExp;
   insecure?: boolean;
+  /** Extra arguments for serve.ts (e.g. --retry to make the server always send Retry). */
+  serverArgs?: string[];
 }
 
 export const MUTANTS: readonly Mutant[] = [
@@ -131,5 +133,14 @@ export const MUTANTS: readonly Mutant[] = [
     find: 'const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, MAX_ACTIVE_CIDS);',
     replace: 'const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, 1000);',
     cases: /^transport\/connection-ids\/1$/,
+  },
+  {
+    name: 'retry-source-cid-omitted',
+    breaks: 'omits retry_source_connection_id after a Retry',
+    file: 'lib/connection/handshake.ts',
+    find: 'if (retrySourceCid) p.retrySourceConnectionId = retrySourceCid;',
+    replace: '',
+    cases: /^transport\/address-validation\/1$/,
+    serverArgs: ['--retry'],
   },
 ];

@@ -37,10 +37,11 @@ export function buildMutant(m: Mutant, root = ROOT): string {
 }
 
 /** Starts serve.ts from `dir`; resolves with its port and fingerprint. */
-export function startServer(dir: string, insecure: boolean): Promise<{ child: ChildProcess; port: number; fingerprint: string }> {
+export function startServer(dir: string, insecure: boolean, extra: readonly string[] = []): Promise<{ child: ChildProcess; port: number; fingerprint: string }> {
   return new Promise((res, rej) => {
     const args = ['--import', 'tsx', join(dir, 'conformance', 'mutants', 'serve.ts')];
     if (insecure) args.push('--insecure');
+    args.push(...extra);
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -68,7 +69,7 @@ export async function runMutant(m: Mutant, root = ROOT): Promise<MutantResult> {
   let child: ChildProcess | undefined;
   try {
     const dir = buildMutant(m, root);
-    const s = await startServer(dir, m.insecure === true);
+    const s = await startServer(dir, m.insecure === true, m.serverArgs);
     child = s.child;
     const results = await runServerCases({ host: '127.0.0.1', port: s.port, serverKey: s.fingerprint, insecure: m.insecure, filter: m.cases });
     if (results.length === 0) return { name: m.name, breaks: m.breaks, caught: false, error: 'no case matched', results };

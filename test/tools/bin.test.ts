@@ -60,7 +60,10 @@ describe('bin/petrel.mjs qlog', () => {
     expect(noFile.code).toBe(2);
     expect(noFile.err).toContain('validate: no file given');
     expect(list.code).toBe(0);
-    expect(list.out).toMatch(/^ {2}qlog {6}\S/m);
-    expect(list.out).toMatch(/^ {2}impair {4}\S/m);
+    // Names in one column, as wide as the longest name plus two spaces, then the summary.
+    expect(list.out).toMatch(/^ {2}qlog {2,}\S/m);
+    expect(list.out).toMatch(/^ {2}impair {2,}\S/m);
+    const starts = [...list.out.matchAll(/^ {2}(\S+)( +)\S/gm)].map((m) => m[1]!.length + m[2]!.length);
+    expect(new Set(starts).size).toBe(1);
   });
 });

@@ -320,4 +320,24 @@ export const transportCases: Case[] = [
       return expectHandshakeClose(p, Code.TRANSPORT_PARAMETER_ERROR, 'original_destination_connection_id from a client');
     },
   },
+  {
+    id: 'transport/address-validation/1',
+    spec: { file: 'transport.md', section: 'Address validation' },
+    requirement: "The server's transport parameters must then carry retry_source_connection_id equal to the Retry's SCID and original_destination_connection_id equal to the client's first DCID",
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.probe();
+      const ok = await p.handshake(3000);
+      const retryDatagram = p.datagrams.find((d) => d.packets.some((x) => x.space === 'retry'));
+      if (!p.retry || !retryDatagram) return ok ? unsupported('the server sent no Retry (it may ask for one only under load)') : fail('no Retry and no handshake');
+      if (!p.retry.tagOk) return fail('the Retry integrity tag does not verify');
+      if (retryDatagram.bytes.length > 1200) return fail(`a ${retryDatagram.bytes.length}-byte Retry for a 1200-byte Initial`);
+      if (!ok) return fail(`the handshake after the Retry did not complete${p.peerClose ? ` (closed 0x${p.peerClose.errorCode.toString(16)})` : ''}`);
+      const tp = p.peerParams!;
+      const eq = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+      if (!eq(tp.retrySourceConnectionId, p.retry.scid)) return fail('retry_source_connection_id differs from the Retry\'s SCID');
+      if (!eq(tp.originalDestinationConnectionId, p.originalDcid)) return fail('original_destination_connection_id differs from our first DCID');
+      return pass(`followed a ${retryDatagram.bytes.length}-byte Retry; both connection-id parameters match`);
+    },
+  },
 ];
