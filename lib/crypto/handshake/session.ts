@@ -30,6 +30,7 @@ import {
 import { protectorsFromSecret, type AeadPacketProtector } from '../packet-protection.js';
 import { CIPHER_SUITES, type CipherSuite, type CryptoProvider, type KeyPair } from '../provider.js';
 import type { EncryptionLevel, HandshakeError, HandshakeSession, KeyInstall, PacketProtector } from '../types.js';
+import { CONNECT_TOKEN_MAX_SIZE, type ConnectTokenInfo, type ConnectTokenPolicy } from './connect-token.js';
 import { fail, HandshakeFailure, handshakeErrorCode } from './errors.js';
 import { decodeCertificate as decodeCertificateBytes, SignatureContext, signWithContext, verifyServerIdentity, verifyWithContext } from './identity.js';
 import {
@@ -45,6 +46,7 @@ import {
   encodeEncryptedExtensions,
   encodeFinished,
   encodeServerHello,
+  frameMessage,
   HandshakeType,
   LIMITS,
   MessageBuffer,
@@ -88,6 +90,8 @@ export interface ClientSessionOptions extends CommonOptions {
   trustedCAs?: readonly Uint8Array[];
   /** Current time in ms since the Unix epoch, for certificate validity. */
   now: () => number;
+  /** A backend-minted connect token (mintConnectToken), sent encrypted just before the client Finished. */
+  connectToken?: Uint8Array;
 }
 
 export interface ServerSessionOptions extends CommonOptions {
@@ -95,6 +99,8 @@ export interface ServerSessionOptions extends CommonOptions {
   identity: KeyPair;
   /** Encoded certificates for identity.publicKey, leaf first (see issueCertificate). Empty/absent for pinning. */
   certificateChain?: readonly Uint8Array[];
+  /** Require a connect token from every client, checked by this (server-wide) policy. */
+  connectTokenPolicy?: ConnectTokenPolicy;
 }
 
 function invalid(message: string): never {
@@ -191,7 +197,7 @@ abstract class SecureHandshake implements HandshakeSession {
   }
 
   /** The message type and level expected next, or null when no message may arrive. */
-  protected abstract expected(): { type: number; level: EncryptionLevel } | null;
+  protected abstract expected(): { type: number; level: EncryptionLevel; alt?: number } | null;
   protected abstract onMessage(m: RawMessage): void;
 
   abstract start(): void;
@@ -209,7 +215,7 @@ abstract class SecureHandshake implements HandshakeSession {
       this.inbox.push(data);
       for (let m = this.inbox.next(); m; m = this.inbox.next()) {
         const now = this.expected();
-        if (now === null || m.type !== now.type) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
+        if (now === null || (m.type !== now.type && m.type !== now.alt)) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
         this.onMessage(m);
         const after = this.expected();
         if (this.inbox.pending > 0 && (after === null || after.level !== now.level)) {
@@ -371,6 +377,9 @@ export class ClientHandshake extends SecureHandshake {
     if (new TextEncoder().encode(opts.serverName).length > LIMITS.serverName) invalid('server name too long');
     if (opts.serverKey !== undefined && opts.serverKey.length !== 32) invalid('serverKey must be a 32-byte Ed25519 public key');
     for (const ca of opts.trustedCAs ?? []) if (ca.length !== 32) invalid('each trusted CA must be a 32-byte Ed25519 public key');
+    if (opts.connectToken !== undefined && (opts.connectToken.length === 0 || opts.connectToken.length > CONNECT_TOKEN_MAX_SIZE)) {
+      invalid(`connectToken must be 1..${CONNECT_TOKEN_MAX_SIZE} bytes`);
+    }
     if (opts.serverKey === undefined && (opts.trustedCAs ?? []).length === 0) {
       invalid('a client needs serverKey (pinned) or trustedCAs to authenticate the server');
     }
@@ -465,7 +474,9 @@ export class ClientHandshake extends SecureHandshake {
         this.transcript.add(m.raw);
         const serverFinishedHash = this.transcript.hash();
         const keys = this.deriveOneRtt(serverFinishedHash);
-        this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), serverFinishedHash)));
+        // The token goes first so that the client Finished MAC covers it (spec §Connect tokens).
+        if (this.opts.connectToken) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN, this.opts.connectToken));
+        this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), this.transcript.hash())));
         this.forgetHandshakeSecrets();
         this.install({ level: '1rtt', read: keys.readProtector, write: keys.writeProtector });
         // Only now is the server authenticated, so only now are its choices exposed.
@@ -487,8 +498,9 @@ export class ServerHandshake extends SecureHandshake {
   private readonly accepted: CipherSuite[];
   private state: 'client_hello' | 'finished' | 'done' = 'client_hello';
   private clientFinishedKey: Uint8Array | null = null;
-  private serverFinishedHash: Uint8Array | null = null;
   private clientServerName: string | null = null;
+  private tokenInfo: ConnectTokenInfo | null = null;
+  private tokenBytes: Uint8Array | null = null;
 
   constructor(opts: ServerSessionOptions) {
     super(opts);
@@ -513,19 +525,31 @@ export class ServerHandshake extends SecureHandshake {
     return this.clientServerName;
   }
 
+  /** The verified connect token's contents, once the client Finished has confirmed it (null otherwise). */
+  get connectToken(): ConnectTokenInfo | null {
+    return this.complete ? this.tokenInfo : null;
+  }
+
   start(): void {
     // The server speaks second.
   }
 
-  protected expected(): { type: number; level: EncryptionLevel } | null {
+  protected expected(): { type: number; level: EncryptionLevel; alt?: number } | null {
     if (this.state === 'client_hello') return { type: HandshakeType.CLIENT_HELLO, level: 'initial' };
-    if (this.state === 'finished') return { type: HandshakeType.FINISHED, level: 'handshake' };
+    // A token is optional for a server that does not require one (it is then ignored, but still in the transcript).
+    if (this.state === 'finished') return { type: HandshakeType.FINISHED, level: 'handshake', alt: this.tokenBytes ? undefined : HandshakeType.CONNECT_TOKEN };
     return null;
   }
 
   protected onMessage(m: RawMessage): void {
     if (this.state === 'client_hello') this.onClientHello(m);
+    else if (m.type === HandshakeType.CONNECT_TOKEN) this.onConnectToken(m);
     else this.onClientFinished(m);
+  }
+
+  private onConnectToken(m: RawMessage): void {
+    this.tokenBytes = m.body.slice();
+    this.transcript.add(m.raw);
   }
 
   private chooseAlpn(offered: readonly string[]): string {
@@ -559,9 +583,8 @@ export class ServerHandshake extends SecureHandshake {
     const secrets = this.handshakeSecrets!;
     this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.server, PREFIX), this.transcript.hash())));
 
-    this.serverFinishedHash = this.transcript.hash();
     this.clientFinishedKey = finishedKey(p, secrets.client, PREFIX);
-    const keys = this.deriveOneRtt(this.serverFinishedHash);
+    const keys = this.deriveOneRtt(this.transcript.hash());
     // 0.5-RTT: the server may send 1-RTT data once its Finished is out; it reads 1-RTT only after the client's.
     this.install({ level: '1rtt', write: keys.writeProtector });
     this.protocol = alpn;
@@ -571,8 +594,14 @@ export class ServerHandshake extends SecureHandshake {
 
   private onClientFinished(m: RawMessage): void {
     const received = decodeFinished(m.body);
-    if (!verifyFinished(this.provider, this.clientFinishedKey!, this.serverFinishedHash!, received)) {
+    if (!verifyFinished(this.provider, this.clientFinishedKey!, this.transcript.hash(), received)) {
       fail('BAD_FINISHED', 'client Finished does not match this handshake');
+    }
+    // Checked only once the Finished has bound the token to this handshake, so a bad flight uses up nothing.
+    const policy = this.opts.connectTokenPolicy;
+    if (policy) {
+      if (!this.tokenBytes) fail('CONNECT_TOKEN_MISSING', 'this server requires a connect token');
+      this.tokenInfo = policy.verify(this.tokenBytes);
     }
     this.transcript.add(m.raw);
     this.clientFinishedKey!.fill(0);
