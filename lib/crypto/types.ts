@@ -69,6 +69,11 @@ export interface HandshakeSession {
   readonly alpn: string | null;
   /** Server: the server name the client asked for (null if none or not received yet). */
   readonly peerServerName?: string | null;
+  /**
+   * Client: report 'connected' only once the server confirms the handshake (HANDSHAKE_DONE), because the
+   * server checks something after the client Finished (a connect token) that may still refuse it.
+   */
+  readonly confirmBeforeConnected?: boolean;
   /** Server: the verified connect token's contents once the handshake is complete (null if none). */
   readonly connectToken?: ConnectTokenInfo | null;
   /** Next-generation 1-RTT protectors for a key update (RFC 9001 §6), or null when the session cannot update. */

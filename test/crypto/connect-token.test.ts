@@ -190,6 +190,8 @@ describe('connect token in the handshake', () => {
       ['handshake', HandshakeType.CONNECT_TOKEN],
       ['handshake', HandshakeType.FINISHED],
     ]);
+    const fromServer = res.sent.filter((s) => s.from === 'server').map((s) => s.data[0]);
+    expect(fromServer.slice(0, 3)).toEqual([HandshakeType.SERVER_HELLO, HandshakeType.ENCRYPTED_EXTENSIONS, HandshakeType.CONNECT_TOKEN_REQUEST]);
     const hex = toHex(token);
     for (const s of res.sent) if (s.level === 'initial') expect(toHex(s.data)).not.toContain(hex);
   });
@@ -212,7 +214,6 @@ describe('connect token in the handshake', () => {
 
   it('each refusal reaches the server session as its own reason and alert code', () => {
     const cases: Array<[Uint8Array | undefined, string, number]> = [
-      [undefined, 'CONNECT_TOKEN_MISSING', 0x0174],
       [mint({}, otherBackend), 'CONNECT_TOKEN_UNTRUSTED', 0x0130],
       [mint({ expiresAt: NOW - 1 }), 'CONNECT_TOKEN_EXPIRED', 0x012d],
       [mint({ serverAddresses: ['198.51.100.1:1'] }), 'CONNECT_TOKEN_WRONG_SERVER', 0x012e],
@@ -233,13 +234,37 @@ describe('connect token in the handshake', () => {
     expect(again?.errorCode).toBe(0x0131);
   });
 
-  it('a server that requires no token ignores one; without a token nothing changes', () => {
+  it('a client sends its token only when asked: a server without the requirement never sees it', () => {
     const withToken = handshake(mint(), undefined);
     expect(withToken.res.serverError).toBeNull();
     expect(withToken.server.complete).toBe(true);
     expect(withToken.server.connectToken).toBeNull();
-    const plain = handshake(undefined, undefined);
-    expect(plain.server.complete).toBe(true);
+    expect(withToken.res.sent.some((s) => s.data[0] === HandshakeType.CONNECT_TOKEN)).toBe(false);
+    expect(withToken.client.confirmBeforeConnected).toBe(false);
+  });
+
+  it('a client without a token fails CONNECT_TOKEN_MISSING itself once the request is authenticated', () => {
+    const { client, server, res } = handshake(undefined, policy());
+    expect(res.clientError?.reason).toBe('CONNECT_TOKEN_MISSING');
+    expect(res.clientError?.errorCode).toBe(0x0174);
+    expect(client.complete).toBe(false);
+    expect(server.complete).toBe(false);
+  });
+
+  it('a token message dropped in transit is BAD_FINISHED at the server (the Finished covers it)', () => {
+    const { res } = (() => {
+      const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
+      const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+      return { res: pump(client, server, (from, _level, _i, data) => (from === 'client' && data[0] === HandshakeType.CONNECT_TOKEN ? null : data)) };
+    })();
+    expect(res.serverError?.reason).toBe('BAD_FINISHED');
+  });
+
+  it('a man in the middle who strips the ConnectTokenRequest breaks the server signature', () => {
+    const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
+    const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+    const res = pump(client, server, (from, _level, _i, data) => (from === 'server' && data[0] === HandshakeType.CONNECT_TOKEN_REQUEST ? null : data));
+    expect(res.clientError?.reason).toBe('BAD_SIGNATURE');
   });
 
   it('two tokens in one flight are UNEXPECTED_MESSAGE', () => {

@@ -349,11 +349,11 @@ abstract class SecureHandshake implements HandshakeSession {
 
 type ClientState = 'idle' | 'server_hello' | 'encrypted_extensions' | 'certificate' | 'certificate_verify' | 'finished' | 'done';
 
-const CLIENT_EXPECTS: Record<ClientState, { type: number; level: EncryptionLevel } | null> = {
+const CLIENT_EXPECTS: Record<ClientState, { type: number; level: EncryptionLevel; alt?: number } | null> = {
   idle: null,
   server_hello: { type: HandshakeType.SERVER_HELLO, level: 'initial' },
   encrypted_extensions: { type: HandshakeType.ENCRYPTED_EXTENSIONS, level: 'handshake' },
-  certificate: { type: HandshakeType.CERTIFICATE, level: 'handshake' },
+  certificate: { type: HandshakeType.CERTIFICATE, level: 'handshake', alt: HandshakeType.CONNECT_TOKEN_REQUEST },
   certificate_verify: { type: HandshakeType.CERTIFICATE_VERIFY, level: 'handshake' },
   finished: { type: HandshakeType.FINISHED, level: 'handshake' },
   done: null,
@@ -369,6 +369,7 @@ export class ClientHandshake extends SecureHandshake {
   private serverKey: Uint8Array | null = null;
   private pendingAlpn = '';
   private pendingParams: Uint8Array | null = null;
+  private tokenRequested = false;
 
   constructor(opts: ClientSessionOptions) {
     super(opts);
@@ -384,6 +385,11 @@ export class ClientHandshake extends SecureHandshake {
       invalid('a client needs serverKey (pinned) or trustedCAs to authenticate the server');
     }
     this.opts = opts;
+  }
+
+  /** The server asked for a connect token, so it may still refuse after our Finished: connect() waits for its HANDSHAKE_DONE. */
+  get confirmBeforeConnected(): boolean {
+    return this.tokenRequested;
   }
 
   /** The server's identity key, once the handshake has completed. */
@@ -410,8 +416,9 @@ export class ClientHandshake extends SecureHandshake {
     this.state = 'server_hello';
   }
 
-  protected expected(): { type: number; level: EncryptionLevel } | null {
-    return CLIENT_EXPECTS[this.state];
+  protected expected(): { type: number; level: EncryptionLevel; alt?: number } | null {
+    const e = CLIENT_EXPECTS[this.state];
+    return this.tokenRequested && e?.alt !== undefined ? { type: e.type, level: e.level } : e;
   }
 
   protected onMessage(m: RawMessage): void {
@@ -444,6 +451,12 @@ export class ClientHandshake extends SecureHandshake {
         return;
       }
       case 'certificate': {
+        if (m.type === HandshakeType.CONNECT_TOKEN_REQUEST) {
+          if (m.body.length !== 0) fail('DECODE_ERROR', 'ConnectTokenRequest has an empty body');
+          this.tokenRequested = true; // acted on once the server is authenticated
+          this.transcript.add(m.raw);
+          return;
+        }
         const cert = decodeCertificate(m.body);
         verifyServerIdentity(p, cert.publicKey, cert.chain, {
           serverKey: this.opts.serverKey,
@@ -474,8 +487,11 @@ export class ClientHandshake extends SecureHandshake {
         this.transcript.add(m.raw);
         const serverFinishedHash = this.transcript.hash();
         const keys = this.deriveOneRtt(serverFinishedHash);
+        // Only now is the request authenticated (CertificateVerify covered it). A client without a token
+        // fails here rather than learn it a round trip later.
+        if (this.tokenRequested && !this.opts.connectToken) fail('CONNECT_TOKEN_MISSING', 'the server requires a connect token and none was given');
         // The token goes first so that the client Finished MAC covers it (spec §Connect tokens).
-        if (this.opts.connectToken) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN, this.opts.connectToken));
+        if (this.tokenRequested) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN, this.opts.connectToken!));
         this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), this.transcript.hash())));
         this.forgetHandshakeSecrets();
         this.install({ level: '1rtt', read: keys.readProtector, write: keys.writeProtector });
@@ -536,8 +552,11 @@ export class ServerHandshake extends SecureHandshake {
 
   protected expected(): { type: number; level: EncryptionLevel; alt?: number } | null {
     if (this.state === 'client_hello') return { type: HandshakeType.CLIENT_HELLO, level: 'initial' };
-    // A token is optional for a server that does not require one (it is then ignored, but still in the transcript).
-    if (this.state === 'finished') return { type: HandshakeType.FINISHED, level: 'handshake', alt: this.tokenBytes ? undefined : HandshakeType.CONNECT_TOKEN };
+    // A client sends its token only when asked (ConnectTokenRequest), once, before its Finished.
+    if (this.state === 'finished') {
+      const alt = this.opts.connectTokenPolicy && !this.tokenBytes ? HandshakeType.CONNECT_TOKEN : undefined;
+      return { type: HandshakeType.FINISHED, level: 'handshake', alt };
+    }
     return null;
   }
 
@@ -577,6 +596,7 @@ export class ServerHandshake extends SecureHandshake {
     this.deriveHandshakeKeys(shared);
 
     this.send('handshake', encodeEncryptedExtensions({ alpn, transportParameters: this.opts.transportParameters, offeredSuites: ch.suites }));
+    if (this.opts.connectTokenPolicy) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN_REQUEST, new Uint8Array(0)));
     this.send('handshake', encodeCertificate({ publicKey: this.opts.identity.publicKey, chain: [...(this.opts.certificateChain ?? [])] }));
     const signature = signWithContext(p, this.opts.identity.privateKey, SignatureContext.SERVER_CERTIFICATE_VERIFY, this.transcript.hash());
     this.send('handshake', encodeCertificateVerify(signature));
