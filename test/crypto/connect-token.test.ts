@@ -251,6 +251,19 @@ describe('connect token in the handshake', () => {
     expect(server.complete).toBe(false);
   });
 
+  it('a client that ignores the request (Finished without a token) is refused CONNECT_TOKEN_MISSING by the server', () => {
+    const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
+    const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+    // Simulates a non-compliant client: it forgets the (authenticated) request just before the server Finished.
+    const res = pump(client, server, (from, _level, _i, data) => {
+      if (from === 'server' && data[0] === HandshakeType.FINISHED) (client as unknown as { tokenRequested: boolean }).tokenRequested = false;
+      return data;
+    });
+    expect(res.sent.some((s) => s.data[0] === HandshakeType.CONNECT_TOKEN)).toBe(false);
+    expect(res.serverError?.reason).toBe('CONNECT_TOKEN_MISSING');
+    expect(res.serverError?.errorCode).toBe(0x0174);
+  });
+
   it('a token message dropped in transit is BAD_FINISHED at the server (the Finished covers it)', () => {
     const { res } = (() => {
       const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
