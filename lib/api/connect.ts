@@ -91,6 +91,7 @@ export async function connect(options: ConnectOptions): Promise<PetrelConnection
     serverKey: options.serverKey,
     trustedCAs: options.trustedCAs,
     serverName,
+    connectToken: options.connectToken,
   });
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal);
@@ -110,7 +111,14 @@ async function connectWebSocket(options: ConnectOptions): Promise<PetrelConnecti
     throw new PetrelError('INVALID_OPTION', `bad websocket url ${JSON.stringify(url)}`, { cause: e });
   }
   const serverName = options.serverName ?? (isIP(remote.host) === 0 ? remote.host : undefined);
-  const crypto = selectCryptoConfig({ role: 'client', insecure: options.insecure, serverKey: options.serverKey, trustedCAs: options.trustedCAs, serverName });
+  const crypto = selectCryptoConfig({
+    role: 'client',
+    insecure: options.insecure,
+    serverKey: options.serverKey,
+    trustedCAs: options.trustedCAs,
+    serverName,
+    connectToken: options.connectToken,
+  });
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal);
   const t0 = performance.now();

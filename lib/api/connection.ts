@@ -6,6 +6,7 @@
  * side has not opened yet), 'close' (CloseResult). It never emits 'error': everything that ends a connection
  * arrives as 'close' and resolves `closed`.
  */
+import type { ConnectTokenInfo } from '../crypto/handshake/connect-token.js';
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../connection/connection.js';
 import type { CloseInfo, CloseInitiator, ConnectionEvent, ConnectionStats } from '../connection/types.js';
@@ -131,6 +132,14 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   /** The negotiated application protocol ('' when none was offered). */
   get alpn(): string | null {
     return this.core.negotiatedAlpn;
+  }
+
+  /**
+   * Server with requireConnectToken: the client's verified connect token (clientId, userData, expiresAt…),
+   * present on every connection the server yields. Null otherwise.
+   */
+  get connectToken(): ConnectTokenInfo | null {
+    return this.core.connectToken;
   }
 
   /** True while the connection is established and not closing. */

@@ -13,10 +13,20 @@ import { parseFingerprint } from '../crypto/handshake/index.js';
 import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
 import type { TrustAnchor } from './options.js';
+import type { RequireConnectTokenOptions } from './connect-token.js';
+import { ConnectTokenPolicy } from '../crypto/handshake/connect-token.js';
 
 export type CryptoRequest =
-  | { role: 'server'; insecure?: boolean; identity?: Identity; certificateChain?: readonly Uint8Array[] }
-  | { role: 'client'; insecure?: boolean; serverKey?: TrustAnchor; trustedCAs?: readonly TrustAnchor[]; serverName?: string };
+  | {
+      role: 'server';
+      insecure?: boolean;
+      identity?: Identity;
+      certificateChain?: readonly Uint8Array[];
+      requireConnectToken?: RequireConnectTokenOptions;
+      /** The bound "host:port", read when a token is checked (the socket is bound after the config is built). */
+      boundAddress?: () => string;
+    }
+  | { role: 'client'; insecure?: boolean; serverKey?: TrustAnchor; trustedCAs?: readonly TrustAnchor[]; serverName?: string; connectToken?: Uint8Array };
 
 /** A trust anchor as the 32 raw key bytes. */
 function anchorKey(a: TrustAnchor, what: string): Uint8Array {
@@ -26,13 +36,28 @@ function anchorKey(a: TrustAnchor, what: string): Uint8Array {
 }
 
 export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
+  const wantsToken = req.role === 'server' ? req.requireConnectToken !== undefined : req.connectToken !== undefined;
+  if (req.insecure === true && wantsToken) throw new PetrelError('INVALID_OPTION', 'connect tokens need the secure handshake (not insecure: true)');
   if (req.insecure === true) return insecureCrypto;
   if (req.role === 'server') {
     const id = req.identity;
     if (!id) throw new PetrelError('IDENTITY_REQUIRED', 'a server needs an identity (generateIdentity()), or insecure: true for plaintext testing');
+    const provider = runtimeCryptoProvider();
+    const t = req.requireConnectToken;
+    const bound = req.boundAddress;
+    const connectTokenPolicy = t
+      ? new ConnectTokenPolicy({
+          provider,
+          trustedBackendKeys: t.trustedBackendKeys.map((k) => anchorKey(k, 'trustedBackendKeys entry')),
+          maxUses: t.maxUses,
+          maxTracked: t.maxTracked,
+          serverAddresses: t.serverAddresses ? () => t.serverAddresses! : () => (bound ? [bound()] : []),
+          now: () => Date.now(),
+        })
+      : undefined;
     return secureCrypto({
-      provider: runtimeCryptoProvider(),
-      server: { identity: { publicKey: id.publicKey, privateKey: id.privateKey }, certificateChain: req.certificateChain },
+      provider,
+      server: { identity: { publicKey: id.publicKey, privateKey: id.privateKey }, certificateChain: req.certificateChain, connectTokenPolicy },
     });
   }
   const serverKey = req.serverKey === undefined ? undefined : anchorKey(req.serverKey, 'serverKey');
@@ -42,7 +67,7 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
   }
   return secureCrypto({
     provider: runtimeCryptoProvider(),
-    client: { serverKey, trustedCAs, serverName: req.serverName, now: () => Date.now() },
+    client: { serverKey, trustedCAs, serverName: req.serverName, now: () => Date.now(), connectToken: req.connectToken },
   });
 }
 

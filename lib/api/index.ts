@@ -16,6 +16,8 @@ export type { Codec, CodecLimits, MsgpackOptions } from './codec.js';
 export { generateIdentity, identityFromPrivateKey } from './identity.js';
 export { fingerprint, parseFingerprint } from '../crypto/handshake/index.js';
 export type { Identity } from './identity.js';
+export { mintConnectToken } from './connect-token.js';
+export type { ConnectTokenInfo, MintConnectTokenOptions, RequireConnectTokenOptions } from './connect-token.js';
 export type { ConnectOptions, ListenOptions, TransportOptions, TrustAnchor } from './options.js';
 export type { ChannelStats } from '../channel/channel-layer.js';
 export type { UdpEndpointStats } from '../transport/udp-endpoint.js';

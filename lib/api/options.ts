@@ -1,4 +1,5 @@
 /** Options of listen() and connect(), and how they map onto the core and the channel layer. */
+import type { RequireConnectTokenOptions } from './connect-token.js';
 import type { ConnectionOptions } from '../connection/types.js';
 import type { ChannelLayerOptions } from '../channel/channel-layer.js';
 import type { AcceptInfo } from '../endpoint/endpoint.js';
@@ -103,6 +104,12 @@ export interface ListenOptions extends TransportOptions {
    */
   retry?: 'auto' | 'always' | 'never';
   retryThreshold?: number;
+  /**
+   * Admit only clients with a connect token from a trusted matchmaker (mintConnectToken). The token arrives
+   * with the client Finished, after the accept hook has run: its clientId and userData are on
+   * `conn.connectToken` of every accepted connection. Refusals: CONNECT_TOKEN_* (spec/handshake.md). Not with `insecure`.
+   */
+  requireConnectToken?: RequireConnectTokenOptions;
 }
 
 /** A trust anchor for the server's key: a fingerprint string ("ed25519:…") or a raw 32-byte Ed25519 public key. */
@@ -127,6 +134,8 @@ export interface ConnectOptions extends TransportOptions {
   trustedCAs?: readonly TrustAnchor[];
   /** Name sent to the server and checked against its certificate (default: `host` when it is a name). */
   serverName?: string;
+  /** A connect token from the matchmaker (mintConnectToken), sent inside the encrypted handshake. Not with `insecure`. */
+  connectToken?: Uint8Array;
   /** Cancels the attempt at any stage (PetrelError ABORTED). */
   signal?: AbortSignal;
   /** Gives up after this many ms without a completed handshake (10000): CONNECT_TIMEOUT. */

@@ -77,7 +77,17 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   /** @internal */
   async start(): Promise<void> {
     const o = this.options;
-    const crypto = selectCryptoConfig({ role: 'server', insecure: o.insecure, identity: o.identity, certificateChain: o.certificateChain });
+    const crypto = selectCryptoConfig({
+      role: 'server',
+      insecure: o.insecure,
+      identity: o.identity,
+      certificateChain: o.certificateChain,
+      requireConnectToken: o.requireConnectToken,
+      boundAddress: () => {
+        const a = this.udp.address();
+        return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+      },
+    });
     this.qlog = qlogRecorder(o.qlog, 'server', () => {
       const a = this.udp.address();
       return { host: a.address, port: a.port };

@@ -34,6 +34,7 @@ import { StreamManager, type StreamPriority, type StreamStats } from './streams/
 import { StreamWriter } from './streams/writer.js';
 import { PROBES_PER_IDLE, Timers } from './timers.js';
 import { Transmitter } from './transmit.js';
+import type { ConnectTokenInfo } from '../crypto/handshake/connect-token.js';
 import type { CloseInfo, ConnectionEvent, ConnectionOptions, ConnectionStats, CoreEnv, CryptoConfig, PeerAddress } from './types.js';
 
 export type { SentFrame } from './sent-frame.js';
@@ -216,6 +217,11 @@ export class Connection {
   /** Server: the server name the client asked for, once its ClientHello was read (null if none). */
   get peerServerName(): string | null {
     return this.handshake.session.peerServerName ?? null;
+  }
+
+  /** Server: the client's verified connect token (clientId, userData…) once the handshake is complete, else null. */
+  get connectToken(): ConnectTokenInfo | null {
+    return this.handshake.session.connectToken ?? null;
   }
 
   /** Both sides announced channels_supported: application streams and datagrams use the channel forms (spec/wire.md §Game channels). */

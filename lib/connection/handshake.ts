@@ -90,6 +90,8 @@ export interface HandshakeDeps {
 export class HandshakeDriver {
   /** Server: HANDSHAKE_DONE to (re)send. */
   donePending = false;
+  /** Client: 'connected' waits for HANDSHAKE_DONE (the session asked: its server still had a check to make). */
+  private connectedOnConfirm = false;
   private sentHandshakePacket = false;
 
   constructor(
@@ -123,7 +125,8 @@ export class HandshakeDriver {
     if (!ctx.handshakeComplete && session.complete) {
       ctx.handshakeComplete = true;
       ctx.state = 'established';
-      ctx.events.push({ type: 'connected', alpn: session.alpn });
+      if (ctx.isClient && session.confirmBeforeConnected === true) this.connectedOnConfirm = true;
+      else ctx.events.push({ type: 'connected', alpn: session.alpn });
       if (!ctx.isClient) {
         // Server: the handshake is confirmed once complete (RFC 9001 §4.1.2).
         this.donePending = true;
@@ -232,6 +235,10 @@ export class HandshakeDriver {
     const ctx = this.ctx;
     if (ctx.handshakeConfirmed) return;
     ctx.handshakeConfirmed = true;
+    if (this.connectedOnConfirm) {
+      this.connectedOnConfirm = false;
+      ctx.events.push({ type: 'connected', alpn: this.session.alpn });
+    }
     ctx.recovery.setHandshakeConfirmed();
     ctx.recovery.setPeerCompletedAddressValidation(true);
     if (!ctx.spaces[INITIAL].discarded) this.discardSpace(INITIAL, now);

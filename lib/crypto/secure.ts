@@ -8,6 +8,7 @@ import { PETREL_PROFILE } from './key-schedule.js';
 import { initialProtectors } from './packet-protection.js';
 import type { CipherSuite, CryptoProvider, KeyPair } from './provider.js';
 import { ClientHandshake, ServerHandshake, type KeyLogEntry } from './handshake/session.js';
+import type { ConnectTokenPolicy } from './handshake/connect-token.js';
 
 export interface SecureClientOptions {
   /** Pinned Ed25519 server key (see parseFingerprint). */
@@ -20,6 +21,8 @@ export interface SecureClientOptions {
   serverName?: string;
   /** Suites offered, in order. Default: the provider's preferredSuites, else AES-128-GCM then ChaCha20-Poly1305. */
   suites?: readonly CipherSuite[];
+  /** A backend-minted connect token, presented encrypted before the client Finished. */
+  connectToken?: Uint8Array;
 }
 
 export interface SecureServerOptions {
@@ -28,6 +31,8 @@ export interface SecureServerOptions {
   certificateChain?: readonly Uint8Array[];
   /** Suites accepted, in preference order. */
   suites?: readonly CipherSuite[];
+  /** Require a connect token from every client (one policy per server: it holds the seen-token store). */
+  connectTokenPolicy?: ConnectTokenPolicy;
 }
 
 export interface SecureCryptoOptions {
@@ -59,11 +64,12 @@ export function secureCrypto(opts: SecureCryptoOptions): CryptoConfig {
           trustedCAs: c.trustedCAs,
           now: c.now,
           suites: c.suites,
+          connectToken: c.connectToken,
         });
       }
       const s = opts.server;
       if (!s) throw new PetrelError('INVALID_CRYPTO_OPTIONS', 'secureCrypto has no server options');
-      return new ServerHandshake({ ...common, identity: s.identity, certificateChain: s.certificateChain, suites: s.suites });
+      return new ServerHandshake({ ...common, identity: s.identity, certificateChain: s.certificateChain, suites: s.suites, connectTokenPolicy: s.connectTokenPolicy });
     },
     initialProtectors(clientDcid, isClient) {
       return initialProtectors(provider, clientDcid, isClient, PETREL_PROFILE);

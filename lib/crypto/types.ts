@@ -4,6 +4,7 @@
  * The Node driver injects a node:crypto provider; the browser client (later) injects a pure-JS one;
  * `insecure` mode injects the plaintext session (lib/crypto/insecure.ts).
  */
+import type { ConnectTokenInfo } from './handshake/connect-token.js';
 
 /** Encryption levels, one per packet-number space (0-RTT shares the application space). */
 export type EncryptionLevel = 'initial' | 'handshake' | '0rtt' | '1rtt';
@@ -68,6 +69,13 @@ export interface HandshakeSession {
   readonly alpn: string | null;
   /** Server: the server name the client asked for (null if none or not received yet). */
   readonly peerServerName?: string | null;
+  /**
+   * Client: report 'connected' only once the server confirms the handshake (HANDSHAKE_DONE), because the
+   * server checks something after the client Finished (a connect token) that may still refuse it.
+   */
+  readonly confirmBeforeConnected?: boolean;
+  /** Server: the verified connect token's contents once the handshake is complete (null if none). */
+  readonly connectToken?: ConnectTokenInfo | null;
   /** Next-generation 1-RTT protectors for a key update (RFC 9001 §6), or null when the session cannot update. */
   nextOneRttKeys?(): { read: PacketProtector; write: PacketProtector } | null;
 }

@@ -281,6 +281,13 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
         BAD_FINISHED: 51,
         INTERNAL_ERROR: 80,
         NO_COMMON_ALPN: 120,
+        CONNECT_TOKEN_MISSING: 116,
+        CONNECT_TOKEN_MALFORMED: 50,
+        CONNECT_TOKEN_UNTRUSTED: 48,
+        CONNECT_TOKEN_EXPIRED: 45,
+        CONNECT_TOKEN_WRONG_SERVER: 46,
+        CONNECT_TOKEN_REUSED: 49,
+        CONNECT_TOKEN_STORE_FULL: 49,
       });
     });
 

@@ -21,6 +21,13 @@ export const HANDSHAKE_ALERTS = {
   BAD_FINISHED: 51, // decrypt_error: Finished
   INTERNAL_ERROR: 80, // internal_error
   NO_COMMON_ALPN: 120, // no_application_protocol
+  CONNECT_TOKEN_MISSING: 116, // certificate_required: the server requires a connect token
+  CONNECT_TOKEN_MALFORMED: 50, // decode_error
+  CONNECT_TOKEN_UNTRUSTED: 48, // unknown_ca: not signed by a trusted backend key
+  CONNECT_TOKEN_EXPIRED: 45, // certificate_expired
+  CONNECT_TOKEN_WRONG_SERVER: 46, // certificate_unknown: for another server
+  CONNECT_TOKEN_REUSED: 49, // access_denied: used more often than the server allows
+  CONNECT_TOKEN_STORE_FULL: 49, // access_denied: the seen-token store is full of live ids (fails closed)
 } as const;
 
 export type HandshakeReason = keyof typeof HANDSHAKE_ALERTS;

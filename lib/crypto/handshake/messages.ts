@@ -18,6 +18,10 @@ export const HandshakeType = {
   CERTIFICATE: 11,
   CERTIFICATE_VERIFY: 15,
   FINISHED: 20,
+  /** Petrel's own: the client's connect token, at the handshake level just before its Finished. */
+  CONNECT_TOKEN: 30,
+  /** Petrel's own: the server requires a connect token (empty body), between EncryptedExtensions and Certificate. */
+  CONNECT_TOKEN_REQUEST: 31,
 } as const;
 
 /** Suite code points: TLS 1.3's (RFC 8446 §B.4). */

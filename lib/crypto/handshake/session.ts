@@ -30,6 +30,7 @@ import {
 import { protectorsFromSecret, type AeadPacketProtector } from '../packet-protection.js';
 import { CIPHER_SUITES, type CipherSuite, type CryptoProvider, type KeyPair } from '../provider.js';
 import type { EncryptionLevel, HandshakeError, HandshakeSession, KeyInstall, PacketProtector } from '../types.js';
+import { CONNECT_TOKEN_MAX_SIZE, type ConnectTokenInfo, type ConnectTokenPolicy } from './connect-token.js';
 import { fail, HandshakeFailure, handshakeErrorCode } from './errors.js';
 import { decodeCertificate as decodeCertificateBytes, SignatureContext, signWithContext, verifyServerIdentity, verifyWithContext } from './identity.js';
 import {
@@ -45,6 +46,7 @@ import {
   encodeEncryptedExtensions,
   encodeFinished,
   encodeServerHello,
+  frameMessage,
   HandshakeType,
   LIMITS,
   MessageBuffer,
@@ -88,6 +90,8 @@ export interface ClientSessionOptions extends CommonOptions {
   trustedCAs?: readonly Uint8Array[];
   /** Current time in ms since the Unix epoch, for certificate validity. */
   now: () => number;
+  /** A backend-minted connect token (mintConnectToken), sent encrypted just before the client Finished. */
+  connectToken?: Uint8Array;
 }
 
 export interface ServerSessionOptions extends CommonOptions {
@@ -95,6 +99,8 @@ export interface ServerSessionOptions extends CommonOptions {
   identity: KeyPair;
   /** Encoded certificates for identity.publicKey, leaf first (see issueCertificate). Empty/absent for pinning. */
   certificateChain?: readonly Uint8Array[];
+  /** Require a connect token from every client, checked by this (server-wide) policy. */
+  connectTokenPolicy?: ConnectTokenPolicy;
 }
 
 function invalid(message: string): never {
@@ -191,7 +197,7 @@ abstract class SecureHandshake implements HandshakeSession {
   }
 
   /** The message type and level expected next, or null when no message may arrive. */
-  protected abstract expected(): { type: number; level: EncryptionLevel } | null;
+  protected abstract expected(): { type: number; level: EncryptionLevel; alt?: number } | null;
   protected abstract onMessage(m: RawMessage): void;
 
   abstract start(): void;
@@ -209,7 +215,7 @@ abstract class SecureHandshake implements HandshakeSession {
       this.inbox.push(data);
       for (let m = this.inbox.next(); m; m = this.inbox.next()) {
         const now = this.expected();
-        if (now === null || m.type !== now.type) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
+        if (now === null || (m.type !== now.type && m.type !== now.alt)) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
         this.onMessage(m);
         const after = this.expected();
         if (this.inbox.pending > 0 && (after === null || after.level !== now.level)) {
@@ -343,11 +349,11 @@ abstract class SecureHandshake implements HandshakeSession {
 
 type ClientState = 'idle' | 'server_hello' | 'encrypted_extensions' | 'certificate' | 'certificate_verify' | 'finished' | 'done';
 
-const CLIENT_EXPECTS: Record<ClientState, { type: number; level: EncryptionLevel } | null> = {
+const CLIENT_EXPECTS: Record<ClientState, { type: number; level: EncryptionLevel; alt?: number } | null> = {
   idle: null,
   server_hello: { type: HandshakeType.SERVER_HELLO, level: 'initial' },
   encrypted_extensions: { type: HandshakeType.ENCRYPTED_EXTENSIONS, level: 'handshake' },
-  certificate: { type: HandshakeType.CERTIFICATE, level: 'handshake' },
+  certificate: { type: HandshakeType.CERTIFICATE, level: 'handshake', alt: HandshakeType.CONNECT_TOKEN_REQUEST },
   certificate_verify: { type: HandshakeType.CERTIFICATE_VERIFY, level: 'handshake' },
   finished: { type: HandshakeType.FINISHED, level: 'handshake' },
   done: null,
@@ -363,6 +369,7 @@ export class ClientHandshake extends SecureHandshake {
   private serverKey: Uint8Array | null = null;
   private pendingAlpn = '';
   private pendingParams: Uint8Array | null = null;
+  private tokenRequested = false;
 
   constructor(opts: ClientSessionOptions) {
     super(opts);
@@ -371,10 +378,18 @@ export class ClientHandshake extends SecureHandshake {
     if (new TextEncoder().encode(opts.serverName).length > LIMITS.serverName) invalid('server name too long');
     if (opts.serverKey !== undefined && opts.serverKey.length !== 32) invalid('serverKey must be a 32-byte Ed25519 public key');
     for (const ca of opts.trustedCAs ?? []) if (ca.length !== 32) invalid('each trusted CA must be a 32-byte Ed25519 public key');
+    if (opts.connectToken !== undefined && (opts.connectToken.length === 0 || opts.connectToken.length > CONNECT_TOKEN_MAX_SIZE)) {
+      invalid(`connectToken must be 1..${CONNECT_TOKEN_MAX_SIZE} bytes`);
+    }
     if (opts.serverKey === undefined && (opts.trustedCAs ?? []).length === 0) {
       invalid('a client needs serverKey (pinned) or trustedCAs to authenticate the server');
     }
     this.opts = opts;
+  }
+
+  /** The server asked for a connect token, so it may still refuse after our Finished: connect() waits for its HANDSHAKE_DONE. */
+  get confirmBeforeConnected(): boolean {
+    return this.tokenRequested;
   }
 
   /** The server's identity key, once the handshake has completed. */
@@ -401,8 +416,9 @@ export class ClientHandshake extends SecureHandshake {
     this.state = 'server_hello';
   }
 
-  protected expected(): { type: number; level: EncryptionLevel } | null {
-    return CLIENT_EXPECTS[this.state];
+  protected expected(): { type: number; level: EncryptionLevel; alt?: number } | null {
+    const e = CLIENT_EXPECTS[this.state];
+    return this.tokenRequested && e?.alt !== undefined ? { type: e.type, level: e.level } : e;
   }
 
   protected onMessage(m: RawMessage): void {
@@ -435,6 +451,12 @@ export class ClientHandshake extends SecureHandshake {
         return;
       }
       case 'certificate': {
+        if (m.type === HandshakeType.CONNECT_TOKEN_REQUEST) {
+          if (m.body.length !== 0) fail('DECODE_ERROR', 'ConnectTokenRequest has an empty body');
+          this.tokenRequested = true; // acted on once the server is authenticated
+          this.transcript.add(m.raw);
+          return;
+        }
         const cert = decodeCertificate(m.body);
         verifyServerIdentity(p, cert.publicKey, cert.chain, {
           serverKey: this.opts.serverKey,
@@ -465,7 +487,12 @@ export class ClientHandshake extends SecureHandshake {
         this.transcript.add(m.raw);
         const serverFinishedHash = this.transcript.hash();
         const keys = this.deriveOneRtt(serverFinishedHash);
-        this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), serverFinishedHash)));
+        // Only now is the request authenticated (CertificateVerify covered it). A client without a token
+        // fails here rather than learn it a round trip later.
+        if (this.tokenRequested && !this.opts.connectToken) fail('CONNECT_TOKEN_MISSING', 'the server requires a connect token and none was given');
+        // The token goes first so that the client Finished MAC covers it (spec §Connect tokens).
+        if (this.tokenRequested) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN, this.opts.connectToken!));
+        this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), this.transcript.hash())));
         this.forgetHandshakeSecrets();
         this.install({ level: '1rtt', read: keys.readProtector, write: keys.writeProtector });
         // Only now is the server authenticated, so only now are its choices exposed.
@@ -487,8 +514,9 @@ export class ServerHandshake extends SecureHandshake {
   private readonly accepted: CipherSuite[];
   private state: 'client_hello' | 'finished' | 'done' = 'client_hello';
   private clientFinishedKey: Uint8Array | null = null;
-  private serverFinishedHash: Uint8Array | null = null;
   private clientServerName: string | null = null;
+  private tokenInfo: ConnectTokenInfo | null = null;
+  private tokenBytes: Uint8Array | null = null;
 
   constructor(opts: ServerSessionOptions) {
     super(opts);
@@ -513,19 +541,34 @@ export class ServerHandshake extends SecureHandshake {
     return this.clientServerName;
   }
 
+  /** The verified connect token's contents, once the client Finished has confirmed it (null otherwise). */
+  get connectToken(): ConnectTokenInfo | null {
+    return this.complete ? this.tokenInfo : null;
+  }
+
   start(): void {
     // The server speaks second.
   }
 
-  protected expected(): { type: number; level: EncryptionLevel } | null {
+  protected expected(): { type: number; level: EncryptionLevel; alt?: number } | null {
     if (this.state === 'client_hello') return { type: HandshakeType.CLIENT_HELLO, level: 'initial' };
-    if (this.state === 'finished') return { type: HandshakeType.FINISHED, level: 'handshake' };
+    // A client sends its token only when asked (ConnectTokenRequest), once, before its Finished.
+    if (this.state === 'finished') {
+      const alt = this.opts.connectTokenPolicy && !this.tokenBytes ? HandshakeType.CONNECT_TOKEN : undefined;
+      return { type: HandshakeType.FINISHED, level: 'handshake', alt };
+    }
     return null;
   }
 
   protected onMessage(m: RawMessage): void {
     if (this.state === 'client_hello') this.onClientHello(m);
+    else if (m.type === HandshakeType.CONNECT_TOKEN) this.onConnectToken(m);
     else this.onClientFinished(m);
+  }
+
+  private onConnectToken(m: RawMessage): void {
+    this.tokenBytes = m.body.slice();
+    this.transcript.add(m.raw);
   }
 
   private chooseAlpn(offered: readonly string[]): string {
@@ -553,15 +596,15 @@ export class ServerHandshake extends SecureHandshake {
     this.deriveHandshakeKeys(shared);
 
     this.send('handshake', encodeEncryptedExtensions({ alpn, transportParameters: this.opts.transportParameters, offeredSuites: ch.suites }));
+    if (this.opts.connectTokenPolicy) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN_REQUEST, new Uint8Array(0)));
     this.send('handshake', encodeCertificate({ publicKey: this.opts.identity.publicKey, chain: [...(this.opts.certificateChain ?? [])] }));
     const signature = signWithContext(p, this.opts.identity.privateKey, SignatureContext.SERVER_CERTIFICATE_VERIFY, this.transcript.hash());
     this.send('handshake', encodeCertificateVerify(signature));
     const secrets = this.handshakeSecrets!;
     this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.server, PREFIX), this.transcript.hash())));
 
-    this.serverFinishedHash = this.transcript.hash();
     this.clientFinishedKey = finishedKey(p, secrets.client, PREFIX);
-    const keys = this.deriveOneRtt(this.serverFinishedHash);
+    const keys = this.deriveOneRtt(this.transcript.hash());
     // 0.5-RTT: the server may send 1-RTT data once its Finished is out; it reads 1-RTT only after the client's.
     this.install({ level: '1rtt', write: keys.writeProtector });
     this.protocol = alpn;
@@ -571,8 +614,14 @@ export class ServerHandshake extends SecureHandshake {
 
   private onClientFinished(m: RawMessage): void {
     const received = decodeFinished(m.body);
-    if (!verifyFinished(this.provider, this.clientFinishedKey!, this.serverFinishedHash!, received)) {
+    if (!verifyFinished(this.provider, this.clientFinishedKey!, this.transcript.hash(), received)) {
       fail('BAD_FINISHED', 'client Finished does not match this handshake');
+    }
+    // Checked only once the Finished has bound the token to this handshake, so a bad flight uses up nothing.
+    const policy = this.opts.connectTokenPolicy;
+    if (policy) {
+      if (!this.tokenBytes) fail('CONNECT_TOKEN_MISSING', 'this server requires a connect token');
+      this.tokenInfo = policy.verify(this.tokenBytes);
     }
     this.transcript.add(m.raw);
     this.clientFinishedKey!.fill(0);
