@@ -74,7 +74,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const alpn = str('--alpn');
-    results = await runServerCases({ host, port: Number(m[2]), serverKey: str('--server-key'), insecure, alpn: alpn ? [alpn] : undefined, filter, onResult });
+    results = await runServerCases({
+      host,
+      port: Number(m[2]),
+      serverKey: str('--server-key'),
+      insecure,
+      alpn: alpn ? [alpn] : undefined,
+      filter,
+      onResult,
+    });
   } else if (str('--client')) {
     target = str('--client')!;
     results = await runClientCases({ command: target, insecure, filter, onResult });

@@ -27,14 +27,18 @@ function printConversation(r: DemoResult): void {
   console.log(`  ${'#'.padStart(3)}  ${a.nick.padStart(7)}  ${b.nick.padStart(7)}  line`);
   for (const s of a.seen) {
     const tb = atB.get(s.line.id);
-    console.log(`  ${String(s.line.id).padStart(3)}  ${(s.t / 1000).toFixed(2).padStart(7)}  ${tb === undefined ? '      -' : (tb / 1000).toFixed(2).padStart(7)}  ${s.line.from}: ${s.line.text}`);
+    console.log(
+      `  ${String(s.line.id).padStart(3)}  ${(s.t / 1000).toFixed(2).padStart(7)}  ${tb === undefined ? '      -' : (tb / 1000).toFixed(2).padStart(7)}  ${s.line.from}: ${s.line.text}`,
+    );
   }
   const onlyB = b.seen.filter((s) => !a.seen.some((x) => x.line.id === s.line.id));
-  for (const s of onlyB) console.log(`  ${String(s.line.id).padStart(3)}        -  ${(s.t / 1000).toFixed(2).padStart(7)}  ${s.line.from}: ${s.line.text}`);
+  for (const s of onlyB) {
+    console.log(`  ${String(s.line.id).padStart(3)}        -  ${(s.t / 1000).toFixed(2).padStart(7)}  ${s.line.from}: ${s.line.text}`);
+  }
 }
 
 function printStats(r: DemoResult): void {
-  console.log('\nConnections (each client\'s own view, then the server\'s view of each):');
+  console.log("\nConnections (each client's own view, then the server's view of each):");
   for (const u of r.users) {
     const l = u.link;
     console.log(
@@ -43,7 +47,9 @@ function printStats(r: DemoResult): void {
     );
   }
   r.serverLinks.forEach((l) =>
-    console.log(`  server→${l.nick.padEnd(6)} rtt ${l.smoothedRtt.toFixed(1)} ms, packets sent ${l.packetsSent}, lost ${l.packetsLost} (${pct(l.packetsLost, l.packetsSent)} %), retransmitted ${l.packetsRetransmitted}`),
+    console.log(
+      `  server→${l.nick.padEnd(6)} rtt ${l.smoothedRtt.toFixed(1)} ms, packets sent ${l.packetsSent}, lost ${l.packetsLost} (${pct(l.packetsLost, l.packetsSent)} %), retransmitted ${l.packetsRetransmitted}`,
+    ),
   );
   const up = r.proxy.upstream;
   const down = r.proxy.downstream;
@@ -59,7 +65,9 @@ function printStats(r: DemoResult): void {
 async function main(): Promise<number> {
   const lines = Number(arg('lines') ?? 20);
   const out = arg('out') ?? 'demo-output';
-  console.log(`petrel demo: a chat server behind an impairment proxy (5 % loss each way, 60 ms RTT); alice and bob say ${lines} lines each, at once.`);
+  console.log(
+    `petrel demo: a chat server behind an impairment proxy (5 % loss each way, 60 ms RTT); alice and bob say ${lines} lines each, at once.`,
+  );
   rmSync(join(out, 'qlog'), { recursive: true, force: true }); // only this run's qlog in there
   const r = await runChatDemo({ lines, qlogDir: join(out, 'qlog') });
   printConversation(r);
@@ -69,15 +77,23 @@ async function main(): Promise<number> {
 
   // alice's qlog, and a picture of it.
   const dir = join(out, 'qlog');
-  const file = readdirSync(dir).filter((f) => f.endsWith('.sqlog')).map((f) => join(dir, f)).sort().at(-1);
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.sqlog'))
+    .map((f) => join(dir, f))
+    .sort()
+    .at(-1);
   if (file !== undefined) {
     const series = extractSeries(parseJsonSeq(readFileSync(file, 'utf8')).records);
     series.title = 'alice: chat through 5 % loss, 60 ms RTT';
     const svg = join(out, 'alice.svg');
     writeFileSync(svg, renderSvg(series));
-    console.log(`\nqlog: ${relative('.', file)} (open in https://qvis.quictools.info); plot: ${relative('.', svg)} (npx petrel qlog-plot FILE -o OUT.svg)`);
+    console.log(
+      `\nqlog: ${relative('.', file)} (open in https://qvis.quictools.info); plot: ${relative('.', svg)} (npx petrel qlog-plot FILE -o OUT.svg)`,
+    );
   }
-  console.log(`\n${r.verdict.ok ? 'OK' : 'FAILED'}: ${r.users.map((u) => `${u.nick} saw ${u.seen.length} lines`).join(', ')} in ${(r.elapsedMs / 1000).toFixed(1)} s`);
+  console.log(
+    `\n${r.verdict.ok ? 'OK' : 'FAILED'}: ${r.users.map((u) => `${u.nick} saw ${u.seen.length} lines`).join(', ')} in ${(r.elapsedMs / 1000).toFixed(1)} s`,
+  );
   return r.verdict.ok ? 0 : 1;
 }
 

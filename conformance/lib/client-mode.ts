@@ -32,7 +32,10 @@ class Relay {
   private readonly t0 = Date.now();
   versionNegotiation = false;
 
-  constructor(private readonly serverPort: number, private readonly log: WireLog) {}
+  constructor(
+    private readonly serverPort: number,
+    private readonly log: WireLog,
+  ) {}
 
   async start(): Promise<number> {
     this.sock = createSocket('udp4');
@@ -117,13 +120,15 @@ const CLIENT_CASES: ClientCase[] = [
     judge({ relay }) {
       const bad = relay.fromClient.filter((d) => !verifyChecksum(d.bytes, d.bytes.length, crc)).length;
       if (relay.fromClient.length === 0) return { verdict: 'FAIL', detail: 'the client sent nothing' };
-      return bad === 0 ? { verdict: 'PASS', detail: `${relay.fromClient.length} datagrams, all with a valid CRC` } : { verdict: 'FAIL', detail: `${bad} datagram(s) with a bad CRC` };
+      return bad === 0
+        ? { verdict: 'PASS', detail: `${relay.fromClient.length} datagrams, all with a valid CRC` }
+        : { verdict: 'FAIL', detail: `${bad} datagram(s) with a bad CRC` };
     },
   },
   {
     id: 'handshake/handshake-flow/client-1',
     spec: { file: 'handshake.md', section: 'Handshake flow' },
-    requirement: 'Petrel\'s secure handshake is TLS 1.3\'s full handshake (RFC 8446 §2) as QUIC carries it (RFC 9001)',
+    requirement: "Petrel's secure handshake is TLS 1.3's full handshake (RFC 8446 §2) as QUIC carries it (RFC 9001)",
     judge({ exit, accepted }) {
       if (exit === 0 && accepted > 0) return { verdict: 'PASS', detail: 'handshake completed and the stream echo matched' };
       return { verdict: 'FAIL', detail: `client exit ${exit}, ${accepted} connection(s) accepted by the runner's server` };
@@ -132,7 +137,8 @@ const CLIENT_CASES: ClientCase[] = [
   {
     id: 'transport/version-negotiation/client-1',
     spec: { file: 'transport.md', section: 'Version negotiation' },
-    requirement: 'A client that receives Version Negotiation before it has authenticated any long-header packet from the server ends the attempt at once with UNSUPPORTED_VERSION',
+    requirement:
+      'A client that receives Version Negotiation before it has authenticated any long-header packet from the server ends the attempt at once with UNSUPPORTED_VERSION',
     versionNegotiation: true,
     judge({ exit, relay, durationMs }) {
       if (exit === 0) return { verdict: 'FAIL', detail: 'the client reported success against a server that speaks no common version' };
@@ -197,7 +203,10 @@ export async function runClientCases(opts: ClientRunOptions): Promise<CaseResult
       relay = new Relay(server.address().port, log);
       relay.versionNegotiation = c.versionNegotiation === true;
       relayPort.value = await relay.start();
-      const cmd = opts.command.replaceAll('{host}', '127.0.0.1').replaceAll('{port}', String(relayPort.value)).replaceAll('{key}', identity.fingerprint);
+      const cmd = opts.command
+        .replaceAll('{host}', '127.0.0.1')
+        .replaceAll('{port}', String(relayPort.value))
+        .replaceAll('{key}', identity.fingerprint);
       const exit = await runCommand(cmd, opts.timeoutMs ?? 15_000);
       if (exit === 127) outcome = { verdict: 'UNSUPPORTED', detail: 'the client command exited 127' };
       else outcome = c.judge({ exit, relay, accepted, durationMs: Date.now() - started });

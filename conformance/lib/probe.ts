@@ -237,7 +237,17 @@ export class Probe {
   buildPacket(
     space: SpaceName,
     frames: readonly Frame[],
-    o: { padTo?: number; noAck?: boolean; type?: Exclude<LongPacketType, 'retry'>; version?: number; token?: Uint8Array; reservedBits?: number; protector?: PacketProtector; pn?: number; rawPayload?: Uint8Array } = {},
+    o: {
+      padTo?: number;
+      noAck?: boolean;
+      type?: Exclude<LongPacketType, 'retry'>;
+      version?: number;
+      token?: Uint8Array;
+      reservedBits?: number;
+      protector?: PacketProtector;
+      pn?: number;
+      rawPayload?: Uint8Array;
+    } = {},
   ): Uint8Array {
     const sp = this.spaces[space];
     const protector = o.protector ?? sp.write;
@@ -414,7 +424,11 @@ export class Probe {
     const d: ReceivedDatagram = { time: this.elapsed(), bytes, crcOk, packets: [] };
     this.datagrams.push(d);
     if (crcOk) this.parse(d);
-    this.opts.log?.received(d.time, bytes, d.packets.map((p) => `${p.space}${p.frames ? ':' + p.frames.map((f) => f.type).join(',') : ''}`).join(' | '));
+    this.opts.log?.received(
+      d.time,
+      bytes,
+      d.packets.map((p) => `${p.space}${p.frames ? ':' + p.frames.map((f) => f.type).join(',') : ''}`).join(' | '),
+    );
     // Answer the handshake only once handshake() was asked for (and never for a silent client).
     if (this.session && this.handshaking && this.opts.autoRespond !== false) this.flushCrypto();
     for (const w of this.waiters.slice()) w();

@@ -40,7 +40,10 @@ const esc = (s: string): string => s.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;',
 export function toJUnit(results: readonly CaseResult[], target: string): string {
   const bySpec = new Map<string, CaseResult[]>();
   for (const r of results) bySpec.set(r.spec.file, [...(bySpec.get(r.spec.file) ?? []), r]);
-  const out = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="petrel-conformance" tests="${results.length}" failures="${counts(results).FAIL}">`];
+  const out = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="petrel-conformance" tests="${results.length}" failures="${counts(results).FAIL}">`,
+  ];
   for (const [file, rs] of bySpec) {
     const fails = rs.filter((r) => r.verdict === 'FAIL').length;
     const skipped = rs.filter((r) => r.verdict === 'UNSUPPORTED').length;

@@ -83,14 +83,25 @@ async function runOne(c: Case, opts: ServerRunOptions, crypto: () => CryptoConfi
     serverName: opts.serverName,
     log,
     async probe(o: Partial<ProbeOptions> = {}) {
-      const p = new Probe({ host: opts.host, port: opts.port, crypto: crypto(), alpn: opts.alpn, serverName: opts.serverName, log, retryIntegrity, ...o });
+      const p = new Probe({
+        host: opts.host,
+        port: opts.port,
+        crypto: crypto(),
+        alpn: opts.alpn,
+        serverName: opts.serverName,
+        log,
+        retryIntegrity,
+        ...o,
+      });
       probes.push(p);
       await p.open();
       return p;
     },
     async connected(o: Partial<ProbeOptions> = {}) {
       const p = await ctx.probe(o);
-      if (!(await p.handshake(3000))) throw new Unsupported(`could not complete a handshake${p.peerClose ? ` (closed 0x${p.peerClose.errorCode.toString(16)})` : ''}`);
+      if (!(await p.handshake(3000))) {
+        throw new Unsupported(`could not complete a handshake${p.peerClose ? ` (closed 0x${p.peerClose.errorCode.toString(16)})` : ''}`);
+      }
       return p;
     },
   };

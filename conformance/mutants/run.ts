@@ -37,7 +37,11 @@ export function buildMutant(m: Mutant, root = ROOT): string {
 }
 
 /** Starts serve.ts from `dir`; resolves with its port and fingerprint. */
-export function startServer(dir: string, insecure: boolean, extra: readonly string[] = []): Promise<{ child: ChildProcess; port: number; fingerprint: string }> {
+export function startServer(
+  dir: string,
+  insecure: boolean,
+  extra: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number; fingerprint: string }> {
   return new Promise((res, rej) => {
     const args = ['--import', 'tsx', join(dir, 'conformance', 'mutants', 'serve.ts')];
     if (insecure) args.push('--insecure');

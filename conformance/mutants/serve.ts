@@ -10,7 +10,13 @@ import { generateIdentity } from '../../lib/api/identity.js';
 const insecure = process.argv.includes('--insecure');
 const identity = generateIdentity();
 // --retry: every client must first echo a Retry token (the address-validation cases need one).
-const server = await listen({ host: '127.0.0.1', port: 0, identity, insecure, ...(process.argv.includes('--retry') ? { retry: 'always' as const } : {}) });
+const server = await listen({
+  host: '127.0.0.1',
+  port: 0,
+  identity,
+  insecure,
+  ...(process.argv.includes('--retry') ? { retry: 'always' as const } : {}),
+});
 server.on('connection', (conn) => {
   conn.on('stream', (s) => {
     s.on('error', () => undefined);

@@ -54,7 +54,19 @@ interface Args {
 }
 
 export function parseArgs(argv: readonly string[]): Args | string {
-  const a: Args = { serve: false, connect: null, host: '127.0.0.1', port: 4433, nick: null, room: 'lobby', key: null, identity: null, insecure: false, qlog: null, history: 50 };
+  const a: Args = {
+    serve: false,
+    connect: null,
+    host: '127.0.0.1',
+    port: 4433,
+    nick: null,
+    room: 'lobby',
+    key: null,
+    identity: null,
+    insecure: false,
+    qlog: null,
+    history: 50,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -134,15 +146,28 @@ function loadIdentity(file: string | null): Identity {
 
 async function serve(a: Args, io: CliIO): Promise<number> {
   const identity = a.insecure ? undefined : loadIdentity(a.identity);
-  const server = await ChatServer.start({ host: a.host, port: a.port, identity, insecure: a.insecure, historySize: a.history, ...(a.qlog ? { qlog: a.qlog } : {}) });
+  const server = await ChatServer.start({
+    host: a.host,
+    port: a.port,
+    identity,
+    insecure: a.insecure,
+    historySize: a.history,
+    ...(a.qlog ? { qlog: a.qlog } : {}),
+  });
   const { host, port } = server.address();
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   io.out.write(`chat server on ${host}:${port} (UDP)${identity ? `, key ${identity.fingerprint}` : ' (insecure)'}\n`);
-  io.out.write(`join it with:  npm run chat -- --connect ${shown}:${port} --nick NAME ${identity ? `--key ${identity.fingerprint}` : '--insecure'}\n`);
-  io.out.write(`through a lossy link:  npx petrel impair --listen 127.0.0.1:9000 --target ${shown}:${port} --loss 5% --delay 30ms  (then --connect 127.0.0.1:9000)\n`);
+  io.out.write(
+    `join it with:  npm run chat -- --connect ${shown}:${port} --nick NAME ${identity ? `--key ${identity.fingerprint}` : '--insecure'}\n`,
+  );
+  io.out.write(
+    `through a lossy link:  npx petrel impair --listen 127.0.0.1:9000 --target ${shown}:${port} --loss 5% --delay 30ms  (then --connect 127.0.0.1:9000)\n`,
+  );
   const timer = setInterval(() => {
     const s = server.stats();
-    io.out.write(`[${new Date().toLocaleTimeString()}] ${s.members} online in ${s.rooms} room(s); ${s.lines} lines, ${s.typingRelayed} typing hints relayed, ${s.rejected} rejected\n`);
+    io.out.write(
+      `[${new Date().toLocaleTimeString()}] ${s.members} online in ${s.rooms} room(s); ${s.lines} lines, ${s.typingRelayed} typing hints relayed, ${s.rejected} rejected\n`,
+    );
   }, 60_000);
   timer.unref();
   await new Promise<void>((resolve) => {
@@ -175,7 +200,15 @@ async function client(a: Args, io: CliIO): Promise<number> {
   io.out.write(`connecting to ${target.host}:${target.port} as ${a.nick}…\n`);
   let chat: ChatClient;
   try {
-    chat = await ChatClient.connect({ host: target.host, port: target.port, nick: a.nick!, room: a.room, serverKey: a.key ?? undefined, insecure: a.insecure, ...(a.qlog ? { qlog: a.qlog } : {}) });
+    chat = await ChatClient.connect({
+      host: target.host,
+      port: target.port,
+      nick: a.nick!,
+      room: a.room,
+      serverKey: a.key ?? undefined,
+      insecure: a.insecure,
+      ...(a.qlog ? { qlog: a.qlog } : {}),
+    });
   } catch (e) {
     io.err.write(`chat: cannot join: ${(e as Error).message}\n`);
     return 1;
@@ -213,7 +246,9 @@ async function client(a: Args, io: CliIO): Promise<number> {
   welcome(chat.welcome ?? { room: chat.room, members: chat.members, history: [] }); // the one connect() waited for
   chat.on('welcome', welcome);
   chat.on('line', showLine);
-  chat.on('presence', (p) => show(`${DIM}${time(Date.now())} ${p.nick} ${p.event === 'join' ? 'joined' : 'left'} #${p.room} (${p.members.join(', ')})${RESET}`));
+  chat.on('presence', (p) =>
+    show(`${DIM}${time(Date.now())} ${p.nick} ${p.event === 'join' ? 'joined' : 'left'} #${p.room} (${p.members.join(', ')})${RESET}`),
+  );
   chat.on('typing', (t) => {
     typingUntil.set(t.nick, Date.now() + 3000);
     if (tty) {
@@ -264,7 +299,9 @@ async function client(a: Args, io: CliIO): Promise<number> {
       else if (cmd === '/who') chat.who();
       else if (cmd === '/stats') {
         const l = chat.link();
-        show(`${DIM}rtt smoothed ${l.smoothedRtt.toFixed(1)} ms, min ${l.minRtt.toFixed(1)} ms, latest ${l.latestRtt.toFixed(1)} ms; packets sent ${l.packetsSent}, lost ${l.packetsLost} (${(l.lossRate * 100).toFixed(2)}%), retransmitted ${l.packetsRetransmitted}${RESET}`);
+        show(
+          `${DIM}rtt smoothed ${l.smoothedRtt.toFixed(1)} ms, min ${l.minRtt.toFixed(1)} ms, latest ${l.latestRtt.toFixed(1)} ms; packets sent ${l.packetsSent}, lost ${l.packetsLost} (${(l.lossRate * 100).toFixed(2)}%), retransmitted ${l.packetsRetransmitted}${RESET}`,
+        );
       } else show(`${DIM}commands: /join ROOM, /who, /stats, /quit${RESET}`);
     } else {
       try {

@@ -96,7 +96,10 @@ const hashOf = (lines: ReadonlyArray<{ seq: number; text: string }>): string => 
 };
 
 /** Checks what each user saw against what every user said. Pure, so tests can feed it broken transcripts. */
-export function verify(said: ReadonlyMap<string, ReadonlyArray<{ seq: number; text: string }>>, views: ReadonlyArray<{ nick: string; seen: ReadonlyArray<{ line: ChatLine }> }>): Verdict {
+export function verify(
+  said: ReadonlyMap<string, ReadonlyArray<{ seq: number; text: string }>>,
+  views: ReadonlyArray<{ nick: string; seen: ReadonlyArray<{ line: ChatLine }> }>,
+): Verdict {
   const checks: string[] = [];
   let ok = true;
   const total = [...said.values()].reduce((n, l) => n + l.length, 0);
@@ -109,13 +112,17 @@ export function verify(said: ReadonlyMap<string, ReadonlyArray<{ seq: number; te
       const sameHash = hashOf(got) === hashOf(lines);
       const good = got.length === lines.length && inOrder && sameHash;
       ok &&= good;
-      const why = good ? '' : ` (got ${got.length}, seqs ${seqs.slice(0, 12).join(',')}${seqs.length > 12 ? ',…' : ''}${sameHash ? '' : ', hash differs'})`;
+      const why = good
+        ? ''
+        : ` (got ${got.length}, seqs ${seqs.slice(0, 12).join(',')}${seqs.length > 12 ? ',…' : ''}${sameHash ? '' : ', hash differs'})`;
       checks.push(`${good ? 'ok  ' : 'FAIL'} ${v.nick} saw ${sender}'s ${lines.length} lines exactly once, in order, same SHA-256${why}`);
     }
     const ids = v.seen.map((s) => s.line.id);
     const consecutive = ids.length === total && ids.every((id, i) => id === i + 1);
     ok &&= consecutive;
-    checks.push(`${consecutive ? 'ok  ' : 'FAIL'} ${v.nick} saw room lines #1..#${total} without a gap or repeat${consecutive ? '' : ` (got ${ids.length})`}`);
+    checks.push(
+      `${consecutive ? 'ok  ' : 'FAIL'} ${v.nick} saw room lines #1..#${total} without a gap or repeat${consecutive ? '' : ` (got ${ids.length})`}`,
+    );
     roomOrder.push(v.seen.map((s) => `${s.line.id}:${s.line.from}:${s.line.seq}`).join(' '));
   }
   const same = roomOrder.every((o) => o === roomOrder[0]);
@@ -194,7 +201,13 @@ export async function runChatDemo(o: DemoOptions = {}): Promise<DemoResult> {
     }
     const serverLinks = server.members().map(({ nick, conn }) => {
       const s = conn.stats();
-      return { nick, smoothedRtt: s.smoothedRtt, packetsSent: s.packetsSent, packetsLost: s.packetsLost, packetsRetransmitted: s.packetsRetransmitted };
+      return {
+        nick,
+        smoothedRtt: s.smoothedRtt,
+        packetsSent: s.packetsSent,
+        packetsLost: s.packetsLost,
+        packetsRetransmitted: s.packetsRetransmitted,
+      };
     });
     const st = server.stats();
     const verdict = verify(said, reports);

@@ -29,10 +29,7 @@ export interface ChatLine {
 }
 
 export type ClientMessage =
-  | { t: 'hello'; nick: string; room: string }
-  | { t: 'say'; seq: number; text: string }
-  | { t: 'join'; room: string }
-  | { t: 'who' };
+  { t: 'hello'; nick: string; room: string } | { t: 'say'; seq: number; text: string } | { t: 'join'; room: string } | { t: 'who' };
 
 export type ServerMessage =
   | { t: 'welcome'; nick: string; room: string; members: string[]; history: ChatLine[] }

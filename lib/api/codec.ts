@@ -60,7 +60,7 @@ export function scanMsgpack(b: Uint8Array, maxDepth: number): void {
   const ext = (len: number): void => {
     need(1 + len);
     const type = b[pos]!;
-    if (type !== 0xff && type !== 0x00) throw decodeError(`MessagePack extension type ${type << 24 >> 24} not accepted`);
+    if (type !== 0xff && type !== 0x00) throw decodeError(`MessagePack extension type ${(type << 24) >> 24} not accepted`);
     pos += 1 + len;
   };
   for (;;) {

@@ -28,13 +28,17 @@ export interface MintConnectTokenOptions {
 /** Signs a connect token. Throws PetrelError INVALID_CONNECT_TOKEN on out-of-range fields. */
 export function mintConnectToken(o: MintConnectTokenOptions): Uint8Array {
   const provider = o.provider ?? nodeCryptoProvider;
-  return encodeConnectToken(provider, { publicKey: o.backendKey.publicKey, privateKey: o.backendKey.privateKey }, {
-    tokenId: o.tokenId ?? provider.randomBytes(16),
-    clientId: o.clientId,
-    expiresAt: o.expiresAt,
-    serverAddresses: [...o.serverAddresses],
-    userData: o.userData ?? new Uint8Array(0),
-  });
+  return encodeConnectToken(
+    provider,
+    { publicKey: o.backendKey.publicKey, privateKey: o.backendKey.privateKey },
+    {
+      tokenId: o.tokenId ?? provider.randomBytes(16),
+      clientId: o.clientId,
+      expiresAt: o.expiresAt,
+      serverAddresses: [...o.serverAddresses],
+      userData: o.userData ?? new Uint8Array(0),
+    },
+  );
 }
 
 /** listen({ requireConnectToken }): which backends to trust and how often one token may be used. */

@@ -48,7 +48,10 @@ export function handshakeError(info: CloseInfo): PetrelError {
     return new PetrelError('HANDSHAKE_FAILED', `handshake failed: ${transportErrorName(info.errorCode)}${info.reason ? ` (${info.reason})` : ''}`);
   }
   const what = info.application ? `application code ${info.errorCode}` : transportErrorName(info.errorCode);
-  return new PetrelError(info.application ? 'CONNECTION_CLOSED' : transportErrorName(info.errorCode), `closed during the handshake: ${what}${info.reason ? ` (${info.reason})` : ''}`);
+  return new PetrelError(
+    info.application ? 'CONNECTION_CLOSED' : transportErrorName(info.errorCode),
+    `closed during the handshake: ${what}${info.reason ? ` (${info.reason})` : ''}`,
+  );
 }
 
 async function resolveHost(host: string, signal: AbortSignal | undefined): Promise<{ address: string; family: 4 | 6 }> {
@@ -276,7 +279,10 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
 
   onTimeout(now: number): void {
     if (this.connectDeadline !== null && now >= this.connectDeadline) {
-      this.fail(new PetrelError('CONNECT_TIMEOUT', `no handshake with ${this.target} within ${this.options.timeout ?? DEFAULT_CONNECT_TIMEOUT} ms`), true);
+      this.fail(
+        new PetrelError('CONNECT_TIMEOUT', `no handshake with ${this.target} within ${this.options.timeout ?? DEFAULT_CONNECT_TIMEOUT} ms`),
+        true,
+      );
       return;
     }
     if (this.layerDeadline !== null && now >= this.layerDeadline) this.pc.handleTimeout(now);
@@ -290,7 +296,13 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
 
   onRefused(): void {
     if (this.settle) {
-      this.fail(new PetrelError('CONNECTION_REFUSED', `${this.target} refused (${this.pc.transport === 'udp' ? 'ICMP port unreachable' : 'websocket closed'})`), false);
+      this.fail(
+        new PetrelError(
+          'CONNECTION_REFUSED',
+          `${this.target} refused (${this.pc.transport === 'udp' ? 'ICMP port unreachable' : 'websocket closed'})`,
+        ),
+        false,
+      );
       return;
     }
     // The peer's port is closed: nobody holds this connection's state any more.

@@ -108,7 +108,12 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   private unclaimedCount = 0;
   private unclaimedBytes = 0;
   private unclaimedDropped = 0;
-  private readonly openWaiters: Array<{ bidi: boolean; priority: OpenStreamOptions['priority']; resolve: (s: PetrelStream) => void; reject: (e: Error) => void }> = [];
+  private readonly openWaiters: Array<{
+    bidi: boolean;
+    priority: OpenStreamOptions['priority'];
+    resolve: (s: PetrelStream) => void;
+    reject: (e: Error) => void;
+  }> = [];
   private result: CloseResult | null = null;
   private resolveClosed!: (r: CloseResult) => void;
   private resolveEnded!: () => void;
@@ -184,7 +189,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   }
 
   private serviceOpenWaiters(bidi: boolean): void {
-    for (let i = 0; i < this.openWaiters.length; ) {
+    for (let i = 0; i < this.openWaiters.length;) {
       const w = this.openWaiters[i]!;
       if (w.bidi !== bidi) {
         i++;

@@ -26,7 +26,14 @@ export type CryptoRequest =
       /** The bound "host:port", read when a token is checked (the socket is bound after the config is built). */
       boundAddress?: () => string;
     }
-  | { role: 'client'; insecure?: boolean; serverKey?: TrustAnchor; trustedCAs?: readonly TrustAnchor[]; serverName?: string; connectToken?: Uint8Array };
+  | {
+      role: 'client';
+      insecure?: boolean;
+      serverKey?: TrustAnchor;
+      trustedCAs?: readonly TrustAnchor[];
+      serverName?: string;
+      connectToken?: Uint8Array;
+    };
 
 /** A trust anchor as the 32 raw key bytes. */
 function anchorKey(a: TrustAnchor, what: string): Uint8Array {

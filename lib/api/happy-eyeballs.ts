@@ -42,12 +42,16 @@ export function forgetTransports(): void {
 }
 
 export function connectAuto(o: ConnectOptions, attempt: (o: ConnectOptions) => Promise<PetrelConnection>): Promise<PetrelConnection> {
-  if (typeof o.url !== 'string') return Promise.reject(new PetrelError('INVALID_OPTION', "transport 'auto' needs url (the server's WebSocket URL) as well as host and port"));
+  if (typeof o.url !== 'string') {
+    return Promise.reject(new PetrelError('INVALID_OPTION', "transport 'auto' needs url (the server's WebSocket URL) as well as host and port"));
+  }
   if (typeof o.host !== 'string' || o.host === '' || typeof o.port !== 'number') {
     return Promise.reject(new PetrelError('INVALID_OPTION', "transport 'auto' needs host and port (the server's UDP address) as well as url"));
   }
   const delay = o.happyEyeballsDelay ?? DEFAULT_HAPPY_EYEBALLS_DELAY;
-  if (typeof delay !== 'number' || !(delay >= 0)) return Promise.reject(new PetrelError('INVALID_OPTION', 'happyEyeballsDelay must be a number >= 0'));
+  if (typeof delay !== 'number' || !(delay >= 0)) {
+    return Promise.reject(new PetrelError('INVALID_OPTION', 'happyEyeballsDelay must be a number >= 0'));
+  }
   const user = o.signal;
   if (user?.aborted) return Promise.reject(new PetrelError('ABORTED', 'connect aborted', { cause: user.reason }));
   const key = serverKey(o);

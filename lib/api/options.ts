@@ -145,7 +145,6 @@ export interface ConnectOptions extends TransportOptions {
   localPort?: number;
 }
 
-
 export function alpnList(alpn: string | readonly string[] | undefined): readonly string[] | undefined {
   if (alpn === undefined) return undefined;
   return typeof alpn === 'string' ? [alpn] : alpn;

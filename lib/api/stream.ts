@@ -108,14 +108,16 @@ export class PetrelStream extends Duplex {
    * the whole Duplex when the loop ends; here only an early `break`, `return` or throw out of the loop destroys it
    * (the peer sees STOP_SENDING / RESET_STREAM, as with Node's default). A read error still destroys it.
    */
-  override [Symbol.asyncIterator](): NodeJS.AsyncIterator<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- Readable's own signature
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Readable's own signature
+  override [Symbol.asyncIterator](): NodeJS.AsyncIterator<any> {
     const inner = this.iterator({ destroyOnReturn: false });
     let ended = false;
     const early = async (): Promise<void> => {
       await inner.return?.();
       if (!ended && !this.destroyed) this.destroy();
     };
-    const it: NodeJS.AsyncIterator<any> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const it: NodeJS.AsyncIterator<any> = {
       next: async () => {
         const r = await inner.next();
         if (r.done === true) ended = true;

@@ -306,7 +306,12 @@ export class BrowserConnection extends Emitter<BrowserConnectionEvents> implemen
   onTimeout(now: number): void {
     if (this.deadline !== null && now >= this.deadline) {
       this.core.close(TransportErrorCode.APPLICATION_ERROR, 'CONNECT_TIMEOUT: no handshake in time', false);
-      this.finish({ errorCode: TransportErrorCode.APPLICATION_ERROR, reason: 'CONNECT_TIMEOUT: no handshake in time', application: false, initiator: 'local' });
+      this.finish({
+        errorCode: TransportErrorCode.APPLICATION_ERROR,
+        reason: 'CONNECT_TIMEOUT: no handshake in time',
+        application: false,
+        initiator: 'local',
+      });
       return;
     }
     this.layer.handleTimeout(now);

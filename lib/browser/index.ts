@@ -53,12 +53,19 @@ function anchor(a: string | Uint8Array): Uint8Array {
 }
 
 function cryptoFor(o: BrowserConnectOptions, serverName: string | undefined): CryptoConfig {
-  if (o.insecure === true && o.connectToken !== undefined) throw new PetrelError('INVALID_OPTION', 'connect tokens need the secure handshake (not insecure: true)');
+  if (o.insecure === true && o.connectToken !== undefined) {
+    throw new PetrelError('INVALID_OPTION', 'connect tokens need the secure handshake (not insecure: true)');
+  }
   if (o.insecure === true) return insecureCrypto;
   const serverKey = o.serverKey === undefined ? undefined : anchor(o.serverKey);
   const trustedCAs = (o.trustedCAs ?? []).map(anchor);
-  if (serverKey === undefined && trustedCAs.length === 0) throw new PetrelError('SERVER_KEY_REQUIRED', 'serverKey or trustedCAs is required (or insecure: true)');
-  return secureCrypto({ provider: browserCryptoProvider, client: { serverKey, trustedCAs, serverName, now: () => Date.now(), connectToken: o.connectToken } });
+  if (serverKey === undefined && trustedCAs.length === 0) {
+    throw new PetrelError('SERVER_KEY_REQUIRED', 'serverKey or trustedCAs is required (or insecure: true)');
+  }
+  return secureCrypto({
+    provider: browserCryptoProvider,
+    client: { serverKey, trustedCAs, serverName, now: () => Date.now(), connectToken: o.connectToken },
+  });
 }
 
 /** Opens the browser's WebSocket; rejects with CONNECTION_REFUSED if it does not open. */

@@ -38,7 +38,16 @@ import {
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
 import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
-import { CHANNEL_DEFAULTS, type ChannelLayerEvent, type ChannelLayerOptions, type ChannelStats, type ChannelQueueState, type InChannel, type LayerSendOptions, type OutChannel } from './types.js';
+import {
+  CHANNEL_DEFAULTS,
+  type ChannelLayerEvent,
+  type ChannelLayerOptions,
+  type ChannelStats,
+  type ChannelQueueState,
+  type InChannel,
+  type LayerSendOptions,
+  type OutChannel,
+} from './types.js';
 import { UnreliableSender } from './unreliable-sender.js';
 
 export type { ChannelMode } from '../wire/channel.js';
@@ -49,7 +58,6 @@ type InStream =
   | { kind: 'raw' }
   | { kind: 'control'; parser: StreamMessageParser }
   | { kind: 'ordered' | 'unordered'; channelId: number; parser: StreamMessageParser; held: boolean };
-
 
 const RAW_PREAMBLE = new Uint8Array([0x00]);
 const RESERVED_CONTROL = -1;
@@ -699,7 +707,9 @@ export class ChannelLayer {
   /** One local channel's send queue (see ChannelQueueState). */
   private queueState(ch: OutChannel): ChannelQueueState {
     const now = this.lastNow;
-    if (ch.mode === 'unreliable' || ch.mode === 'unreliable-sequenced') return { name: ch.name, mode: ch.mode, ...this.unreliable.queueState(ch, now) };
+    if (ch.mode === 'unreliable' || ch.mode === 'unreliable-sequenced') {
+      return { name: ch.name, mode: ch.mode, ...this.unreliable.queueState(ch, now) };
+    }
     let bytes = 0;
     let oldest = Infinity;
     for (const m of ch.pending) bytes += m.length;

@@ -114,12 +114,26 @@ export class UnreliableSender {
     for (let i = 0; i < plan.count; i++) {
       const start = i * plan.fragmentSize;
       const piece = data.subarray(start, Math.min(data.length, start + plan.fragmentSize));
-      this.emitDatagram(ch, { kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } }, piece, opts, message, plan.count);
+      this.emitDatagram(
+        ch,
+        { kind: 'channel', channelId: ch.id, sequence, fragment: { messageId, index: i, count: plan.count } },
+        piece,
+        opts,
+        message,
+        plan.count,
+      );
       this.counters.fragmentsSent++;
     }
   }
 
-  private emitDatagram(ch: OutChannel, h: ChannelDatagramHeader, payload: Uint8Array, opts: { now: number; maxAge?: number }, message: number, count: number): void {
+  private emitDatagram(
+    ch: OutChannel,
+    h: ChannelDatagramHeader,
+    payload: Uint8Array,
+    opts: { now: number; maxAge?: number },
+    message: number,
+    count: number,
+  ): void {
     const w = this.writer.reset(this.scratch);
     encodeChannelDatagram(w, h, payload);
     const id = this.conn.sendDatagram(this.scratch.subarray(0, w.pos), ch.urgency, opts); // the core copies it

@@ -1,4 +1,12 @@
-export type { AckedPacketInfo, CongestionAlgorithm, CongestionConfig, CongestionController, DeliveryState, LostPacketInfo, RateSample } from './types.js';
+export type {
+  AckedPacketInfo,
+  CongestionAlgorithm,
+  CongestionConfig,
+  CongestionController,
+  DeliveryState,
+  LostPacketInfo,
+  RateSample,
+} from './types.js';
 export { NewReno, LOSS_REDUCTION_FACTOR, initialWindowBytes } from './new-reno.js';
 export { Cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C, cubicK, cubicWindow } from './cubic.js';
 export type { CubicConfig, CubicOptions } from './cubic.js';

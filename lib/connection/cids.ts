@@ -80,7 +80,11 @@ export class CidController {
     const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, MAX_ACTIVE_CIDS);
     if (!Array.isArray(res)) return { ...res, frameType: 0x18 };
     if (this.peer.retirePending.size > MAX_RETIRE_PENDING) {
-      return { code: TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, message: `${this.peer.retirePending.size} connection ids waiting to be retired`, frameType: 0x18 };
+      return {
+        code: TransportErrorCode.CONNECTION_ID_LIMIT_ERROR,
+        message: `${this.peer.retirePending.size} connection ids waiting to be retired`,
+        frameType: 0x18,
+      };
     }
     // Only an id that is active now has a token worth recognising: one retired on arrival registers nothing.
     this.onResetTokens?.(this.peer.isActive(seq) ? [token.slice()] : [], res);
@@ -106,7 +110,17 @@ export class CidController {
     for (const seq of this.local.pending) {
       const e = this.local.get(seq);
       if (!e) break;
-      if (!writeIfFits(w, { type: 'new_connection_id', sequence: seq, retirePriorTo: this.local.retirePriorTo, connectionId: e.cid, resetToken: e.token! })) break;
+      if (
+        !writeIfFits(w, {
+          type: 'new_connection_id',
+          sequence: seq,
+          retirePriorTo: this.local.retirePriorTo,
+          connectionId: e.cid,
+          resetToken: e.token!,
+        })
+      ) {
+        break;
+      }
       frames.push({ k: 'new_cid', seq, retirePriorTo: this.local.retirePriorTo, cid: e.cid });
       this.local.pending.delete(seq);
       wrote = true;

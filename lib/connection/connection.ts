@@ -92,7 +92,13 @@ export class Connection {
     const cc = createCongestionController(opts.congestionControl, { maxDatagramSize: BASE_DATAGRAM_SIZE });
     const pacer = new Pacer({ burstBytes: pacerBurstBytes(BASE_DATAGRAM_SIZE), quantum: 1 });
     const recovery = new Recovery<SentFrame[]>(
-      { initialRtt: opts.initialRtt, maxAckDelay: 0, isServer: !this.isClient, maxPtoPeriod: opts.idleTimeout > 0 ? opts.idleTimeout / PROBES_PER_IDLE : undefined, reliableCarrier: opts.reliableCarrier },
+      {
+        initialRtt: opts.initialRtt,
+        maxAckDelay: 0,
+        isServer: !this.isClient,
+        maxPtoPeriod: opts.idleTimeout > 0 ? opts.idleTimeout / PROBES_PER_IDLE : undefined,
+        reliableCarrier: opts.reliableCarrier,
+      },
       cc,
     );
     const initialKeys = init.crypto.initialProtectors(init.retrySourceCid ?? this.originalDcid, this.isClient);
@@ -140,7 +146,21 @@ export class Connection {
     if (this.isClient) handshake.initialKeysFor = (cid) => init.crypto.initialProtectors(cid, true);
     const keys = (this.keys = new KeyUpdate(ctx, session));
     for (const owner of [streams, datagrams, ack, cids, paths, handshake]) router.register(owner.sentFrameHandlers());
-    const builder = new PacketBuilder(ctx, { ack, close: closer, handshake, keys, paths, cids, streams, streamWriter, datagrams, mtu, timers, pacer, localCid: this.localCid });
+    const builder = new PacketBuilder(ctx, {
+      ack,
+      close: closer,
+      handshake,
+      keys,
+      paths,
+      cids,
+      streams,
+      streamWriter,
+      datagrams,
+      mtu,
+      timers,
+      pacer,
+      localCid: this.localCid,
+    });
     this.transmitter = new Transmitter(ctx, { builder, ack, close: closer, handshake, paths, mtu, timers, pacer });
     this.receiver = new Receiver(ctx, { ack, cids, close: closer, datagrams, handshake, keys, outcomes, paths, streams, timers });
     session.start();

@@ -48,7 +48,12 @@ export class Outcomes {
   onLossTimeout(now: number): void {
     const ctx = this.ctx;
     const res = ctx.recovery.onLossDetectionTimeout(now);
-    if (this.mtu.pmtud) this.mtu.feedBlackHoleDetector([], res.lost.filter((p) => p.space === APP));
+    if (this.mtu.pmtud) {
+      this.mtu.feedBlackHoleDetector(
+        [],
+        res.lost.filter((p) => p.space === APP),
+      );
+    }
     this.onLost(res.lost);
     if (res.probe) ctx.spaces[res.probe.space].probes = res.probe.count;
   }

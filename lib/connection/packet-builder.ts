@@ -241,7 +241,10 @@ export class PacketBuilder {
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     if (mtuProbe) ackEliciting = true;
-    ctx.recovery.onPacketSent({ pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames, isPmtuProbe: mtuProbe }, now);
+    ctx.recovery.onPacketSent(
+      { pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames, isPmtuProbe: mtuProbe },
+      now,
+    );
     if ((ctx.opts.pacing || ctx.opts.maxSendRate > 0) && (ackEliciting || padded)) d.pacer.onSend(now, size);
     if (ackEliciting) d.timers.onAckElicitingSent(id === APP, now);
     d.handshake.onPacketSent(id, now);

@@ -208,7 +208,10 @@ export class Paths {
       ctx.events.push({ type: 'path_changed', address: { ...prev.remote } });
       return;
     }
-    this.close.enterClosing({ errorCode: TransportErrorCode.NO_VIABLE_PATH, reason: 'path validation failed', application: false, initiator: 'local' }, now);
+    this.close.enterClosing(
+      { errorCode: TransportErrorCode.NO_VIABLE_PATH, reason: 'path validation failed', application: false, initiator: 'local' },
+      now,
+    );
   }
 
   /** The challenge resend timer. */
@@ -279,4 +282,3 @@ export class Paths {
     return { path_challenge: { lost: () => void (this.challenge && (this.challengePending = true)) } };
   }
 }
-

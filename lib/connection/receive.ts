@@ -85,7 +85,12 @@ export class Receiver {
     const h = parsePacketHeader(data, off, data.length, CID_LENGTH);
     if (h.form === 'version_negotiation') {
       if (ctx.isClient && !this.d.cids.peerCidLearned) {
-        close.terminate({ errorCode: TransportErrorCode.UNSUPPORTED_VERSION, reason: 'server does not speak this version', application: false, initiator: 'peer' });
+        close.terminate({
+          errorCode: TransportErrorCode.UNSUPPORTED_VERSION,
+          reason: 'server does not speak this version',
+          application: false,
+          initiator: 'peer',
+        });
       } else ctx.counters.countDrop('version_negotiation');
       return data.length;
     }
@@ -129,7 +134,11 @@ export class Receiver {
     }
     ctx.counters.packetsReceived++;
     if (ctx.env.trace) {
-      ctx.env.trace('transport:packet_received', { space: SPACE_NAME[spaceId], pn, size: h.end - off, frames: tracedFrames(data, payloadOffset, plainEnd) }, now);
+      ctx.env.trace(
+        'transport:packet_received',
+        { space: SPACE_NAME[spaceId], pn, size: h.end - off, frames: tracedFrames(data, payloadOffset, plainEnd) },
+        now,
+      );
     }
 
     // Server: a Handshake packet from the client proves its address; the Initial space can go.

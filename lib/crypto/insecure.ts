@@ -9,13 +9,7 @@
 import { TransportErrorCode } from '../errors.js';
 import { ByteReader, ByteWriter } from '../wire/buffer.js';
 import { PetrelWireError } from '../errors.js';
-import {
-  PLAINTEXT_PROTECTOR,
-  type EncryptionLevel,
-  type HandshakeError,
-  type HandshakeSession,
-  type KeyInstall,
-} from './types.js';
+import { PLAINTEXT_PROTECTOR, type EncryptionLevel, type HandshakeError, type HandshakeSession, type KeyInstall } from './types.js';
 
 export const InsecureMessage = {
   CLIENT_HELLO: 1,

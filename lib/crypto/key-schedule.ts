@@ -79,13 +79,7 @@ export function hkdfExpandLabel(
 }
 
 /** Derive-Secret(Secret, Label, Messages) = HKDF-Expand-Label(Secret, Label, Transcript-Hash(Messages), 32). */
-export function deriveSecret(
-  provider: CryptoProvider,
-  secret: Uint8Array,
-  label: string,
-  transcriptHash: Uint8Array,
-  prefix: string,
-): Uint8Array {
+export function deriveSecret(provider: CryptoProvider, secret: Uint8Array, label: string, transcriptHash: Uint8Array, prefix: string): Uint8Array {
   return hkdfExpandLabel(provider, secret, label, transcriptHash, HASH_LENGTH, prefix);
 }
 
@@ -116,12 +110,7 @@ export interface TrafficSecrets {
 }
 
 /** "c hs traffic" / "s hs traffic" over Transcript-Hash(ClientHello..ServerHello). */
-export function handshakeTrafficSecrets(
-  provider: CryptoProvider,
-  handshake: Uint8Array,
-  helloHash: Uint8Array,
-  prefix: string,
-): TrafficSecrets {
+export function handshakeTrafficSecrets(provider: CryptoProvider, handshake: Uint8Array, helloHash: Uint8Array, prefix: string): TrafficSecrets {
   return {
     client: deriveSecret(provider, handshake, 'c hs traffic', helloHash, prefix),
     server: deriveSecret(provider, handshake, 's hs traffic', helloHash, prefix),

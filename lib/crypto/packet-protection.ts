@@ -83,11 +83,7 @@ export function protectorsFromSecret(
   hp?: HeaderProtection,
 ): AeadPacketProtector {
   const keys = packetKeys(provider, suite, secret, profile);
-  return new AeadPacketProtector(
-    provider.createAead(suite, keys.key),
-    keys.iv,
-    hp ?? provider.createHeaderProtection(suite, keys.hp),
-  );
+  return new AeadPacketProtector(provider.createAead(suite, keys.key), keys.iv, hp ?? provider.createHeaderProtection(suite, keys.hp));
 }
 
 /** Initial-level protectors from the client's first Destination Connection ID (always AES-128-GCM). */
@@ -117,13 +113,7 @@ function firstByteBits(first: number): number {
  * packet must extend at least to pnOffset + 20 (senders pad short packets). No-op for a protector without
  * header protection.
  */
-export function protectHeader(
-  buf: Uint8Array,
-  headerOffset: number,
-  pnOffset: number,
-  pnLength: number,
-  protector: PacketProtector,
-): void {
+export function protectHeader(buf: Uint8Array, headerOffset: number, pnOffset: number, pnLength: number, protector: PacketProtector): void {
   if (!protector.headerProtection) return;
   if (pnLength < 1 || pnLength > 4) throw new RangeError(`packet number length must be 1..4, got ${pnLength}`);
   const sampleOffset = pnOffset + 4;

@@ -17,7 +17,9 @@ export function runtimeCryptoProvider(): CryptoProvider {
   if (!chosen) {
     const want = process.env.PETREL_CRYPTO_PROVIDER;
     const base = want === 'node' ? nodeCryptoProvider : (sodiumCryptoProvider() ?? nodeCryptoProvider);
-    const forced = (process.env.PETREL_CRYPTO_SUITES ?? '').split(',').filter((s): s is CipherSuite => (CIPHER_SUITES as readonly string[]).includes(s));
+    const forced = (process.env.PETREL_CRYPTO_SUITES ?? '')
+      .split(',')
+      .filter((s): s is CipherSuite => (CIPHER_SUITES as readonly string[]).includes(s));
     chosen = forced.length > 0 ? { ...base, preferredSuites: forced } : withMeasuredSuitePreference(base, () => performance.now());
   }
   return chosen;

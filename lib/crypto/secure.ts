@@ -69,7 +69,13 @@ export function secureCrypto(opts: SecureCryptoOptions): CryptoConfig {
       }
       const s = opts.server;
       if (!s) throw new PetrelError('INVALID_CRYPTO_OPTIONS', 'secureCrypto has no server options');
-      return new ServerHandshake({ ...common, identity: s.identity, certificateChain: s.certificateChain, suites: s.suites, connectTokenPolicy: s.connectTokenPolicy });
+      return new ServerHandshake({
+        ...common,
+        identity: s.identity,
+        certificateChain: s.certificateChain,
+        suites: s.suites,
+        connectTokenPolicy: s.connectTokenPolicy,
+      });
     },
     initialProtectors(clientDcid, isClient) {
       return initialProtectors(provider, clientDcid, isClient, PETREL_PROFILE);

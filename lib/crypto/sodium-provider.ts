@@ -32,10 +32,22 @@ import {
 /** The part of sodium-native this provider calls (typed here: the package ships no declarations). */
 interface Sodium {
   crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-    c: Uint8Array, mac: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array,
+    c: Uint8Array,
+    mac: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array | null,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
   ): number;
   crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-    m: Uint8Array, nsec: null, c: Uint8Array, mac: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array,
+    m: Uint8Array,
+    nsec: null,
+    c: Uint8Array,
+    mac: Uint8Array,
+    ad: Uint8Array | null,
+    npub: Uint8Array,
+    k: Uint8Array,
   ): void;
   crypto_stream_chacha20_ietf_xor_ic(c: Uint8Array, m: Uint8Array, n: Uint8Array, ic: number, k: Uint8Array): void;
   crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
@@ -95,7 +107,15 @@ class SodiumChaChaAead implements Aead {
     if (openScratch.length < len) openScratch = new Uint8Array(Math.max(len, openScratch.length * 2));
     const out = openScratch.subarray(0, len);
     try {
-      this.s.crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, null, buf.subarray(start, ctEnd), buf.subarray(ctEnd, end), aad, nonce, this.key);
+      this.s.crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+        out,
+        null,
+        buf.subarray(start, ctEnd),
+        buf.subarray(ctEnd, end),
+        aad,
+        nonce,
+        this.key,
+      );
     } catch {
       return -1;
     }
@@ -112,7 +132,13 @@ function chachaHeaderProtection(s: Sodium, hpKey: Uint8Array): HeaderProtection 
   return (sample, out) => {
     if (sample.length !== HP_SAMPLE_LENGTH) throw new RangeError(`header-protection sample must be 16 bytes, got ${sample.length}`);
     const counter = (sample[0]! | (sample[1]! << 8) | (sample[2]! << 16) | (sample[3]! << 24)) >>> 0;
-    s.crypto_stream_chacha20_ietf_xor_ic(out.length === HP_MASK_LENGTH ? out : out.subarray(0, HP_MASK_LENGTH), ZERO_MASK_INPUT, sample.subarray(4), counter, key);
+    s.crypto_stream_chacha20_ietf_xor_ic(
+      out.length === HP_MASK_LENGTH ? out : out.subarray(0, HP_MASK_LENGTH),
+      ZERO_MASK_INPUT,
+      sample.subarray(4),
+      counter,
+      key,
+    );
   };
 }
 

@@ -23,14 +23,7 @@ import {
   type LongHeader,
 } from '../wire/packet.js';
 import { PLAINTEXT_PROTECTOR } from '../crypto/types.js';
-import {
-  CRC_LENGTH,
-  MIN_INITIAL_DATAGRAM,
-  STATELESS_RESET_MIN,
-  appendChecksum,
-  verifyChecksum,
-  writeStatelessReset,
-} from '../wire/datagram.js';
+import { CRC_LENGTH, MIN_INITIAL_DATAGRAM, STATELESS_RESET_MIN, appendChecksum, verifyChecksum, writeStatelessReset } from '../wire/datagram.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { InsecureMessage, insecureCrypto } from '../crypto/insecure.js';
 import { initialOpens, writeRefusal, type RefusalCode } from './refusal.js';
@@ -99,9 +92,7 @@ export interface EndpointConfig {
   server?: ServerConfig;
 }
 
-export type EndpointEvent =
-  | { kind: 'accept'; connection: Connection }
-  | { kind: 'connection'; connection: Connection; event: ConnectionEvent };
+export type EndpointEvent = { kind: 'accept'; connection: Connection } | { kind: 'connection'; connection: Connection; event: ConnectionEvent };
 
 export interface EndpointStats {
   datagramsReceived: number;
@@ -297,7 +288,10 @@ export class Endpoint {
     this.pendingEvents.push({
       kind: 'connection',
       connection: conn,
-      event: { type: 'closed', info: { errorCode: TransportErrorCode.INTERNAL_ERROR, reason: 'internal error', application: false, initiator: 'local' } },
+      event: {
+        type: 'closed',
+        info: { errorCode: TransportErrorCode.INTERNAL_ERROR, reason: 'internal error', application: false, initiator: 'local' },
+      },
     });
   }
 
@@ -438,7 +432,9 @@ export class Endpoint {
     const crypto: CryptoConfig = {
       createSession: (args) => server.crypto.createSession(args),
       initialProtectors: (cid, isClient) =>
-        !isClient && cid.length === keysFor.length && cid.every((b, i) => b === keysFor[i]) ? protectors : server.crypto.initialProtectors(cid, isClient),
+        !isClient && cid.length === keysFor.length && cid.every((b, i) => b === keysFor[i])
+          ? protectors
+          : server.crypto.initialProtectors(cid, isClient),
     };
     const conn = new Connection({
       isClient: false,
@@ -481,7 +477,10 @@ export class Endpoint {
     if (alpn === null && conn.state === 'handshake') return false; // ClientHello not complete yet
     const pending = this.awaitingAccept.get(conn)!;
     this.awaitingAccept.delete(conn);
-    const refusal = conn.state === 'handshake' ? this.server!.accept!({ address: { host: from.host, port: from.port }, alpn, serverName: conn.peerServerName }) : null;
+    const refusal =
+      conn.state === 'handshake'
+        ? this.server!.accept!({ address: { host: from.host, port: from.port }, alpn, serverName: conn.peerServerName })
+        : null;
     if (refusal !== null) {
       this.remove(conn);
       this.drop('refused_by_accept');
@@ -509,7 +508,14 @@ export class Endpoint {
   }
 
   /** Answers a first Initial with a stateless CONNECTION_CLOSE(CONNECTION_REFUSED, "CODE: reason"), rate-limited. */
-  private refuse(h: LongHeader, to: PeerAddress, now: number, code: RefusalCode, reason: string, protectors: CryptoConfig['initialProtectors']): void {
+  private refuse(
+    h: LongHeader,
+    to: PeerAddress,
+    now: number,
+    code: RefusalCode,
+    reason: string,
+    protectors: CryptoConfig['initialProtectors'],
+  ): void {
     this.sendRefusal(h.dcid, h.scid, h.dcid, to, now, code, reason, protectors);
   }
 
@@ -645,7 +651,10 @@ export class Endpoint {
   touch(conn: Connection): void {
     if (!this.keys.has(conn)) return; // abandoned after a fault, or already removed
     this.active.add(conn);
-    this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
+    this.timers.set(
+      conn,
+      this.guard(conn, () => conn.pollTimeout()),
+    );
     if (conn.hasEvents) this.drainEvents(conn);
     if (conn.isTerminated) this.remove(conn);
   }
@@ -691,7 +700,10 @@ export class Endpoint {
       const t = this.guard(conn, () => conn.pollTransmit(now, buf));
       if (t) {
         this.counters.datagramsSent++;
-        this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
+        this.timers.set(
+          conn,
+          this.guard(conn, () => conn.pollTimeout()),
+        );
         if (conn.hasEvents) this.drainEvents(conn);
         return t;
       }
@@ -701,7 +713,10 @@ export class Endpoint {
         this.touch(conn);
         continue;
       }
-      this.timers.set(conn, this.guard(conn, () => conn.pollTimeout()));
+      this.timers.set(
+        conn,
+        this.guard(conn, () => conn.pollTimeout()),
+      );
       if (conn.hasEvents) this.drainEvents(conn);
       if (conn.isTerminated) this.remove(conn);
     }

@@ -34,7 +34,15 @@ export function writeRefusal(
 ): number {
   let reason = utf8.encode(`${o.code}: ${o.reason}`);
   if (reason.length > MAX_REASON) reason = reason.subarray(0, MAX_REASON);
-  const h = writeLongHeader(buf, 0, { type: 'initial', version: PETREL_VERSION, dcid: o.dcid, scid: o.scid, token: new Uint8Array(0), pnLength: 1, truncatedPn: 0 });
+  const h = writeLongHeader(buf, 0, {
+    type: 'initial',
+    version: PETREL_VERSION,
+    dcid: o.dcid,
+    scid: o.scid,
+    token: new Uint8Array(0),
+    pnLength: 1,
+    truncatedPn: 0,
+  });
   const tag = o.protector.tagLength;
   const w = new ByteWriter(buf).reset(buf, h.payloadOffset, buf.length - tag - CRC_LENGTH);
   encodeFrame(w, { type: 'connection_close', application: false, errorCode: TransportErrorCode.CONNECTION_REFUSED, frameType: 0, reason });

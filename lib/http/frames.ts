@@ -155,10 +155,7 @@ export function concatBytes(parts: ReadonlyArray<Uint8Array>): Uint8Array {
   return out;
 }
 
-export type FrameEvent =
-  | { kind: 'frame'; type: number; payload: Uint8Array }
-  | { kind: 'data'; chunk: Uint8Array }
-  | { kind: 'data-end' };
+export type FrameEvent = { kind: 'frame'; type: number; payload: Uint8Array } | { kind: 'data'; chunk: Uint8Array } | { kind: 'data-end' };
 
 /**
  * Streaming frame parser for one stream. `maxPayload` bounds the buffered (non-DATA) frames: a longer HEADERS,
@@ -217,11 +214,19 @@ export class FrameParser {
     this.type = type;
     this.remaining = length;
     if (HTTP2_ONLY.has(type)) throw new HttpError('H3_FRAME_UNEXPECTED', `HTTP/2 frame type 0x${type.toString(16)}`);
-    const known = type === FrameType.DATA || type === FrameType.HEADERS || type === FrameType.SETTINGS || type === FrameType.GOAWAY ||
-      type === FrameType.CANCEL_PUSH || type === FrameType.PUSH_PROMISE || type === FrameType.MAX_PUSH_ID;
+    const known =
+      type === FrameType.DATA ||
+      type === FrameType.HEADERS ||
+      type === FrameType.SETTINGS ||
+      type === FrameType.GOAWAY ||
+      type === FrameType.CANCEL_PUSH ||
+      type === FrameType.PUSH_PROMISE ||
+      type === FrameType.MAX_PUSH_ID;
     this.skipping = !known;
     if (known && type !== FrameType.DATA) {
-      if (length > this.maxPayload) throw new HttpError('H3_EXCESSIVE_LOAD', `frame 0x${type.toString(16)} of ${length} bytes exceeds ${this.maxPayload}`);
+      if (length > this.maxPayload) {
+        throw new HttpError('H3_EXCESSIVE_LOAD', `frame 0x${type.toString(16)} of ${length} bytes exceeds ${this.maxPayload}`);
+      }
       this.buf = new Uint8Array(length);
       this.bufLen = 0;
     }

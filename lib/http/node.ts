@@ -319,7 +319,14 @@ export async function request(conn: PetrelConnection, opts: RequestOptions, body
           if (ev.type === 'headers') {
             const h = validateResponseFields(ev.fields);
             head = true;
-            resolve({ status: h.status, headers: fieldsToRecord(h.headers), rawHeaders: h.headers, body: bodyStream, trailers: trailersP, streamId: s.id });
+            resolve({
+              status: h.status,
+              headers: fieldsToRecord(h.headers),
+              rawHeaders: h.headers,
+              body: bodyStream,
+              trailers: trailersP,
+              streamId: s.id,
+            });
           } else if (ev.type === 'data') bodyStream.feed(ev.chunk);
           else if (ev.type === 'trailers') resolveTrailers(fieldsToRecord(validateTrailerFields(ev.fields)));
           else {

@@ -9,10 +9,7 @@ import type { Field } from './qpack/decoder.js';
 import type { HttpSession } from './session.js';
 
 export type MessageEvent =
-  | { type: 'headers'; fields: Field[] }
-  | { type: 'data'; chunk: Uint8Array }
-  | { type: 'trailers'; fields: Field[] }
-  | { type: 'end' };
+  { type: 'headers'; fields: Field[] } | { type: 'data'; chunk: Uint8Array } | { type: 'trailers'; fields: Field[] } | { type: 'end' };
 
 /** Bytes of frames held behind a blocked HEADERS frame. */
 const MAX_HELD_BYTES = 1 << 20;

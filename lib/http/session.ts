@@ -82,7 +82,7 @@ export class HttpSession {
     this.maxControlFrame = opts.maxControlFrame ?? 16384;
     this.grease = opts.grease ?? true;
     let seq = 0;
-    this.random = opts.random ?? (() => ((seq++ * 0.618034) % 1));
+    this.random = opts.random ?? (() => (seq++ * 0.618034) % 1);
     // Until the peer's SETTINGS arrive its QPACK limits are 0: static table and literals only.
     this.encoder = new QpackEncoder({ maxTableCapacity: 0, maxBlockedStreams: 0 });
     this.decoder = new QpackDecoder({
@@ -101,7 +101,10 @@ export class HttpSession {
   opening(kind: 'control' | 'encoder' | 'decoder'): Uint8Array {
     if (kind === 'encoder') return varint(StreamType.QPACK_ENCODER);
     if (kind === 'decoder') return varint(StreamType.QPACK_DECODER);
-    const parts = [varint(StreamType.CONTROL), encodeFrame(FrameType.SETTINGS, encodeSettingsPayload(this.localSettings, this.grease ? this.greaseN() : undefined))];
+    const parts = [
+      varint(StreamType.CONTROL),
+      encodeFrame(FrameType.SETTINGS, encodeSettingsPayload(this.localSettings, this.grease ? this.greaseN() : undefined)),
+    ];
     // A reserved frame type with a small payload: peers must skip it (RFC 9114 §7.2.8).
     if (this.grease) parts.push(encodeFrame(greaseValue(this.greaseN()), new Uint8Array([0x67, 0x72, 0x65, 0x61, 0x73, 0x65])));
     return concatBytes(parts);
@@ -147,7 +150,9 @@ export class HttpSession {
         for (const ev of u.parser!.push(data)) this.controlFrame(ev, events);
         break;
       case StreamType.QPACK_ENCODER:
-        if (data.length > 0) for (const s of this.decoder.encoderStreamData(data)) events.push({ type: 'unblocked', streamId: s.streamId, fields: s.fields });
+        if (data.length > 0) {
+          for (const s of this.decoder.encoderStreamData(data)) events.push({ type: 'unblocked', streamId: s.streamId, fields: s.fields });
+        }
         break;
       case StreamType.QPACK_DECODER:
         if (data.length > 0) this.encoder.decoderStreamData(data);
@@ -199,7 +204,9 @@ export class HttpSession {
         throw new HttpError('H3_FRAME_UNEXPECTED', 'second SETTINGS frame');
       case FrameType.GOAWAY: {
         const id = decodeGoawayPayload(ev.payload);
-        if (this.role === 'client' && id % 4 !== 0) throw new HttpError('H3_ID_ERROR', `GOAWAY id ${id} is not a client-initiated bidirectional stream`);
+        if (this.role === 'client' && id % 4 !== 0) {
+          throw new HttpError('H3_ID_ERROR', `GOAWAY id ${id} is not a client-initiated bidirectional stream`);
+        }
         if (this.peerGoaway !== null && id > this.peerGoaway) throw new HttpError('H3_ID_ERROR', `GOAWAY id grew from ${this.peerGoaway} to ${id}`);
         this.peerGoaway = id;
         events.push({ type: 'goaway', id });

@@ -108,15 +108,7 @@ export interface CoreAddress {
 }
 
 export type CoreConnectionState =
-  | 'attempted'
-  | 'handshake'
-  | 'established'
-  | 'confirmed'
-  | 'peer_validated'
-  | 'closing'
-  | 'draining'
-  | 'closed'
-  | QlogConnectionState;
+  'attempted' | 'handshake' | 'established' | 'confirmed' | 'peer_validated' | 'closing' | 'draining' | 'closed' | QlogConnectionState;
 
 export type CoreCongestionState = QlogCongestionState;
 
@@ -143,7 +135,12 @@ export interface CoreTraceEvents {
   'transport:stream_state_updated': { id: number; state: QlogStreamState; old?: QlogStreamState; side?: 'sending' | 'receiving' };
   /** Legacy: logged as connection_closed (owner local, trigger error). */
   'transport:connection_error': { code: number | string; message?: string };
-  'recovery:packet_lost': { space: CoreSpace; pn: number; trigger?: 'reordering_threshold' | 'time_threshold' | 'pto_expired'; frames?: readonly CoreFrame[] };
+  'recovery:packet_lost': {
+    space: CoreSpace;
+    pn: number;
+    trigger?: 'reordering_threshold' | 'time_threshold' | 'pto_expired';
+    frames?: readonly CoreFrame[];
+  };
   /** Any subset; only values that changed since the last call are written, and nothing when none did. */
   'recovery:metrics_updated': {
     minRtt?: number;
@@ -204,7 +201,14 @@ export interface QlogTraceOptions {
 
 // ---- conversions ----
 
-const PACKET_TYPE: Record<string, QlogPacketType> = { initial: 'initial', handshake: 'handshake', application: '1RTT', '0': 'initial', '1': 'handshake', '2': '1RTT' };
+const PACKET_TYPE: Record<string, QlogPacketType> = {
+  initial: 'initial',
+  handshake: 'handshake',
+  application: '1RTT',
+  '0': 'initial',
+  '1': 'handshake',
+  '2': '1RTT',
+};
 const PN_SPACE: Record<string, QlogPacketNumberSpace> = {
   initial: 'initial',
   handshake: 'handshake',
@@ -422,7 +426,13 @@ function fromWire(f: Frame, exp: number): QlogFrame {
       return { frame_type: 'path_response', data: toHex(f.data) };
     case 'connection_close':
       return f.application
-        ? { frame_type: 'connection_close', error_space: 'application', error_code: f.errorCode, raw_error_code: f.errorCode, reason: utf8.decode(f.reason) }
+        ? {
+            frame_type: 'connection_close',
+            error_space: 'application',
+            error_code: f.errorCode,
+            raw_error_code: f.errorCode,
+            reason: utf8.decode(f.reason),
+          }
         : optional({
             frame_type: 'connection_close',
             error_space: 'transport',

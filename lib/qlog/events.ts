@@ -11,15 +11,7 @@ export const QLOG_FORMAT = 'JSON-SEQ';
 
 // ---- shared field types ----
 
-export type QlogPacketType =
-  | 'initial'
-  | 'handshake'
-  | '0RTT'
-  | '1RTT'
-  | 'retry'
-  | 'version_negotiation'
-  | 'stateless_reset'
-  | 'unknown';
+export type QlogPacketType = 'initial' | 'handshake' | '0RTT' | '1RTT' | 'retry' | 'version_negotiation' | 'stateless_reset' | 'unknown';
 
 export type QlogOwner = 'local' | 'remote';
 export type QlogStreamType = 'bidirectional' | 'unidirectional';
@@ -233,14 +225,7 @@ export type QlogConnectionState =
   | 'draining'
   | 'closed';
 
-export type QlogCloseTrigger =
-  | 'clean'
-  | 'handshake_timeout'
-  | 'idle_timeout'
-  | 'error'
-  | 'stateless_reset'
-  | 'version_mismatch'
-  | 'application';
+export type QlogCloseTrigger = 'clean' | 'handshake_timeout' | 'idle_timeout' | 'error' | 'stateless_reset' | 'version_mismatch' | 'application';
 
 export interface ConnectionStartedData {
   ip_version?: 'ipv4' | 'ipv6';
@@ -576,7 +561,10 @@ export function lossTimerUpdated(d: LossTimerUpdatedData): QlogEvent<'recovery:l
   return ev('recovery:loss_timer_updated', clean(d));
 }
 
-export function packetLost(header: QlogPacketHeader, opts: { frames?: QlogFrame[]; trigger?: PacketLostData['trigger'] } = {}): QlogEvent<'recovery:packet_lost'> {
+export function packetLost(
+  header: QlogPacketHeader,
+  opts: { frames?: QlogFrame[]; trigger?: PacketLostData['trigger'] } = {},
+): QlogEvent<'recovery:packet_lost'> {
   return ev('recovery:packet_lost', clean({ header, frames: opts.frames, trigger: opts.trigger }));
 }
 

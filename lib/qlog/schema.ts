@@ -201,9 +201,7 @@ export const EVENT_SCHEMAS: Readonly<Record<QlogEventName, ObjectSchema>> = {
     // qlog makes frames optional; Petrel always knows them, and qvis draws little without them.
     ['header', 'frames'],
   ),
-  'transport:packet_received': obj({ header: packetHeader, frames, is_coalesced: bool, raw: rawInfo, trigger: oneOf('keys_available') }, [
-    'header',
-  ]),
+  'transport:packet_received': obj({ header: packetHeader, frames, is_coalesced: bool, raw: rawInfo, trigger: oneOf('keys_available') }, ['header']),
   'transport:packet_dropped': obj({
     header: packetHeader,
     raw: rawInfo,
@@ -375,7 +373,9 @@ function validateNode(node: SchemaNode, v: unknown, path: string, errors: string
       }
       const tag = v[node.tag];
       if (typeof tag !== 'string') {
-        errors.push(tag === undefined ? `${path}: missing required field "${node.tag}"` : `${path}.${node.tag}: expected string, got ${typeName(tag)}`);
+        errors.push(
+          tag === undefined ? `${path}: missing required field "${node.tag}"` : `${path}.${node.tag}: expected string, got ${typeName(tag)}`,
+        );
         return;
       }
       const variant = Object.hasOwn(node.variants, tag) ? node.variants[tag] : undefined;

@@ -203,7 +203,12 @@ export class ExtremesReport {
       rows.push([dim, `${d.min}..${d.max}${d.log ? ' log' : ''}`, `${c.on}/${this.total}`, share(c.low, c.on), share(c.high, c.on)]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+    const lines = rows.map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
     return [`impairment extremes over ${this.total} seeds`, ...lines].join('\n') + '\n';
   }
 }

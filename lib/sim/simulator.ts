@@ -366,7 +366,9 @@ export class Simulator {
     const node = rec.node;
     let n = 0;
     for (let out = node.pollTransmit(this.clock); out !== null; out = node.pollTransmit(this.clock)) {
-      if (++n > this.maxBurst) throw new PetrelError('SIM_RUNAWAY_NODE', `node at ${addressKey(rec.address)} emitted more than ${this.maxBurst} datagrams at once`);
+      if (++n > this.maxBurst) {
+        throw new PetrelError('SIM_RUNAWAY_NODE', `node at ${addressKey(rec.address)} emitted more than ${this.maxBurst} datagrams at once`);
+      }
       this.send(out.data, out.to, out.from ?? rec.address);
     }
     const t = node.pollTimeout();
@@ -382,7 +384,9 @@ export class Simulator {
     const data = payload.slice();
     this.counters.sent++;
     const t = this.tracer;
-    if (t.enabled) t.event(this.clock, 'sim:datagram_sent', { id, from: addressKey(from), to: addressKey(to), size: data.length, fingerprint: fingerprint(data) });
+    if (t.enabled) {
+      t.event(this.clock, 'sim:datagram_sent', { id, from: addressKey(from), to: addressKey(to), size: data.length, fingerprint: fingerprint(data) });
+    }
     const dst = this.inbound.get(to);
     if (dst === undefined) {
       this.counters.noroute++;

@@ -1,5 +1,8 @@
 /** The contract between the simulator and the sans-IO endpoints it drives. */
-export interface SimAddress { host: string; port: number }
+export interface SimAddress {
+  host: string;
+  port: number;
+}
 export interface SimNode {
   handleDatagram(data: Uint8Array, from: SimAddress, now: number): void;
   /** next datagram to send (the node owns `data`; the sim copies it), or null when nothing is due at `now` */
@@ -8,4 +11,3 @@ export interface SimNode {
   pollTimeout(): number | null;
   handleTimeout(now: number): void;
 }
-

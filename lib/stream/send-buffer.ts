@@ -144,9 +144,7 @@ export class SendBuffer {
   hasPending(limit: number): boolean {
     if (this._reset) return false;
     return (
-      !this.lost.isEmpty ||
-      (this._sendOffset < this._written && this._sendOffset < limit) ||
-      (this.finPending && this._sendOffset === this._written)
+      !this.lost.isEmpty || (this._sendOffset < this._written && this._sendOffset < limit) || (this.finPending && this._sendOffset === this._written)
     );
   }
 

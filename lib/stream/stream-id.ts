@@ -27,7 +27,7 @@ export function streamType(id: number): number {
 }
 
 export function isBidi(id: number): boolean {
-  return (id % 4) < 2;
+  return id % 4 < 2;
 }
 
 export function isClientInitiated(id: number): boolean {

@@ -17,7 +17,7 @@ export function wsPackageLink(ws: WebSocket): DatagramLink {
   let closed = false;
   const waiters: Array<{ low: number; cb: () => void }> = [];
   const check = (): void => {
-    for (let i = 0; i < waiters.length; ) {
+    for (let i = 0; i < waiters.length;) {
       const w = waiters[i]!;
       if (closed || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount <= w.low) {
         waiters.splice(i, 1);

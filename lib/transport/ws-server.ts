@@ -241,7 +241,12 @@ export class WsServer {
       },
     };
     // One connection per socket; the server-wide limit is counted in sockets (upgrade()).
-    const ep = new CarrierEndpoint(sock.link, handler, { env: this.host.env, peer, server: { ...this.host.server, maxConnections: 1 }, traceFor: this.host.traceFor });
+    const ep = new CarrierEndpoint(sock.link, handler, {
+      env: this.host.env,
+      peer,
+      server: { ...this.host.server, maxConnections: 1 },
+      traceFor: this.host.traceFor,
+    });
     this.links.set(ep, ws);
     const timer = setTimeout(() => {
       if (established || done) return;
@@ -317,8 +322,14 @@ export function checkWebSocketOptions(o: WebSocketListenOptions): void {
   if (typeof o !== 'object' || o === null) throw new PetrelError('INVALID_OPTION', 'websocket must be an object');
   for (const k of ['port', 'maxMessageSize', 'handshakeTimeout', 'upgradesPerSecond'] as const) {
     const v = o[k];
-    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || Number.isNaN(v))) throw new PetrelError('INVALID_OPTION', `websocket.${k} must be a number >= 0`);
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || Number.isNaN(v))) {
+      throw new PetrelError('INVALID_OPTION', `websocket.${k} must be a number >= 0`);
+    }
   }
-  if (o.maxMessageSize !== undefined && o.maxMessageSize < 1500) throw new PetrelError('INVALID_OPTION', 'websocket.maxMessageSize must be >= 1500 (a Petrel datagram)');
-  if (o.path !== undefined && (typeof o.path !== 'string' || !o.path.startsWith('/'))) throw new PetrelError('INVALID_OPTION', "websocket.path must start with '/'");
+  if (o.maxMessageSize !== undefined && o.maxMessageSize < 1500) {
+    throw new PetrelError('INVALID_OPTION', 'websocket.maxMessageSize must be >= 1500 (a Petrel datagram)');
+  }
+  if (o.path !== undefined && (typeof o.path !== 'string' || !o.path.startsWith('/'))) {
+    throw new PetrelError('INVALID_OPTION', "websocket.path must start with '/'");
+  }
 }

@@ -150,10 +150,7 @@ const EMPTY = new Uint8Array(0);
  * Index and count are budgeted at their largest (2 bytes each), so every fragment of a message uses
  * the same size whatever its index.
  */
-export function maxChannelFragmentPayload(
-  maxDatagramPayload: number,
-  header: { channelId: number; sequence?: number; messageId: number },
-): number {
+export function maxChannelFragmentPayload(maxDatagramPayload: number, header: { channelId: number; sequence?: number; messageId: number }): number {
   const base = 1 + varintSize(header.channelId) + (header.sequence !== undefined ? varintSize(header.sequence) : 0);
   return maxDatagramPayload - base - varintSize(header.messageId) - 2 * varintSize(MAX_FRAGMENTS);
 }

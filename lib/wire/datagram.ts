@@ -46,7 +46,7 @@ export function appendChecksum(buf: Uint8Array, len: number, crc: Crc32): number
 export function verifyChecksum(buf: Uint8Array, len: number, crc: Crc32): boolean {
   if (len < CRC_LENGTH || len > buf.length) return false;
   const body = len - CRC_LENGTH;
-  return (crc(buf.subarray(0, body)) >>> 0) === readU32(buf, body);
+  return crc(buf.subarray(0, body)) >>> 0 === readU32(buf, body);
 }
 
 /** Length of the 16-byte stateless reset token (also carried in NEW_CONNECTION_ID and transport parameters). */

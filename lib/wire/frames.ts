@@ -598,11 +598,7 @@ export function frameAllowedIn(f: Frame, space: FrameSpace): boolean {
     case 'initial':
     case 'handshake':
       return (
-        f.type === 'padding' ||
-        f.type === 'ping' ||
-        f.type === 'ack' ||
-        f.type === 'crypto' ||
-        (f.type === 'connection_close' && !f.application)
+        f.type === 'padding' || f.type === 'ping' || f.type === 'ack' || f.type === 'crypto' || (f.type === 'connection_close' && !f.application)
       );
     case '0rtt':
       switch (f.type) {

@@ -336,7 +336,6 @@ export function parsePacketHeader(buf: Uint8Array, off: number, end: number, sho
   return { form: 'long', type, version, dcid, scid, token, firstByte: first, pnOffset, end: pnOffset + length };
 }
 
-
 /** Reads a `pnLength`-byte big-endian truncated packet number (after header protection is removed). */
 export function readPacketNumber(buf: Uint8Array, pnOffset: number, pnLength: number): number {
   checkPnLength(pnLength);

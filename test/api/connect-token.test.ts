@@ -44,7 +44,10 @@ describe('connect tokens through the public API', () => {
       [undefined, 'CONNECT_TOKEN_MISSING'],
       [mintConnectToken({ backendKey: other, clientId: 'p', serverAddresses: [addr], expiresAt: Date.now() + 60_000 }), 'CONNECT_TOKEN_UNTRUSTED'],
       [mintConnectToken({ backendKey: backend, clientId: 'p', serverAddresses: [addr], expiresAt: Date.now() - 1 }), 'CONNECT_TOKEN_EXPIRED'],
-      [mintConnectToken({ backendKey: backend, clientId: 'p', serverAddresses: ['127.0.0.1:1'], expiresAt: Date.now() + 60_000 }), 'CONNECT_TOKEN_WRONG_SERVER'],
+      [
+        mintConnectToken({ backendKey: backend, clientId: 'p', serverAddresses: ['127.0.0.1:1'], expiresAt: Date.now() + 60_000 }),
+        'CONNECT_TOKEN_WRONG_SERVER',
+      ],
       [new Uint8Array([1, 2, 3, 4]), 'CONNECT_TOKEN_MALFORMED'],
     ];
     for (const [connectToken, code] of cases) {
@@ -59,8 +62,13 @@ describe('connect tokens through the public API', () => {
 
   it('refuses tokens with the insecure mode, and bad server options', async () => {
     const backend = generateIdentity();
-    expect((await rejection(listen({ host: '127.0.0.1', port: 0, insecure: true, requireConnectToken: { trustedBackendKeys: [backend.publicKey] } }))).code).toBe('INVALID_OPTION');
+    expect(
+      (await rejection(listen({ host: '127.0.0.1', port: 0, insecure: true, requireConnectToken: { trustedBackendKeys: [backend.publicKey] } })))
+        .code,
+    ).toBe('INVALID_OPTION');
     expect((await rejection(connect({ host: '127.0.0.1', port: 9, insecure: true, connectToken: new Uint8Array(10) }))).code).toBe('INVALID_OPTION');
-    expect((await rejection(listen({ host: '127.0.0.1', port: 0, identity: generateIdentity(), requireConnectToken: { trustedBackendKeys: [] } }))).code).toBe('INVALID_OPTION');
+    expect(
+      (await rejection(listen({ host: '127.0.0.1', port: 0, identity: generateIdentity(), requireConnectToken: { trustedBackendKeys: [] } }))).code,
+    ).toBe('INVALID_OPTION');
   });
 });

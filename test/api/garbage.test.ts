@@ -102,14 +102,36 @@ describe('a live server under garbage', () => {
       const b = new Uint8Array(64);
       b.set(randomBytes(60));
       b[0] = 0x40 | (b[0]! & 0x07); // short header, fixed bit, reserved bits clear
-      await send(attacker, b.subarray(0, appendChecksum(b, 60, (x) => crc32(x))), port);
+      await send(
+        attacker,
+        b.subarray(
+          0,
+          appendChecksum(b, 60, (x) => crc32(x)),
+        ),
+        port,
+      );
     }
     // 6. Initials under 1200 bytes: never answered (no amplification), never a connection.
     for (let i = 0; i < counts.smallInitial; i++) {
       const b = new Uint8Array(200);
-      const h = writeLongHeader(b, 0, { type: 'initial', version: PETREL_VERSION, dcid: randomBytes(8), scid: randomBytes(8), token: new Uint8Array(0), pnLength: 1, truncatedPn: 0 });
+      const h = writeLongHeader(b, 0, {
+        type: 'initial',
+        version: PETREL_VERSION,
+        dcid: randomBytes(8),
+        scid: randomBytes(8),
+        token: new Uint8Array(0),
+        pnLength: 1,
+        truncatedPn: 0,
+      });
       patchLongHeaderLength(b, h.lengthOffset, 100 - h.pnOffset);
-      await send(attacker, b.subarray(0, appendChecksum(b, 100, (x) => crc32(x))), port);
+      await send(
+        attacker,
+        b.subarray(
+          0,
+          appendChecksum(b, 100, (x) => crc32(x)),
+        ),
+        port,
+      );
     }
     const expected = {
       checksum: counts.random + counts.truncated,

@@ -111,10 +111,16 @@ describe('bulk transfer through the impairment proxy', () => {
 
       // Every stream's promise exists once both peers have seen both of the other's streams.
       const all = async (side: Side): Promise<{ hash: string; bytes: number }[][]> => {
-        for (const end = performance.now() + 110_000; side.received.length < 2 && performance.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+        for (const end = performance.now() + 110_000; side.received.length < 2 && performance.now() < end;) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
         return [await Promise.all(side.sent), await Promise.all(side.received)];
       };
-      const [[clientSent, clientGot], [serverSent, serverGot]] = await within(Promise.all([all(clientSide), all(serverSide)]), 110_000, 'impaired transfer');
+      const [[clientSent, clientGot], [serverSent, serverGot]] = await within(
+        Promise.all([all(clientSide), all(serverSide)]),
+        110_000,
+        'impaired transfer',
+      );
       const elapsed = performance.now() - t0;
       clearInterval(sampler);
 

@@ -32,7 +32,10 @@ async function rejection(p: Promise<unknown>): Promise<PetrelError> {
   throw new Error('expected a rejection');
 }
 
-async function serverWithClients(n: number, opts: Parameters<typeof listen>[0] = {}): Promise<{ server: PetrelServer; clients: PetrelConnection[]; accepted: PetrelConnection[] }> {
+async function serverWithClients(
+  n: number,
+  opts: Parameters<typeof listen>[0] = {},
+): Promise<{ server: PetrelServer; clients: PetrelConnection[]; accepted: PetrelConnection[] }> {
   const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, ...opts });
   const accepted: PetrelConnection[] = [];
   server.on('connection', (c) => accepted.push(c));

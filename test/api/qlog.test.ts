@@ -121,7 +121,7 @@ describe('qlog: a directory', () => {
     expect(streamBytes).toBeGreaterThanOrEqual(data.length);
   });
 
-  it('a server-side close() resolves once that connection\'s file is complete, server still running', async () => {
+  it("a server-side close() resolves once that connection's file is complete, server still running", async () => {
     const dir = tmp();
     const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, qlog: dir });
     const accepted = new Promise<PetrelConnection>((r) => server.once('connection', r));

@@ -27,7 +27,9 @@ describe('many connections on one server', () => {
     const clients: PetrelConnection[] = [];
     for (let i = 0; i < CONNECTIONS; i += WAVE) {
       const wave = await within(
-        Promise.all(Array.from({ length: Math.min(WAVE, CONNECTIONS - i) }, () => connect({ host: '127.0.0.1', port, insecure: true, timeout: 20_000 }))),
+        Promise.all(
+          Array.from({ length: Math.min(WAVE, CONNECTIONS - i) }, () => connect({ host: '127.0.0.1', port, insecure: true, timeout: 20_000 })),
+        ),
         30_000,
         `connect wave ${i / WAVE}`,
       );

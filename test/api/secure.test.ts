@@ -45,7 +45,9 @@ describe('secure handshake through the public API', () => {
     s.end(data);
     expect((await readAll(s)).toString()).toBe(sha(data));
     const other = generateIdentity();
-    expect((await rejection(connect({ host: '127.0.0.1', port, serverKey: other.publicKey, alpn: 'game/1', timeout: 5000 }))).code).toBe('UNKNOWN_SERVER_KEY');
+    expect((await rejection(connect({ host: '127.0.0.1', port, serverKey: other.publicKey, alpn: 'game/1', timeout: 5000 }))).code).toBe(
+      'UNKNOWN_SERVER_KEY',
+    );
     await conn.close();
     await server.close();
     await expectNoLeaks(base);
@@ -56,7 +58,12 @@ describe('secure handshake through the public API', () => {
     const ca = generateIdentity();
     const id = generateIdentity();
     const now = Date.now();
-    const cert = issueCertificate(nodeCryptoProvider, ca, { serverName: 'game.example', publicKey: id.publicKey, notBefore: now - 60_000, notAfter: now + 3_600_000 });
+    const cert = issueCertificate(nodeCryptoProvider, ca, {
+      serverName: 'game.example',
+      publicKey: id.publicKey,
+      notBefore: now - 60_000,
+      notAfter: now + 3_600_000,
+    });
     const server = await listen({ host: '127.0.0.1', port: 0, identity: id, certificateChain: [cert], initialRtt: 20 });
     server.on('connection', (c) => c.on('stream', (s) => void readAll(s).then((b) => s.end(b))));
     const port = server.address().port;
@@ -64,9 +71,9 @@ describe('secure handshake through the public API', () => {
     const s = await ok.openStream();
     s.end('through the CA');
     expect((await readAll(s)).toString()).toBe('through the CA');
-    expect((await rejection(connect({ host: '127.0.0.1', port, serverName: 'evil.example', trustedCAs: [ca.fingerprint], timeout: 5000 }))).code).toBe(
-      'WRONG_SERVER_NAME',
-    );
+    expect(
+      (await rejection(connect({ host: '127.0.0.1', port, serverName: 'evil.example', trustedCAs: [ca.fingerprint], timeout: 5000 }))).code,
+    ).toBe('WRONG_SERVER_NAME');
     await ok.close();
     await server.close();
     await expectNoLeaks(base);

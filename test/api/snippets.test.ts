@@ -11,7 +11,9 @@ import { expectNoLeaks, resources, within } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = join(root, 'examples', 'snippets');
-const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts'))
+  .sort();
 const docs = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
 
 /** The snippet as the docs print it: the package name instead of the repo path. */

@@ -60,9 +60,17 @@ describe('PetrelStream', () => {
     await waitFor(() => p.streams.length === 1, 5000, 'peer stream');
     const echo = p.streams[0]!;
     const back = readAll(s);
-    await within(pipeline(echo.iterator({ destroyOnReturn: false }), async function* (src) {
-      for await (const c of src) yield Buffer.from(c as Buffer).map((x) => x ^ 0x5a); // chunking-independent
-    }, echo), 20_000, 'pipeline back');
+    await within(
+      pipeline(
+        echo.iterator({ destroyOnReturn: false }),
+        async function* (src) {
+          for await (const c of src) yield Buffer.from(c as Buffer).map((x) => x ^ 0x5a); // chunking-independent
+        },
+        echo,
+      ),
+      20_000,
+      'pipeline back',
+    );
     const got = await within(back, 20_000, 'echo');
     expect(sha(got)).toBe(sha(Buffer.concat(parts).map((x) => x ^ 0x5a)));
     await p.close();

@@ -21,7 +21,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 let bundle = '';
 
 beforeAll(() => {
-  execFileSync('sh', [`${root}scripts/ensure-chromium.sh`], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, PETREL_CHROMIUM: CHROMIUM } });
+  execFileSync('sh', [`${root}scripts/ensure-chromium.sh`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, PETREL_CHROMIUM: CHROMIUM },
+  });
 }, 300_000);
 
 describe('browser client in headless chromium', () => {
@@ -30,7 +33,15 @@ describe('browser client in headless chromium', () => {
 
   it('connects over WebSocket, moves stream data both ways, channel messages and datagrams with a Node peer', async () => {
     const t0 = performance.now();
-    const built = await build({ entryPoints: [`${root}test/browser/page.ts`], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
+    const built = await build({
+      entryPoints: [`${root}test/browser/page.ts`],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
     bundle = built.outputFiles[0]!.text;
     expect(bundle).not.toMatch(/from\s*["']node:/);
 
@@ -74,12 +85,18 @@ describe('browser client in headless chromium', () => {
 
     page = http.createServer((req, res) => {
       if (req.url?.startsWith('/page.js')) res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-      else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>petrel</title><script type="module" src="/page.js"></script>');
+      else {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>petrel</title><script type="module" src="/page.js"></script>');
+      }
     });
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
     const pagePort = (page.address() as AddressInfo).port;
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
     try {
       const tab = await browser.newPage();
       const logs: string[] = [];
@@ -87,7 +104,11 @@ describe('browser client in headless chromium', () => {
       tab.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
       const ws = `ws://127.0.0.1:${server.websocketAddress()!.port}/`;
       await tab.goto(`http://127.0.0.1:${pagePort}/?ws=${encodeURIComponent(ws)}&key=${encodeURIComponent(identity.fingerprint)}`);
-      const handle = await within(tab.waitForFunction(() => (globalThis as unknown as { __petrel?: unknown }).__petrel, undefined, { timeout: 60_000, polling: 50 }), 65_000, 'browser result');
+      const handle = await within(
+        tab.waitForFunction(() => (globalThis as unknown as { __petrel?: unknown }).__petrel, undefined, { timeout: 60_000, polling: 50 }),
+        65_000,
+        'browser result',
+      );
       const r = (await handle.jsonValue()) as Record<string, unknown>;
       expect(r.error, `${String(r.error)}\n${logs.join('\n')}`).toBeUndefined();
       // Browser side.
@@ -114,4 +135,3 @@ describe('browser client in headless chromium', () => {
     console.log(`browser test: ${(performance.now() - t0).toFixed(0)} ms (bundle, chromium launch, handshake and exchanges)`);
   }, 120_000);
 });
-

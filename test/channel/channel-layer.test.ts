@@ -6,7 +6,6 @@ import { ByteWriter } from '../../lib/wire/buffer.js';
 import { encodeChannelDeclaration, type ChannelMode } from '../../lib/wire/channel.js';
 import type { Connection } from '../../lib/connection/connection.js';
 
-
 function connectedPair(opts: ConstructorParameters<typeof LayerPair>[0] = {}): LayerPair {
   const p = new LayerPair(opts);
   expect(p.run(() => p.connected())).toBe(true);

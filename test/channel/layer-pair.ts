@@ -101,7 +101,12 @@ export class LayerPair {
       if (until()) return true;
       this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
       let t = this.queue[0]?.at ?? Infinity;
-      for (const d of [this.client.pollTimeout(), this.server.pollTimeout(), this.clientLayer.pollTimeout(), this.serverLayer?.pollTimeout() ?? null]) {
+      for (const d of [
+        this.client.pollTimeout(),
+        this.server.pollTimeout(),
+        this.clientLayer.pollTimeout(),
+        this.serverLayer?.pollTimeout() ?? null,
+      ]) {
         if (d !== null && d < t) t = d;
       }
       if (t === Infinity || t > maxTime) return until();

@@ -65,12 +65,16 @@ describe('conformance runner against Petrel', () => {
   });
 
   it('every server case quotes its requirement verbatim from the spec section it names', () => {
-    for (const c of SERVER_CASES) expect(inSection(c.spec.file, c.spec.section, c.requirement), `${c.id}: "${c.requirement}" in §${c.spec.section}`).toBe(true);
+    for (const c of SERVER_CASES) {
+      expect(inSection(c.spec.file, c.spec.section, c.requirement), `${c.id}: "${c.requirement}" in §${c.spec.section}`).toBe(true);
+    }
     expect(new Set(SERVER_CASES.map((c) => c.id)).size).toBe(SERVER_CASES.length);
   });
 
   it('the requirement inventory quotes the spec and names only existing cases', () => {
-    const inv = JSON.parse(readFileSync(join(ROOT, 'conformance', 'requirements.json'), 'utf8')) as { requirements: { file: string; section: string; text: string; cases: string[] }[] };
+    const inv = JSON.parse(readFileSync(join(ROOT, 'conformance', 'requirements.json'), 'utf8')) as {
+      requirements: { file: string; section: string; text: string; cases: string[] }[];
+    };
     const ids = new Set([...SERVER_CASES.map((c) => c.id), ...CLIENT_CASE_IDS]);
     for (const r of inv.requirements) {
       expect(inSection(r.file, r.section, r.text), `"${r.text}" in ${r.file} §${r.section}`).toBe(true);
@@ -94,7 +98,10 @@ describe('conformance runner against Petrel', () => {
     expect(json.cases.length).toBe(results.length);
     expect(json.counts.PASS).toBe(counts(results).PASS);
     const log = results.find((r) => r.id === 'transport/flow-control/1')!.log.toJsonSeq('x');
-    const records = log.split('\x1e').filter(Boolean).map((l) => JSON.parse(l) as { name?: string });
+    const records = log
+      .split('\x1e')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { name?: string });
     expect(records.some((r) => r.name === 'transport:datagrams_sent')).toBe(true);
     expect(records.some((r) => r.name === 'transport:datagrams_received')).toBe(true);
   }, 180_000);
@@ -102,7 +109,12 @@ describe('conformance runner against Petrel', () => {
   it('a server that always sends Retry passes the address-validation case', async () => {
     const s = await listen({ host: '127.0.0.1', port: 0, identity, retry: 'always' });
     try {
-      const results = await runServerCases({ host: '127.0.0.1', port: s.address().port, serverKey: identity.fingerprint, filter: /address-validation|completion/ });
+      const results = await runServerCases({
+        host: '127.0.0.1',
+        port: s.address().port,
+        serverKey: identity.fingerprint,
+        filter: /address-validation|completion/,
+      });
       expect(results.map((r) => `${r.verdict} ${r.id}: ${r.detail}`).filter((l) => !l.startsWith('PASS'))).toEqual([]);
       expect(results.length).toBe(2);
     } finally {
@@ -114,7 +126,12 @@ describe('conformance runner against Petrel', () => {
     const s = await listen({ host: '127.0.0.1', port: 0, insecure: true });
     s.on('connection', (c) => c.on('stream', (st) => (st.on('error', () => undefined), st.resume())));
     try {
-      const results = await runServerCases({ host: '127.0.0.1', port: s.address().port, insecure: true, filter: /error-codes|flow-control|final-size|stream-limits|key-update|handshake-errors/ });
+      const results = await runServerCases({
+        host: '127.0.0.1',
+        port: s.address().port,
+        insecure: true,
+        filter: /error-codes|flow-control|final-size|stream-limits|key-update|handshake-errors/,
+      });
       checkPetrel(results, true);
       expect(results.find((r) => r.id === 'transport/key-update/1')!.verdict).toBe('UNSUPPORTED');
     } finally {
@@ -122,7 +139,7 @@ describe('conformance runner against Petrel', () => {
     }
   }, 120_000);
 
-  it('client mode: Petrel\'s client passes; a command exiting 127 is UNSUPPORTED', async () => {
+  it("client mode: Petrel's client passes; a command exiting 127 is UNSUPPORTED", async () => {
     const tsx = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
     const client = `"${process.execPath}" --import "${tsx}" "${join(ROOT, 'conformance', 'clients', 'petrel-client.ts')}" {host} {port} {key}`;
     const results = await runClientCases({ command: client });

@@ -59,7 +59,7 @@ describe('WindowedMaxFilter', () => {
     // Never below the current sample, never above the best of the last window and a quarter, always a real sample.
     let x = 50;
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const f = new WindowedMaxFilter();
     const hist: Array<[number, number]> = [];
     for (let t = 0; t < 2000; t++) {

@@ -25,7 +25,8 @@ describe('BBR in the simulator', () => {
   });
 
   it('over a 4-BDP buffer BBR keeps the queue short where CUBIC fills it', () => {
-    const run = (cc: 'bbr' | 'cubic') => runSteady({ seed: 2, rttMs: 50, queueBdp: 4, durationMs: 12_000, fromMs: 6_000, options: { congestionControl: cc } });
+    const run = (cc: 'bbr' | 'cubic') =>
+      runSteady({ seed: 2, rttMs: 50, queueBdp: 4, durationMs: 12_000, fromMs: 6_000, options: { congestionControl: cc } });
     const bbr = run('bbr');
     const cubic = run('cubic');
     expect(bbr.goodput).toBeGreaterThan(0.85);

@@ -174,7 +174,7 @@ describe('BBR: Drain and ProbeBW', () => {
     expect(b.state).toBe('probe-bw-cruise');
   });
 
-  it('UP also ends once 1.25 BDP is in flight after a min_rtt (Petrel keeps draft-02\'s exit)', () => {
+  it("UP also ends once 1.25 BDP is in flight after a min_rtt (Petrel keeps draft-02's exit)", () => {
     const h = cruising();
     const b = h.bbr;
     for (let i = 0; i < 30 && b.state !== 'probe-bw-up'; i++) h.ack({ rate: BW, inFlight: BDP });

@@ -1,13 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  createCongestionController,
-  Cubic,
-  CUBIC_ALPHA,
-  cubicK,
-  cubicWindow,
-  NewReno,
-} from '../../lib/congestion/index.js';
+import { createCongestionController, Cubic, CUBIC_ALPHA, cubicK, cubicWindow, NewReno } from '../../lib/congestion/index.js';
 import { RttEstimator } from '../../lib/recovery/rtt.js';
 
 const MDS = 1000;
@@ -59,7 +52,15 @@ describe('Cubic controller', () => {
     expect(cc.ssthresh).toBe(Infinity);
     expect(cc.inSlowStart).toBe(true);
     expect(cc.hystartPhase).toBe('slow-start');
-    cc.onPacketsAcked([{ size: 1200, timeSent: 0 }, { size: 1200, timeSent: 1 }], 100, RTT100, false);
+    cc.onPacketsAcked(
+      [
+        { size: 1200, timeSent: 0 },
+        { size: 1200, timeSent: 1 },
+      ],
+      100,
+      RTT100,
+      false,
+    );
     expect(cc.window).toBe(14400); // 12000 + 2·1200
     expect(new Cubic({ maxDatagramSize: 1200, hystart: false }).hystartPhase).toBe('done');
   });
@@ -184,7 +185,15 @@ describe('Cubic controller', () => {
     cc.onCongestionEvent(80, 120); // sent before the period began
     cc.onCongestionEvent(100, 130); // sent exactly at its start
     expect(cc.window).toBe(14000);
-    cc.onPacketsAcked([{ size: MDS, timeSent: 90 }, { size: MDS, timeSent: 100 }], 140, RTT100, false);
+    cc.onPacketsAcked(
+      [
+        { size: MDS, timeSent: 90 },
+        { size: MDS, timeSent: 100 },
+      ],
+      140,
+      RTT100,
+      false,
+    );
     expect(cc.window).toBe(14000);
     expect(cc.epochStart).toBeNaN(); // no epoch yet: nothing of the new period was acknowledged
     cc.onCongestionEvent(101, 150); // sent after: a new event, 14000·0.7
@@ -286,12 +295,7 @@ describe('Cubic controller', () => {
     ss.onCongestionEvent(0, 10);
     expect(ss.hystartPhase).toBe('done');
     expect(ss.onSpuriousCongestionEvent()).toBe(true);
-    expect([ss.window, ss.ssthresh, ss.recoveryStartTime, ss.hystartPhase]).toEqual([
-      10000,
-      Infinity,
-      -Infinity,
-      'slow-start',
-    ]);
+    expect([ss.window, ss.ssthresh, ss.recoveryStartTime, ss.hystartPhase]).toEqual([10000, Infinity, -Infinity, 'slow-start']);
     expect(ss.wMax).toBeNaN();
 
     // not after persistent congestion or a reset

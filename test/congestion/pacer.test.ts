@@ -6,13 +6,7 @@ import { Pacer, PACER_TIME_SLACK, pacerBurstBytes, pacingRateFor } from '../../l
  * Largest number of bytes released in any window [t_i, t_j] minus what the bound burst + rate·(w + quantum)
  * allows, with the pacer's 1 µs float slack (≤ 0 when the bound holds).
  */
-function worstExcess(
-  times: readonly number[],
-  sizes: readonly number[],
-  burst: number,
-  rate: number,
-  quantum: number,
-): number {
+function worstExcess(times: readonly number[], sizes: readonly number[], burst: number, rate: number, quantum: number): number {
   quantum += PACER_TIME_SLACK;
   let worst = -Infinity;
   for (let i = 0; i < times.length; i++) {

@@ -47,7 +47,9 @@ describe('pacing', () => {
     const sends: Array<{ t: number; size: number }> = [];
     for (const rec of trace) {
       const e = JSON.parse(rec.slice(1)) as { time: number; name: string; data: { side?: string; size: number; frames?: Array<{ k: string }> } };
-      if (e.name === 'transport:packet_sent' && e.data.side === 'client' && e.data.frames?.some((f) => f.k === 'stream')) sends.push({ t: e.time, size: e.data.size });
+      if (e.name === 'transport:packet_sent' && e.data.side === 'client' && e.data.frames?.some((f) => f.k === 'stream')) {
+        sends.push({ t: e.time, size: e.data.size });
+      }
     }
     expect(sends.length).toBeGreaterThan(10_000);
     // Sliding 1 ms window over the sends.

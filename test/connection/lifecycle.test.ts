@@ -25,8 +25,7 @@ function env(seed: number, withReset = true): CoreEnv {
   };
 }
 
-const closedEvent = (evs: EndpointEvent[]) =>
-  evs.flatMap((e) => (e.kind === 'connection' && e.event.type === 'closed' ? [e.event.info] : []));
+const closedEvent = (evs: EndpointEvent[]) => evs.flatMap((e) => (e.kind === 'connection' && e.event.type === 'closed' ? [e.event.info] : []));
 
 describe('closing', () => {
   it('a CONNECTION_CLOSE lost at 30 % loss: both sides still end and report the reason', () => {

@@ -70,7 +70,9 @@ describe('priorities', () => {
     expect(p.run(() => p.connected() && p.clientConn.maxDatagramPayload() > 0)).toBe(true);
     const kinds: string[] = [];
     p.drop = (dir, _i, data) => {
-      if (dir === 'c2s') for (const pk of inspectDatagram(data)) for (const f of pk.frames) if (f.type === 'stream' || f.type === 'datagram') kinds.push(f.type);
+      if (dir === 'c2s') {
+        for (const pk of inspectDatagram(data)) for (const f of pk.frames) if (f.type === 'stream' || f.type === 'datagram') kinds.push(f.type);
+      }
       return false;
     };
     const s = p.clientConn.openStream(true)!;

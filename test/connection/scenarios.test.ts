@@ -24,7 +24,10 @@ describe('handshake under loss: drop each handshake datagram in turn, in each di
       it(`${dir} datagram #${i} dropped: both sides establish with identical parameters`, () => {
         const p = new Pair({ latency: 15 });
         p.drop = (d, index) => d === dir && index === i;
-        const ok = p.run(() => p.connected() && p.serverConn !== null && p.clientConn.state === 'established' && p.serverConn.state === 'established', 30_000);
+        const ok = p.run(
+          () => p.connected() && p.serverConn !== null && p.clientConn.state === 'established' && p.serverConn.state === 'established',
+          30_000,
+        );
         expect(ok).toBe(true);
         // What each side received is exactly what the other sent.
         const sp = p.clientConn.peerTransportParameters!;

@@ -82,4 +82,3 @@ describe('StreamWriter room checks use the encoded frame sizes', () => {
     expect(m.controlOwed.has(s)).toBe(false);
   });
 });
-

@@ -69,7 +69,8 @@ describe('stream data path over a lossless pair', () => {
     p.serverConn!.streamWrite(ss, b, true);
     const rs = reader(() => p.serverConn);
     const rc = reader(() => p.clientConn);
-    const done = () => rs.bytes(cs).length === a.length && rc.bytes(ss).length === b.length && p.serverConn!.streamFinished(cs) && p.clientConn.streamFinished(ss);
+    const done = () =>
+      rs.bytes(cs).length === a.length && rc.bytes(ss).length === b.length && p.serverConn!.streamFinished(cs) && p.clientConn.streamFinished(ss);
     expect(p.run(done, 300_000, () => (rs.step(), rc.step()))).toBe(true);
     expect(sha(rs.bytes(cs))).toBe(sha(a));
     expect(sha(rc.bytes(ss))).toBe(sha(b));

@@ -37,7 +37,12 @@ describe('connect token on the wire', () => {
     const identity = generateIdentity(p);
     const backend = generateIdentity(p);
     const now = Date.now();
-    const policy = new ConnectTokenPolicy({ provider: p, trustedBackendKeys: [backend.publicKey], serverAddresses: () => ['10.0.0.2:4433'], now: () => now });
+    const policy = new ConnectTokenPolicy({
+      provider: p,
+      trustedBackendKeys: [backend.publicKey],
+      serverAddresses: () => ['10.0.0.2:4433'],
+      now: () => now,
+    });
     const token = encodeConnectToken(p, backend, {
       tokenId: p.randomBytes(16),
       clientId: 'player-1',

@@ -16,7 +16,15 @@ import { ed25519FromSeed, pump } from './handshake-harness.js';
 import { readFileSync } from 'node:fs';
 
 interface TokenVector {
-  inputs: { backendSeed: string; backendPublicKey: string; tokenId: string; clientId: string; expiresAt: number; serverAddresses: string[]; userData: string };
+  inputs: {
+    backendSeed: string;
+    backendPublicKey: string;
+    tokenId: string;
+    clientId: string;
+    expiresAt: number;
+    serverAddresses: string[];
+    userData: string;
+  };
   outputs: { signedContent: string; signature: string; token: string };
 }
 const vectors = JSON.parse(readFileSync(new URL('../../spec/vectors/connect-token.json', import.meta.url), 'utf8')) as Record<string, TokenVector>;
@@ -44,7 +52,13 @@ function mint(extra: Partial<ConnectTokenFields> = {}, key: KeyPair = backend): 
 }
 
 function policy(extra: { maxUses?: number; maxTracked?: number; now?: () => number } = {}): ConnectTokenPolicy {
-  return new ConnectTokenPolicy({ provider: p, trustedBackendKeys: [backend.publicKey], serverAddresses: () => [ADDR], now: extra.now ?? (() => NOW), ...extra });
+  return new ConnectTokenPolicy({
+    provider: p,
+    trustedBackendKeys: [backend.publicKey],
+    serverAddresses: () => [ADDR],
+    now: extra.now ?? (() => NOW),
+    ...extra,
+  });
 }
 
 function reasonOf(f: () => unknown): string {
@@ -58,7 +72,15 @@ function reasonOf(f: () => unknown): string {
 }
 
 function handshake(token: Uint8Array | undefined, pol: ConnectTokenPolicy | undefined) {
-  const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: token });
+  const client = createClientSession({
+    provider: p,
+    alpn: [],
+    transportParameters: new Uint8Array(0),
+    serverName: 'game',
+    serverKey: serverId.publicKey,
+    now: () => NOW,
+    connectToken: token,
+  });
   const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: pol });
   return { client, server, res: pump(client, server) };
 }
@@ -83,7 +105,12 @@ describe('connect token encoding', () => {
     expect(d.serverAddresses).toEqual(v.inputs.serverAddresses);
     expect(toHex(d.userData)).toBe(v.inputs.userData);
     expect(toHex(d.signature)).toBe(v.outputs.signature);
-    const pol = new ConnectTokenPolicy({ provider: p, trustedBackendKeys: [key.publicKey], serverAddresses: () => [v.inputs.serverAddresses[1]!], now: () => v.inputs.expiresAt });
+    const pol = new ConnectTokenPolicy({
+      provider: p,
+      trustedBackendKeys: [key.publicKey],
+      serverAddresses: () => [v.inputs.serverAddresses[1]!],
+      now: () => v.inputs.expiresAt,
+    });
     expect(pol.verify(token).clientId).toBe(v.inputs.clientId);
   });
 
@@ -100,7 +127,11 @@ describe('connect token encoding', () => {
       { expiresAt: 1.5 },
     ];
     for (const b of bad) expect(() => mint(b)).toThrow(PetrelError);
-    const biggest = mint({ userData: new Uint8Array(1024), clientId: 'c'.repeat(255), serverAddresses: Array.from({ length: 16 }, (_, i) => `${i}`.padEnd(255, 'a')) });
+    const biggest = mint({
+      userData: new Uint8Array(1024),
+      clientId: 'c'.repeat(255),
+      serverAddresses: Array.from({ length: 16 }, (_, i) => `${i}`.padEnd(255, 'a')),
+    });
     expect(biggest.length).toBe(CONNECT_TOKEN_MAX_SIZE);
   });
 
@@ -169,7 +200,9 @@ describe('connect token policy', () => {
 
   it('refuses bad configuration', () => {
     expect(() => new ConnectTokenPolicy({ provider: p, trustedBackendKeys: [], serverAddresses: () => [ADDR], now: () => NOW })).toThrow(PetrelError);
-    expect(() => new ConnectTokenPolicy({ provider: p, trustedBackendKeys: [new Uint8Array(31)], serverAddresses: () => [ADDR], now: () => NOW })).toThrow(PetrelError);
+    expect(
+      () => new ConnectTokenPolicy({ provider: p, trustedBackendKeys: [new Uint8Array(31)], serverAddresses: () => [ADDR], now: () => NOW }),
+    ).toThrow(PetrelError);
     expect(() => policy({ maxUses: 0 })).toThrow(PetrelError);
   });
 });
@@ -197,8 +230,22 @@ describe('connect token in the handshake', () => {
   });
 
   it('the client Finished binds the token: a token swapped in transit is BAD_FINISHED', () => {
-    const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
-    const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+    const client = createClientSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      serverName: 'game',
+      serverKey: serverId.publicKey,
+      now: () => NOW,
+      connectToken: mint(),
+    });
+    const server = createServerSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      identity: serverId,
+      connectTokenPolicy: policy(),
+    });
     const other = mint({ clientId: 'intruder' });
     const res = pump(client, server, (from, level, _i, data) => {
       if (from === 'client' && level === 'handshake' && data[0] === HandshakeType.CONNECT_TOKEN) {
@@ -252,8 +299,22 @@ describe('connect token in the handshake', () => {
   });
 
   it('a client that ignores the request (Finished without a token) is refused CONNECT_TOKEN_MISSING by the server', () => {
-    const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
-    const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+    const client = createClientSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      serverName: 'game',
+      serverKey: serverId.publicKey,
+      now: () => NOW,
+      connectToken: mint(),
+    });
+    const server = createServerSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      identity: serverId,
+      connectTokenPolicy: policy(),
+    });
     // Simulates a non-compliant client: it forgets the (authenticated) request just before the server Finished.
     const res = pump(client, server, (from, _level, _i, data) => {
       if (from === 'server' && data[0] === HandshakeType.FINISHED) (client as unknown as { tokenRequested: boolean }).tokenRequested = false;
@@ -266,23 +327,67 @@ describe('connect token in the handshake', () => {
 
   it('a token message dropped in transit is BAD_FINISHED at the server (the Finished covers it)', () => {
     const { res } = (() => {
-      const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
-      const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+      const client = createClientSession({
+        provider: p,
+        alpn: [],
+        transportParameters: new Uint8Array(0),
+        serverName: 'game',
+        serverKey: serverId.publicKey,
+        now: () => NOW,
+        connectToken: mint(),
+      });
+      const server = createServerSession({
+        provider: p,
+        alpn: [],
+        transportParameters: new Uint8Array(0),
+        identity: serverId,
+        connectTokenPolicy: policy(),
+      });
       return { res: pump(client, server, (from, _level, _i, data) => (from === 'client' && data[0] === HandshakeType.CONNECT_TOKEN ? null : data)) };
     })();
     expect(res.serverError?.reason).toBe('BAD_FINISHED');
   });
 
   it('a man in the middle who strips the ConnectTokenRequest breaks the server signature', () => {
-    const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
-    const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
-    const res = pump(client, server, (from, _level, _i, data) => (from === 'server' && data[0] === HandshakeType.CONNECT_TOKEN_REQUEST ? null : data));
+    const client = createClientSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      serverName: 'game',
+      serverKey: serverId.publicKey,
+      now: () => NOW,
+      connectToken: mint(),
+    });
+    const server = createServerSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      identity: serverId,
+      connectTokenPolicy: policy(),
+    });
+    const res = pump(client, server, (from, _level, _i, data) =>
+      from === 'server' && data[0] === HandshakeType.CONNECT_TOKEN_REQUEST ? null : data,
+    );
     expect(res.clientError?.reason).toBe('BAD_SIGNATURE');
   });
 
   it('two tokens in one flight are UNEXPECTED_MESSAGE', () => {
-    const client = createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'game', serverKey: serverId.publicKey, now: () => NOW, connectToken: mint() });
-    const server = createServerSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), identity: serverId, connectTokenPolicy: policy() });
+    const client = createClientSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      serverName: 'game',
+      serverKey: serverId.publicKey,
+      now: () => NOW,
+      connectToken: mint(),
+    });
+    const server = createServerSession({
+      provider: p,
+      alpn: [],
+      transportParameters: new Uint8Array(0),
+      identity: serverId,
+      connectTokenPolicy: policy(),
+    });
     const res = pump(client, server, (from, level, _i, data) => {
       if (from === 'client' && level === 'handshake' && data[0] === HandshakeType.CONNECT_TOKEN) {
         const two = new Uint8Array(data.length * 2);
@@ -297,7 +402,15 @@ describe('connect token in the handshake', () => {
 
   it('a client token larger than the limit is refused when the session is created', () => {
     expect(() =>
-      createClientSession({ provider: p, alpn: [], transportParameters: new Uint8Array(0), serverName: 'g', serverKey: serverId.publicKey, now: () => NOW, connectToken: new Uint8Array(CONNECT_TOKEN_MAX_SIZE + 1) }),
+      createClientSession({
+        provider: p,
+        alpn: [],
+        transportParameters: new Uint8Array(0),
+        serverName: 'g',
+        serverKey: serverId.publicKey,
+        now: () => NOW,
+        connectToken: new Uint8Array(CONNECT_TOKEN_MAX_SIZE + 1),
+      }),
     ).toThrow(PetrelError);
   });
 });

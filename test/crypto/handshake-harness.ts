@@ -89,7 +89,7 @@ export function pump(client: HandshakeSession, server: HandshakeSession, interce
   client.start();
   server.start();
   drainKeys();
-  for (let moved = true; moved; ) {
+  for (let moved = true; moved;) {
     moved = false;
     for (const [from, src, dst] of [
       ['client', client, server],
@@ -198,7 +198,12 @@ export function runVector(v: HandshakeVectorInputs): {
   const ca = ed25519FromSeed(v.ca_ed25519_seed);
   const certificate =
     v.trust === 'ca'
-      ? issueCertificate(nodeCryptoProvider, ca, { serverName: v.server_name, publicKey: serverId.publicKey, notBefore: v.not_before, notAfter: v.not_after })
+      ? issueCertificate(nodeCryptoProvider, ca, {
+          serverName: v.server_name,
+          publicKey: serverId.publicKey,
+          notBefore: v.not_before,
+          notAfter: v.not_after,
+        })
       : null;
   const secrets: Record<string, string> = {};
   const client = createClientSession({

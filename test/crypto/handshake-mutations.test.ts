@@ -123,7 +123,9 @@ function truncateField(msg: Uint8Array, f: Field): Uint8Array {
 
 const serverId = ed25519FromSeed('11'.repeat(32));
 const ca = ed25519FromSeed('22'.repeat(32));
-const chain = [issueCertificate(nodeCryptoProvider, ca, { serverName: 'game.example', publicKey: serverId.publicKey, notBefore: 1000, notAfter: 6000 })];
+const chain = [
+  issueCertificate(nodeCryptoProvider, ca, { serverName: 'game.example', publicKey: serverId.publicKey, notBefore: 1000, notAfter: 6000 }),
+];
 const fill = (b: number): Uint8Array => new Uint8Array(32).fill(b);
 
 /** A deterministic handshake (fixed randoms and shares) with one message rewritten in transit. */
@@ -216,8 +218,14 @@ const EXPECTED: Record<string, Record<string, Expect>> = {
     'cert.name': { flip: 'c:BAD_CERTIFICATE', truncate: 'c:BAD_CERTIFICATE_SIGNATURE' },
     'cert.public_key': { flip: 'c:BAD_CERTIFICATE', truncate: 'c:BAD_CERTIFICATE' },
     // The top two bytes put the time above 2^53 - 1 (malformed); the rest break the signature.
-    'cert.not_before': { flip: [...Array(2).fill('c:BAD_CERTIFICATE'), ...Array(6).fill('c:BAD_CERTIFICATE_SIGNATURE')], truncate: 'c:BAD_CERTIFICATE' },
-    'cert.not_after': { flip: [...Array(2).fill('c:BAD_CERTIFICATE'), ...Array(6).fill('c:BAD_CERTIFICATE_SIGNATURE')], truncate: 'c:BAD_CERTIFICATE' },
+    'cert.not_before': {
+      flip: [...Array(2).fill('c:BAD_CERTIFICATE'), ...Array(6).fill('c:BAD_CERTIFICATE_SIGNATURE')],
+      truncate: 'c:BAD_CERTIFICATE',
+    },
+    'cert.not_after': {
+      flip: [...Array(2).fill('c:BAD_CERTIFICATE'), ...Array(6).fill('c:BAD_CERTIFICATE_SIGNATURE')],
+      truncate: 'c:BAD_CERTIFICATE',
+    },
     'cert.issuer': { flip: 'c:UNKNOWN_SERVER_KEY', truncate: 'c:BAD_CERTIFICATE' },
     'cert.signature': { flip: 'c:BAD_CERTIFICATE_SIGNATURE', truncate: 'c:BAD_CERTIFICATE' },
   },
@@ -238,7 +246,14 @@ const EXPECTED: Record<string, Record<string, Expect>> = {
   },
 };
 
-const NAMES: Record<number, string> = { 1: 'ClientHello', 2: 'ServerHello', 8: 'EncryptedExtensions', 11: 'Certificate', 15: 'CertificateVerify', 20: 'Finished' };
+const NAMES: Record<number, string> = {
+  1: 'ClientHello',
+  2: 'ServerHello',
+  8: 'EncryptedExtensions',
+  11: 'Certificate',
+  15: 'CertificateVerify',
+  20: 'Finished',
+};
 
 function messagesOf(mode: 'ca' | 'pinned'): Array<{ from: Side; index: number; key: string; data: Uint8Array }> {
   const { outcome, sent } = run(mode, null, (m) => m);
@@ -298,7 +313,15 @@ const CUT_SHORT: Record<string, string> = {
 };
 
 function order(key: string): number {
-  return ['client ClientHello', 'server ServerHello', 'server EncryptedExtensions', 'server Certificate', 'server CertificateVerify', 'server Finished', 'client Finished'].indexOf(key);
+  return [
+    'client ClientHello',
+    'server ServerHello',
+    'server EncryptedExtensions',
+    'server Certificate',
+    'server CertificateVerify',
+    'server Finished',
+    'client Finished',
+  ].indexOf(key);
 }
 
 describe('the Certificate message with a pinned key (no chain)', () => {
@@ -320,7 +343,9 @@ describe('the Certificate message with a pinned key (no chain)', () => {
         );
       }
       if (f.name === 'type' || f.name === 'length') continue;
-      expect(`${f.name} truncated → ${run('pinned', cert, (d) => truncateField(d, f)).outcome}`).toBe(`${f.name} truncated → ${expected[f.name]!.truncate}`);
+      expect(`${f.name} truncated → ${run('pinned', cert, (d) => truncateField(d, f)).outcome}`).toBe(
+        `${f.name} truncated → ${expected[f.name]!.truncate}`,
+      );
     }
   });
 });

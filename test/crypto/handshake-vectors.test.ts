@@ -32,7 +32,15 @@ interface HandshakeVector {
 const file = JSON.parse(readFileSync(new URL('../../spec/vectors/handshake.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 const vectors = Object.entries(file).filter(([k]) => !k.startsWith('_')) as Array<[string, HandshakeVector]>;
 
-const MESSAGES = ['client_hello', 'server_hello', 'encrypted_extensions', 'certificate_message', 'certificate_verify', 'server_finished', 'client_finished'];
+const MESSAGES = [
+  'client_hello',
+  'server_hello',
+  'encrypted_extensions',
+  'certificate_message',
+  'certificate_verify',
+  'server_finished',
+  'client_finished',
+];
 const X25519_BASE = new Uint8Array(32);
 X25519_BASE[0] = 9;
 
@@ -48,7 +56,10 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 describe('spec/vectors/handshake.json', () => {
   it('holds both suites and both trust modes', () => {
-    expect(vectors.map(([, v]) => `${v.outputs.negotiated_suite}/${v.inputs.trust}`)).toEqual(['AES_128_GCM_SHA256/ca', 'CHACHA20_POLY1305_SHA256/pinned']);
+    expect(vectors.map(([, v]) => `${v.outputs.negotiated_suite}/${v.inputs.trust}`)).toEqual([
+      'AES_128_GCM_SHA256/ca',
+      'CHACHA20_POLY1305_SHA256/pinned',
+    ]);
   });
 
   for (const [name, v] of vectors) {

@@ -174,7 +174,13 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
 
     it('accepts a chain through an intermediate CA', () => {
       const inter = generateIdentity(p);
-      const interCert = issueCertificate(p, ca, { serverName: 'intermediate', publicKey: inter.publicKey, notBefore: 0, notAfter: NOW + DAY, isCA: true });
+      const interCert = issueCertificate(p, ca, {
+        serverName: 'intermediate',
+        publicKey: inter.publicKey,
+        notBefore: 0,
+        notAfter: NOW + DAY,
+        isCA: true,
+      });
       const c = client(viaCA);
       const r = pump(c, server({ certificateChain: [cert({}, inter), interCert] }));
       expect(r.clientError).toBeNull();
@@ -211,7 +217,7 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
       c.start();
       let clientKeys = 0;
       let serverKeys = 0;
-      for (let moved = true; moved; ) {
+      for (let moved = true; moved;) {
         moved = false;
         for (const [src, dst] of [
           [c, s],
@@ -361,7 +367,16 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
       const first = pump(client(pinned), server());
       const oldCv = first.sent.find((m) => m.data[0] === HandshakeType.CERTIFICATE_VERIFY)!.data;
       const c = client(pinned);
-      clientFails(pump(c, server(), replaceServer(3, () => oldCv)), c, 'BAD_SIGNATURE', 0x133);
+      clientFails(
+        pump(
+          c,
+          server(),
+          replaceServer(3, () => oldCv),
+        ),
+        c,
+        'BAD_SIGNATURE',
+        0x133,
+      );
     });
 
     it('BAD_FINISHED: a server Finished altered in transit', () => {
@@ -443,7 +458,11 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
 
       // A ServerHello followed by stray Initial bytes: messages may not span a key change.
       const c2 = client(pinned);
-      const r = pump(c2, server(), replaceServer(0, (d) => Uint8Array.of(...d, 8)));
+      const r = pump(
+        c2,
+        server(),
+        replaceServer(0, (d) => Uint8Array.of(...d, 8)),
+      );
       clientFails(r, c2, 'UNEXPECTED_MESSAGE', 0x10a);
       expect(r.clientKeys).toEqual([]);
 
@@ -472,7 +491,9 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
 
     it('also restoring the suite echo does not help: the signed transcript covers the offer (BAD_SIGNATURE)', () => {
       const c = client(pinned);
-      const restoreEcho = replaceServer(1, (d) => encodeEncryptedExtensions({ ...decodeEncryptedExtensions(bodyOf(d)), offeredSuites: [0x1301, 0x1303] }));
+      const restoreEcho = replaceServer(1, (d) =>
+        encodeEncryptedExtensions({ ...decodeEncryptedExtensions(bodyOf(d)), offeredSuites: [0x1301, 0x1303] }),
+      );
       const r = pump(c, server(), (from, level, i, d) => (from === 'client' ? stripAes(from, level, i, d) : restoreEcho(from, level, i, d)));
       clientFails(r, c, 'BAD_SIGNATURE', 0x133);
     });
@@ -537,7 +558,14 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
       expect(f).toHaveLength(51);
       expect(parseFingerprint(f)).toEqual(k);
       expect(parseFingerprint(fingerprint(serverId.publicKey))).toEqual(serverId.publicKey);
-      for (const bad of ['', 'ed25519:', 'sha256:' + 'A'.repeat(43), 'ed25519:' + 'A'.repeat(42), 'ed25519:' + 'A'.repeat(42) + 'B', 'ed25519:' + 'A'.repeat(42) + '+']) {
+      for (const bad of [
+        '',
+        'ed25519:',
+        'sha256:' + 'A'.repeat(43),
+        'ed25519:' + 'A'.repeat(42),
+        'ed25519:' + 'A'.repeat(42) + 'B',
+        'ed25519:' + 'A'.repeat(42) + '+',
+      ]) {
         expect(() => parseFingerprint(bad)).toThrow(PetrelError);
       }
     });

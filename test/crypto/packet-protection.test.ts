@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nextTrafficSecret, PETREL_PROFILE, QUIC_V1_PROFILE } from '../../lib/crypto/key-schedule.js';
-import {
-  AeadPacketProtector,
-  initialProtectors,
-  protectHeader,
-  protectorsFromSecret,
-  unprotectHeader,
-} from '../../lib/crypto/packet-protection.js';
+import { AeadPacketProtector, initialProtectors, protectHeader, protectorsFromSecret, unprotectHeader } from '../../lib/crypto/packet-protection.js';
 import { CIPHER_SUITES, type Aead, type CipherSuite } from '../../lib/crypto/provider.js';
 import { PLAINTEXT_PROTECTOR } from '../../lib/crypto/types.js';
 import { fromHex, toHex } from '../../lib/wire/buffer.js';
@@ -18,14 +12,7 @@ describe.each(PROVIDERS)('%s provider', (_name, p) => {
   const dcid = inHex(vector('rfc9001-a1-initial-keys'), 'dcid');
 
   /** Seals a packet laid out as header | payload | tag room, then applies header protection. */
-  function protect(
-    prot: AeadPacketProtector,
-    header: Uint8Array,
-    payload: Uint8Array,
-    pn: number,
-    pnOffset: number,
-    pnLength: number,
-  ): Uint8Array {
+  function protect(prot: AeadPacketProtector, header: Uint8Array, payload: Uint8Array, pn: number, pnOffset: number, pnLength: number): Uint8Array {
     const buf = new Uint8Array(header.length + payload.length + prot.tagLength);
     buf.set(header, 0);
     buf.set(payload, header.length);

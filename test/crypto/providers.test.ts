@@ -57,7 +57,15 @@ describe('sodium-native provider', () => {
     it('a handshake between the two providers agrees on every secret, for each suite', () => {
       for (const suite of CIPHER_SUITES) {
         const id = generateIdentity(reader);
-        const c = createClientSession({ provider: writer, alpn: ['x'], transportParameters: new Uint8Array(1), serverName: 'a.example', serverKey: id.publicKey, now: () => 0, suites: [suite] });
+        const c = createClientSession({
+          provider: writer,
+          alpn: ['x'],
+          transportParameters: new Uint8Array(1),
+          serverName: 'a.example',
+          serverKey: id.publicKey,
+          now: () => 0,
+          suites: [suite],
+        });
         const s = createServerSession({ provider: reader, alpn: ['x'], transportParameters: new Uint8Array(1), identity: id, suites: [suite] });
         const r = pump(c, s);
         expect(r.clientError).toBeNull();
@@ -90,7 +98,9 @@ describe('node provider key handling', () => {
     const kp = nodeCryptoProvider.ed25519Generate();
     const msg = Uint8Array.of(1, 2, 3);
     expect(nodeCryptoProvider.ed25519Verify(kp.publicKey, msg, nodeCryptoProvider.ed25519Sign(kp.privateKey, msg))).toBe(true);
-    expect(nodeCryptoProvider.ed25519Verify(nodeCryptoProvider.ed25519Generate().publicKey, msg, nodeCryptoProvider.ed25519Sign(kp.privateKey, msg))).toBe(false);
+    expect(
+      nodeCryptoProvider.ed25519Verify(nodeCryptoProvider.ed25519Generate().publicKey, msg, nodeCryptoProvider.ed25519Sign(kp.privateKey, msg)),
+    ).toBe(false);
   });
 });
 
@@ -128,7 +138,14 @@ describe('suite preference by measured cost', () => {
   it('a server with no suites option follows its provider preference', () => {
     const prefersChaCha: CryptoProvider = { ...nodeCryptoProvider, preferredSuites: ['CHACHA20_POLY1305_SHA256', 'AES_128_GCM_SHA256'] };
     const id = generateIdentity(nodeCryptoProvider);
-    const c = createClientSession({ provider: nodeCryptoProvider, alpn: [], transportParameters: new Uint8Array(1), serverName: 'a', serverKey: id.publicKey, now: () => 0 });
+    const c = createClientSession({
+      provider: nodeCryptoProvider,
+      alpn: [],
+      transportParameters: new Uint8Array(1),
+      serverName: 'a',
+      serverKey: id.publicKey,
+      now: () => 0,
+    });
     const s = createServerSession({ provider: prefersChaCha, alpn: [], transportParameters: new Uint8Array(1), identity: id });
     expect(pump(c, s).serverError).toBeNull();
     expect(s.cipherSuite).toBe('CHACHA20_POLY1305_SHA256');

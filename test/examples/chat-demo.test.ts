@@ -16,7 +16,8 @@ describe('npm run demo (core)', () => {
       expect(u.link.minRtt).toBeGreaterThanOrEqual(55); // the proxy's 30 ms each way is really there
     }
     // The proxy really dropped datagrams, in both directions together.
-    const dropped = Object.values(r.proxy.upstream.dropped).reduce((a, b) => a + b, 0) + Object.values(r.proxy.downstream.dropped).reduce((a, b) => a + b, 0);
+    const dropped =
+      Object.values(r.proxy.upstream.dropped).reduce((a, b) => a + b, 0) + Object.values(r.proxy.downstream.dropped).reduce((a, b) => a + b, 0);
     expect(r.proxy.upstream.sent + r.proxy.downstream.sent).toBeGreaterThan(50);
     expect(dropped).toBeGreaterThan(0);
     expect(r.server.lines).toBe(16);
@@ -26,14 +27,25 @@ describe('npm run demo (core)', () => {
 
 describe('verify()', () => {
   const said = new Map([
-    ['a', [{ seq: 1, text: 'x' }, { seq: 2, text: 'y' }]],
+    [
+      'a',
+      [
+        { seq: 1, text: 'x' },
+        { seq: 2, text: 'y' },
+      ],
+    ],
     ['b', [{ seq: 1, text: 'z' }]],
   ]);
   const line = (id: number, from: string, seq: number, text: string): { line: ChatLine } => ({ line: { room: 'r', id, from, seq, text, at: 0 } });
   const good = [line(1, 'a', 1, 'x'), line(2, 'b', 1, 'z'), line(3, 'a', 2, 'y')];
 
   it('passes a faithful transcript', () => {
-    expect(verify(said, [{ nick: 'a', seen: good }, { nick: 'b', seen: good }]).ok).toBe(true);
+    expect(
+      verify(said, [
+        { nick: 'a', seen: good },
+        { nick: 'b', seen: good },
+      ]).ok,
+    ).toBe(true);
   });
 
   it.each([
@@ -42,7 +54,10 @@ describe('verify()', () => {
     ['a reordering', [good[0]!, good[2]!, good[1]!]],
     ['altered text', [good[0]!, good[1]!, line(3, 'a', 2, 'Y')]],
   ])('fails on %s', (_what, seen) => {
-    const v = verify(said, [{ nick: 'a', seen: good }, { nick: 'b', seen }]);
+    const v = verify(said, [
+      { nick: 'a', seen: good },
+      { nick: 'b', seen },
+    ]);
     expect(v.ok).toBe(false);
     expect(v.checks.some((c) => c.startsWith('FAIL b'))).toBe(true);
   });

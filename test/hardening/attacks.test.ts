@@ -15,7 +15,11 @@ import { connectedPair } from './harness.js';
 const crc = (d: Uint8Array): number => crc32(d);
 
 /** Sends `size` pattern bytes from the honest client on a new stream; returns a function that checks delivery. */
-function startTransfer(p: ReturnType<typeof connectedPair>, honest: ReturnType<ReturnType<typeof connectedPair>['net']['client']>, size: number): () => { got: number; ok: boolean } {
+function startTransfer(
+  p: ReturnType<typeof connectedPair>,
+  honest: ReturnType<ReturnType<typeof connectedPair>['net']['client']>,
+  size: number,
+): () => { got: number; ok: boolean } {
   const data = new Uint8Array(size);
   for (let i = 0; i < size; i++) data[i] = (i * 7 + 3) & 0xff;
   const want = createHash('sha256').update(data).digest('hex');
@@ -48,7 +52,9 @@ describe('post-handshake attacks with an honest client alongside', () => {
     // ~4 MB of offsets at every other byte, as in the issue: the bound ends it long before.
     for (let k = 0; k < 20_000 && !p.net.closedInfo(p.server, p.serverConn); k++) {
       const frames: Frame[] = [];
-      for (let j = 0; j < 110; j++, sentFrames++) frames.push({ type: 'stream', streamId: 0, offset: 1 + 2 * sentFrames, data: Uint8Array.of(0x61), fin: false });
+      for (let j = 0; j < 110; j++, sentFrames++) {
+        frames.push({ type: 'stream', streamId: 0, offset: 1 + 2 * sentFrames, data: Uint8Array.of(0x61), fin: false });
+      }
       p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames }, crc), from);
       p.net.advance(1, 1);
     }
@@ -75,12 +81,25 @@ describe('post-handshake attacks with an honest client alongside', () => {
       return c;
     };
     const top = 200_000;
-    p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames: [{ type: 'new_connection_id', sequence: top, retirePriorTo: top, connectionId: cid(top), resetToken: tok(top) }] }, crc), from);
+    p.net.inject(
+      sealedShort(
+        {
+          write: p.write,
+          dcid: p.client.conn.remoteCid,
+          pn: pn++,
+          frames: [{ type: 'new_connection_id', sequence: top, retirePriorTo: top, connectionId: cid(top), resetToken: tok(top) }],
+        },
+        crc,
+      ),
+      from,
+    );
     p.net.run();
     let seq = 10;
     for (let k = 0; k < 1000; k++) {
       const frames: Frame[] = [];
-      for (let j = 0; j < 30; j++, seq++) frames.push({ type: 'new_connection_id', sequence: seq, retirePriorTo: 0, connectionId: cid(seq), resetToken: tok(seq) });
+      for (let j = 0; j < 30; j++, seq++) {
+        frames.push({ type: 'new_connection_id', sequence: seq, retirePriorTo: 0, connectionId: cid(seq), resetToken: tok(seq) });
+      }
       p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames }, crc), from);
     }
     p.net.run();
@@ -128,7 +147,9 @@ describe('per-connection fragment budget', () => {
     for (let stream = 0; stream < 8 && !p.net.closedInfo(p.server, p.serverConn); stream++) {
       for (let k = 0; k < 3000 / 100 && !p.net.closedInfo(p.server, p.serverConn); k++) {
         const frames: Frame[] = [];
-        for (let j = 0; j < 100; j++, sent++) frames.push({ type: 'stream', streamId: stream * 4, offset: 1 + 2 * (k * 100 + j), data: Uint8Array.of(1), fin: false });
+        for (let j = 0; j < 100; j++, sent++) {
+          frames.push({ type: 'stream', streamId: stream * 4, offset: 1 + 2 * (k * 100 + j), data: Uint8Array.of(1), fin: false });
+        }
         p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames }, crc), from);
         p.net.run();
       }

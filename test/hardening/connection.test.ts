@@ -33,7 +33,12 @@ describe('connection hardening', () => {
       if (conn && net.closedInfo(server, conn)) break;
     }
     const conn = [...server.connections()][0] ?? null;
-    const info = conn ? net.closedInfo(server, conn) : (net.events.get(server)!.find((e) => e.kind === 'connection' && e.event.type === 'closed') as { event: { info: { errorCode: number } } } | undefined)?.event.info;
+    const info = conn
+      ? net.closedInfo(server, conn)
+      : (
+          net.events.get(server)!.find((e) => e.kind === 'connection' && e.event.type === 'closed') as
+            { event: { info: { errorCode: number } } } | undefined
+        )?.event.info;
     expect(info?.errorCode).toBe(E.CRYPTO_BUFFER_EXCEEDED);
     // A ClientHello fits in 4 KiB: past that the connection ends, long before 187 datagrams.
     expect(datagrams).toBeLessThanOrEqual(16);
@@ -139,7 +144,13 @@ describe('connection hardening', () => {
     const p = connectedPair();
     let pn = 1 << 20;
     const from = p.net.addrOf(p.client.ep);
-    const frame = (seq: number, rpt: number): Frame => ({ type: 'new_connection_id', sequence: seq, retirePriorTo: rpt, connectionId: new Uint8Array(8).fill(seq & 255), resetToken: new Uint8Array(16).fill(seq & 255) });
+    const frame = (seq: number, rpt: number): Frame => ({
+      type: 'new_connection_id',
+      sequence: seq,
+      retirePriorTo: rpt,
+      connectionId: new Uint8Array(8).fill(seq & 255),
+      resetToken: new Uint8Array(16).fill(seq & 255),
+    });
     p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames: [frame(1000, 1000)] }, crc), from);
     p.net.run();
     // One packet at a time: each is answered with its RETIREs (the backlog stays below the bound) and

@@ -45,7 +45,10 @@ describe('server endpoint under pre-handshake attack', () => {
     const server = net.add(SERVER, new Endpoint({ env: env(), server: serverConfig() }));
     const honest = net.client({ host: '198.51.100.7', port: 5000 });
     for (let i = 0; i < 5000; i++) {
-      net.inject(junkInitial((b) => void randomFillSync(b), crc32), spoofed(i));
+      net.inject(
+        junkInitial((b) => void randomFillSync(b), crc32),
+        spoofed(i),
+      );
       if (i === 2500) net.run();
     }
     net.run();
@@ -77,7 +80,10 @@ describe('server endpoint under pre-handshake attack', () => {
 
   it('without Retry the half-open caps hold per endpoint and per /24, and the budget is ≤ 3× per address', () => {
     const net = new Net();
-    const server = net.add(SERVER, new Endpoint({ env: env(), server: serverConfig({ retry: 'never', maxHalfOpen: 200, maxHalfOpenPerPrefix: 20 }) }));
+    const server = net.add(
+      SERVER,
+      new Endpoint({ env: env(), server: serverConfig({ retry: 'never', maxHalfOpen: 200, maxHalfOpenPerPrefix: 20 }) }),
+    );
     // 100 hellos from one /24, then 1000 from many prefixes.
     for (let i = 0; i < 100; i++) {
       const a = { host: `203.0.113.${i}`, port: 4000 + i };

@@ -63,7 +63,10 @@ export class Net {
     throw new Error('unknown endpoint');
   }
 
-  client(addr: PeerAddress, opts: { options?: ConnectionOptions; crypto?: CryptoConfig } = {}): { ep: Endpoint; conn: Connection; keys: ReturnType<typeof clientCrypto> } {
+  client(
+    addr: PeerAddress,
+    opts: { options?: ConnectionOptions; crypto?: CryptoConfig } = {},
+  ): { ep: Endpoint; conn: Connection; keys: ReturnType<typeof clientCrypto> } {
     const ep = this.add(addr, new Endpoint({ env: env() }));
     const keys = clientCrypto();
     const conn = ep.connect({ remote: SERVER, crypto: opts.crypto ?? keys.crypto, options: opts.options, now: this.now });

@@ -20,7 +20,10 @@ function closeCodeAfter(packets: Array<{ frames?: Frame[]; raw?: Uint8Array }>):
   const p = connectedPair();
   let pn = 1 << 20;
   for (const pk of packets) {
-    p.net.inject(sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames: pk.frames ?? [], raw: pk.raw }, crc), p.net.addrOf(p.client.ep));
+    p.net.inject(
+      sealedShort({ write: p.write, dcid: p.client.conn.remoteCid, pn: pn++, frames: pk.frames ?? [], raw: pk.raw }, crc),
+      p.net.addrOf(p.client.ep),
+    );
     p.net.run();
   }
   return p.net.closedInfo(p.server, p.serverConn)?.errorCode ?? null;
@@ -28,16 +31,22 @@ function closeCodeAfter(packets: Array<{ frames?: Frame[]; raw?: Uint8Array }>):
 
 describe('hostile frames in 1-RTT packets: one per transport error code', () => {
   it('FLOW_CONTROL_ERROR: stream data past the stream window', () => {
-    expect(closeCodeAfter([{ frames: [{ type: 'stream', streamId: 0, offset: 256 * 1024, data: new Uint8Array(1), fin: false }] }])).toBe(E.FLOW_CONTROL_ERROR);
+    expect(closeCodeAfter([{ frames: [{ type: 'stream', streamId: 0, offset: 256 * 1024, data: new Uint8Array(1), fin: false }] }])).toBe(
+      E.FLOW_CONTROL_ERROR,
+    );
   });
   it('FLOW_CONTROL_ERROR: RESET_STREAM final size past the window', () => {
     expect(closeCodeAfter([{ frames: [{ type: 'reset_stream', streamId: 0, errorCode: 1, finalSize: 10_000_000 }] }])).toBe(E.FLOW_CONTROL_ERROR);
   });
   it('STREAM_LIMIT_ERROR: a client stream beyond max_streams', () => {
-    expect(closeCodeAfter([{ frames: [{ type: 'stream', streamId: 4 * 100, offset: 0, data: new Uint8Array(1), fin: false }] }])).toBe(E.STREAM_LIMIT_ERROR);
+    expect(closeCodeAfter([{ frames: [{ type: 'stream', streamId: 4 * 100, offset: 0, data: new Uint8Array(1), fin: false }] }])).toBe(
+      E.STREAM_LIMIT_ERROR,
+    );
   });
-  it('STREAM_STATE_ERROR: data on the server\'s own unidirectional stream', () => {
-    expect(closeCodeAfter([{ frames: [{ type: 'stream', streamId: 3, offset: 0, data: new Uint8Array(1), fin: false }] }])).toBe(E.STREAM_STATE_ERROR);
+  it("STREAM_STATE_ERROR: data on the server's own unidirectional stream", () => {
+    expect(closeCodeAfter([{ frames: [{ type: 'stream', streamId: 3, offset: 0, data: new Uint8Array(1), fin: false }] }])).toBe(
+      E.STREAM_STATE_ERROR,
+    );
   });
   it('STREAM_STATE_ERROR: MAX_STREAM_DATA for a server stream never opened', () => {
     expect(closeCodeAfter([{ frames: [{ type: 'max_stream_data', streamId: 1, maximum: 100 }] }])).toBe(E.STREAM_STATE_ERROR);
@@ -62,7 +71,9 @@ describe('hostile frames in 1-RTT packets: one per transport error code', () => 
     expect(closeCodeAfter([{ frames: [{ type: 'new_token', token: Uint8Array.of(1, 2, 3) }] }])).toBe(E.PROTOCOL_VIOLATION);
   });
   it('PROTOCOL_VIOLATION: an ACK of a packet number never sent', () => {
-    expect(closeCodeAfter([{ frames: [{ type: 'ack', ranges: [{ largest: 1_000_000, smallest: 999_990 }], ackDelay: 0 }] }])).toBe(E.PROTOCOL_VIOLATION);
+    expect(closeCodeAfter([{ frames: [{ type: 'ack', ranges: [{ largest: 1_000_000, smallest: 999_990 }], ackDelay: 0 }] }])).toBe(
+      E.PROTOCOL_VIOLATION,
+    );
   });
   it('PROTOCOL_VIOLATION: too many fragments in one stream (reassembly bound)', () => {
     const packets = [];
@@ -78,7 +89,13 @@ describe('hostile frames in 1-RTT packets: one per transport error code', () => 
   });
   it('CONNECTION_ID_LIMIT_ERROR: more active ids than active_connection_id_limit', () => {
     // Sequences above the ids the client already issued (1..3), all active: 1 + 3 + 5 > 4.
-    const frames: Frame[] = [10, 11, 12, 13, 14].map((s) => ({ type: 'new_connection_id', sequence: s, retirePriorTo: 0, connectionId: cid(s), resetToken: token(s) }));
+    const frames: Frame[] = [10, 11, 12, 13, 14].map((s) => ({
+      type: 'new_connection_id',
+      sequence: s,
+      retirePriorTo: 0,
+      connectionId: cid(s),
+      resetToken: token(s),
+    }));
     expect(closeCodeAfter([{ frames }])).toBe(E.CONNECTION_ID_LIMIT_ERROR);
   });
   it('CRYPTO_BUFFER_EXCEEDED: CRYPTO data more than 64 KiB ahead', () => {

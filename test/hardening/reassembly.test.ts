@@ -105,29 +105,26 @@ describe('RecvBuffer under hostile fragmentation', () => {
 
   it('matches a byte-array model for random frames, reads and overlaps', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat(3000), fc.integer({ min: 0, max: 300 }), fc.boolean()), { minLength: 1, maxLength: 200 }),
-        (ops) => {
-          const rb = new RecvBuffer();
-          const have = new Uint8Array(3400);
-          let readTo = 0;
-          for (const [off, len, doRead] of ops) {
-            rb.insert(off, bytes(off, len), false);
-            have.fill(1, off, off + len);
-            if (doRead) {
-              const got = rb.read();
-              let contig = readTo;
-              while (have[contig] === 1) contig++;
-              if (contig === readTo) expect(got).toBeNull();
-              else expect(got).toEqual(bytes(readTo, contig - readTo));
-              readTo = contig;
-            }
+      fc.property(fc.array(fc.tuple(fc.nat(3000), fc.integer({ min: 0, max: 300 }), fc.boolean()), { minLength: 1, maxLength: 200 }), (ops) => {
+        const rb = new RecvBuffer();
+        const have = new Uint8Array(3400);
+        let readTo = 0;
+        for (const [off, len, doRead] of ops) {
+          rb.insert(off, bytes(off, len), false);
+          have.fill(1, off, off + len);
+          if (doRead) {
+            const got = rb.read();
+            let contig = readTo;
+            while (have[contig] === 1) contig++;
+            if (contig === readTo) expect(got).toBeNull();
+            else expect(got).toEqual(bytes(readTo, contig - readTo));
+            readTo = contig;
           }
-          let held = 0;
-          for (let i = readTo; i < have.length; i++) held += have[i]!;
-          expect(rb.bufferedBytes).toBe(held);
-        },
-      ),
+        }
+        let held = 0;
+        for (let i = readTo; i < have.length; i++) held += have[i]!;
+        expect(rb.bufferedBytes).toBe(held);
+      }),
       { numRuns: 300, seed: 11 },
     );
   });

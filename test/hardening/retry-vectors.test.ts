@@ -51,7 +51,9 @@ describe('Retry integrity vectors', () => {
       const wrong = h(c.integrity_tag);
       wrong[15]! ^= 1;
       expect(ri.verify(pseudo, wrong)).toBe(false);
-      expect(ri.verify(retryPseudoPacket(h(c.dcid.length === 16 ? c.dcid : '0011223344556677'), body.subarray(0, body.length - 16)), h(c.integrity_tag))).toBe(false);
+      expect(
+        ri.verify(retryPseudoPacket(h(c.dcid.length === 16 ? c.dcid : '0011223344556677'), body.subarray(0, body.length - 16)), h(c.integrity_tag)),
+      ).toBe(false);
     }
   });
 });

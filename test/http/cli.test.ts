@@ -8,7 +8,11 @@ import { main } from '../../tools/qpack/cli.js';
 import { CORPUS } from './corpus.js';
 
 const BIN = join(import.meta.dirname, '../../bin/petrel.mjs');
-const stripComments = (s: string): string => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+const stripComments = (s: string): string =>
+  s
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .join('\n');
 
 function run(args: string[]): { status: number | null; stdout: Buffer; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, 'qpack', ...args], { timeout: 60_000 });

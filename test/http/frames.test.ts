@@ -41,7 +41,10 @@ describe('spec/vectors/http.json', () => {
       const evs = new FrameParser(1 << 16).push(hex(v.hex));
       if (v.skipped) expect(evs, v.name).toEqual([]);
       else if (v.type === FrameType.DATA) {
-        const data = evs.filter((e): e is Extract<FrameEvent, { kind: 'data' }> => e.kind === 'data').map((e) => toHex(e.chunk)).join('');
+        const data = evs
+          .filter((e): e is Extract<FrameEvent, { kind: 'data' }> => e.kind === 'data')
+          .map((e) => toHex(e.chunk))
+          .join('');
         expect(data, v.name).toBe(v.payload);
         expect(evs.at(-1)).toEqual({ kind: 'data-end' });
       } else expect(evs, v.name).toEqual([{ kind: 'frame', type: v.type, payload: hex(v.payload) }]);
@@ -57,19 +60,32 @@ describe('spec/vectors/http.json', () => {
 
   it('settings and GOAWAY payloads', () => {
     for (const v of V.settings) {
-      if (v.error) expect(code(() => decodeSettingsPayload(hex(v.payload))), v.why).toBe(v.error);
-      else expect(decodeSettingsPayload(hex(v.payload))).toEqual(v.settings);
+      if (v.error) {
+        expect(
+          code(() => decodeSettingsPayload(hex(v.payload))),
+          v.why,
+        ).toBe(v.error);
+      } else expect(decodeSettingsPayload(hex(v.payload))).toEqual(v.settings);
     }
     expect(toHex(encodeSettingsPayload(V.settings[0].settings, 1))).toBe(V.settings[0].payload);
     for (const v of V.goaway) {
-      if (v.error) expect(code(() => decodeGoawayPayload(hex(v.payload))), v.why).toBe(v.error);
-      else expect(decodeGoawayPayload(hex(v.payload))).toBe(v.id);
+      if (v.error) {
+        expect(
+          code(() => decodeGoawayPayload(hex(v.payload))),
+          v.why,
+        ).toBe(v.error);
+      } else expect(decodeGoawayPayload(hex(v.payload))).toBe(v.id);
     }
     expect(toHex(encodeGoawayPayload(8))).toBe('08');
   });
 
   it('stream errors', () => {
-    for (const v of V.streamErrors) expect(code(() => new FrameParser(v.maxPayload).push(hex(v.hex))), v.name).toBe(v.error);
+    for (const v of V.streamErrors) {
+      expect(
+        code(() => new FrameParser(v.maxPayload).push(hex(v.hex))),
+        v.name,
+      ).toBe(v.error);
+    }
   });
 
   it('QPACK integers and Huffman strings', () => {
@@ -108,9 +124,24 @@ describe('spec/vectors/http.json', () => {
   });
 
   it('QPACK errors', () => {
-    for (const v of V.qpack.sectionErrors) expect(code(() => new QpackDecoder({ maxTableCapacity: v.tableSize }).decodeSection(0, hex(v.hex))), v.why).toBe(v.error);
-    for (const v of V.qpack.encoderStreamErrors) expect(code(() => new QpackDecoder({ maxTableCapacity: v.tableSize }).encoderStreamData(hex(v.hex))), v.why).toBe(v.error);
-    for (const v of V.qpack.decoderStreamErrors) expect(code(() => new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 1 }).decoderStreamData(hex(v.hex))), v.why).toBe(v.error);
+    for (const v of V.qpack.sectionErrors) {
+      expect(
+        code(() => new QpackDecoder({ maxTableCapacity: v.tableSize }).decodeSection(0, hex(v.hex))),
+        v.why,
+      ).toBe(v.error);
+    }
+    for (const v of V.qpack.encoderStreamErrors) {
+      expect(
+        code(() => new QpackDecoder({ maxTableCapacity: v.tableSize }).encoderStreamData(hex(v.hex))),
+        v.why,
+      ).toBe(v.error);
+    }
+    for (const v of V.qpack.decoderStreamErrors) {
+      expect(
+        code(() => new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 1 }).decoderStreamData(hex(v.hex))),
+        v.why,
+      ).toBe(v.error);
+    }
   });
 });
 
@@ -141,7 +172,13 @@ describe('HttpSession', () => {
     const { client, server, pump } = linked();
     expect(client.peerSettings).toEqual(server.localSettings);
     expect(server.peerSettings).toEqual(client.localSettings);
-    const fields: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'https'], [':authority', 'example.net'], [':path', '/a'], ['x-custom', 'value-1']];
+    const fields: Array<[string, string]> = [
+      [':method', 'GET'],
+      [':scheme', 'https'],
+      [':authority', 'example.net'],
+      [':path', '/a'],
+      ['x-custom', 'value-1'],
+    ];
     const sizes: number[] = [];
     for (let i = 0; i < 4; i++) {
       const frame = client.encodeHeaders(i * 4, fields);
@@ -158,7 +195,13 @@ describe('HttpSession', () => {
 
   it('holds a request whose HEADERS arrive before the inserts they need, then delivers it in order', () => {
     const { client, server } = linked();
-    const fields: Array<[string, string]> = [[':method', 'POST'], [':scheme', 'https'], [':authority', 'example.net'], [':path', '/b'], ['x-new', 'abc']];
+    const fields: Array<[string, string]> = [
+      [':method', 'POST'],
+      [':scheme', 'https'],
+      [':authority', 'example.net'],
+      [':path', '/b'],
+      ['x-new', 'abc'],
+    ];
     const frame = client.encodeHeaders(0, fields);
     const enc = client.takeEncoder();
     expect(enc.length).toBeGreaterThan(0);
@@ -199,7 +242,11 @@ describe('HttpSession', () => {
   it('enforces request-stream framing with its codes', () => {
     const srv = new HttpSession({ role: 'server' });
     const cli = new HttpSession({ role: 'client' });
-    const headers = cli.encodeHeaders(0, [[':method', 'GET'], [':scheme', 'https'], [':path', '/']]);
+    const headers = cli.encodeHeaders(0, [
+      [':method', 'GET'],
+      [':scheme', 'https'],
+      [':path', '/'],
+    ]);
     const data = encodeFrame(FrameType.DATA, Uint8Array.of(7));
     const p = (): RequestStreamParser => new RequestStreamParser(srv, 0);
     expect(code(() => p().push(data))).toBe('H3_FRAME_UNEXPECTED');
@@ -215,13 +262,25 @@ describe('HttpSession', () => {
     expect(code(() => p().end())).toBe('H3_REQUEST_INCOMPLETE');
     // Unknown frames anywhere are skipped.
     const ok = p();
-    const evs = [...ok.push(encodeFrame(0x21, hex('ffff'))), ...ok.push(headers), ...ok.push(encodeFrame(0x5f, hex('00'))), ...ok.push(data), ...ok.end()];
+    const evs = [
+      ...ok.push(encodeFrame(0x21, hex('ffff'))),
+      ...ok.push(headers),
+      ...ok.push(encodeFrame(0x5f, hex('00'))),
+      ...ok.push(data),
+      ...ok.end(),
+    ];
     expect(evs.map((e) => e.type)).toEqual(['headers', 'data', 'end']);
   });
 
-  it('refuses to send a field section above the peer\'s SETTINGS_MAX_FIELD_SECTION_SIZE', () => {
+  it("refuses to send a field section above the peer's SETTINGS_MAX_FIELD_SECTION_SIZE", () => {
     const cli = new HttpSession({ role: 'client' });
-    cli.uniData(3, Uint8Array.of(0, ...encodeFrame(FrameType.SETTINGS, encodeSettingsPayload({ qpackMaxTableCapacity: 0, qpackBlockedStreams: 0, maxFieldSectionSize: 100 }))));
+    cli.uniData(
+      3,
+      Uint8Array.of(
+        0,
+        ...encodeFrame(FrameType.SETTINGS, encodeSettingsPayload({ qpackMaxTableCapacity: 0, qpackBlockedStreams: 0, maxFieldSectionSize: 100 })),
+      ),
+    );
     expect(code(() => cli.encodeHeaders(0, [['x-big', 'a'.repeat(100)]]))).toBe('H3_EXCESSIVE_LOAD');
   });
 });

@@ -66,7 +66,11 @@ describe('HTTP over Petrel', () => {
       await res.end();
     });
     const chunks = Array.from({ length: Math.ceil(up.length / 65_536) }, (_, i) => up.subarray(i * 65_536, (i + 1) * 65_536));
-    const r = await within(request(p.conn, { method: 'POST', path: '/upload', trailers: { 'x-sent': 'yes' } }, Readable.from(chunks)), 30_000, 'response');
+    const r = await within(
+      request(p.conn, { method: 'POST', path: '/upload', trailers: { 'x-sent': 'yes' } }, Readable.from(chunks)),
+      30_000,
+      'response',
+    );
     expect(r.headers['x-upload-sha']).toBe(sha(up));
     expect(r.headers['x-upload-bytes']).toBe(String(up.length));
     expect(r.headers['x-trailer']).toBe('yes');
@@ -82,7 +86,11 @@ describe('HTTP over Petrel', () => {
       await res.end(`${req.path}:${body}`);
     });
     const n = 200;
-    const common = { 'user-agent': 'Mozilla/5.0 (petrel load test) Gecko/20100101', accept: 'application/json', cookie: 'session=0123456789abcdef0123456789abcdef' };
+    const common = {
+      'user-agent': 'Mozilla/5.0 (petrel load test) Gecko/20100101',
+      accept: 'application/json',
+      cookie: 'session=0123456789abcdef0123456789abcdef',
+    };
     const results = await within(
       Promise.all(
         Array.from({ length: n }, async (_, i) => {
@@ -140,7 +148,11 @@ describe('HTTP over Petrel', () => {
     });
     await new Promise((r) => setTimeout(r, 200)); // the connection idles before the first request
     for (let i = 0; i < 5; i++) {
-      const r = await within(request(p.conn, { path: '/seq', headers: { 'user-agent': 'petrel-test-agent', 'x-req': String(i) } }), 5000, `request ${i}`);
+      const r = await within(
+        request(p.conn, { path: '/seq', headers: { 'user-agent': 'petrel-test-agent', 'x-req': String(i) } }),
+        5000,
+        `request ${i}`,
+      );
       expect(r.headers['x-req']).toBe(String(i));
       expect(await text(r.body)).toBe('ok');
     }
@@ -185,11 +197,7 @@ describe('HTTP over Petrel: a broken or hostile client', () => {
     s.on('error', () => {});
     // HEADERS: empty prefix, then :path '/' (static index 1) only.
     s.end(Uint8Array.of(0x01, 0x03, 0x00, 0x00, 0xc1));
-    await within(
-      new Promise<void>((resolve) => s.once('close', () => resolve())),
-      5000,
-      'stream reset',
-    );
+    await within(new Promise<void>((resolve) => s.once('close', () => resolve())), 5000, 'stream reset');
     expect(s.peerError?.message).toMatch(new RegExp(`code ${HttpErrorCode.H3_MESSAGE_ERROR}\\b`));
     // A well-formed request on the same connection still works.
     const r = await within(request(p.conn, { path: '/ok' }), 5000, 'response');

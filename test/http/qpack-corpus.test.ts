@@ -41,8 +41,21 @@ describe('QPACK corpus: decoding other encoders', () => {
     const ex = decodeInteropFile(readFileSync(join(CORPUS, 'encoded/qpack-05/examples/examples.out.220.100.1')), { tableSize: 220, maxBlocked: 100 });
     expect(ex.sections).toEqual([
       { streamId: 4, fields: [[':path', '/index.html']] },
-      { streamId: 8, fields: [[':authority', 'www.example.com'], [':path', '/sample/path']] },
-      { streamId: 12, fields: [[':authority', 'www.example.com'], [':path', '/'], ['custom-key', 'custom-value']] },
+      {
+        streamId: 8,
+        fields: [
+          [':authority', 'www.example.com'],
+          [':path', '/sample/path'],
+        ],
+      },
+      {
+        streamId: 12,
+        fields: [
+          [':authority', 'www.example.com'],
+          [':path', '/'],
+          ['custom-key', 'custom-value'],
+        ],
+      },
     ]);
     const draft = decodeInteropFile(readFileSync(join(CORPUS, 'encoded/qpack-05/draft-examples.out')), { tableSize: 220, maxBlocked: 100 });
     expect(byStream(draft.sections)).toEqual(qifLists('draft-examples'));

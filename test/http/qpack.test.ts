@@ -2,7 +2,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../lib/http/errors.js';
-import { QpackDecoder, QpackEncoder, huffmanDecode, huffmanEncode, huffmanEncodedLength, HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE, latin1Bytes, type Field } from '../../lib/http/qpack/index.js';
+import {
+  QpackDecoder,
+  QpackEncoder,
+  huffmanDecode,
+  huffmanEncode,
+  huffmanEncodedLength,
+  HUFFMAN_CODES,
+  HUFFMAN_LENGTHS,
+  STATIC_TABLE,
+  latin1Bytes,
+  type Field,
+} from '../../lib/http/qpack/index.js';
 import { ByteSink, readPrefixInt, writePrefixInt } from '../../lib/http/qpack/prefix-int.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -26,7 +37,7 @@ function huff(s: string): string {
 }
 
 describe('Huffman code (RFC 7541 Appendix B)', () => {
-  it('is a complete prefix code with the table\'s codes', () => {
+  it("is a complete prefix code with the table's codes", () => {
     let kraft = 0;
     for (let s = 0; s <= 256; s++) kraft += 2 ** -HUFFMAN_LENGTHS[s]!;
     expect(kraft).toBe(1);
@@ -125,7 +136,10 @@ describe('RFC 9204 Appendix B exchange', () => {
     expect(toHex(d.takeDecoderStreamData())).toBe('');
     // B.2: capacity, two inserts, post-base references; the decoder acknowledges stream 4.
     expect(d.encoderStreamData(hex('3fbd01 c00f 7777772e6578616d706c652e636f6d c10c 2f73616d706c652f70617468'))).toEqual([]);
-    expect(d.decodeSection(4, hex('0381 10 11'))).toEqual([[':authority', 'www.example.com'], [':path', '/sample/path']]);
+    expect(d.decodeSection(4, hex('0381 10 11'))).toEqual([
+      [':authority', 'www.example.com'],
+      [':path', '/sample/path'],
+    ]);
     expect(toHex(d.takeDecoderStreamData())).toBe('84');
     expect(d.tableSize).toBe(106);
     // B.3: speculative insert, acknowledged by an Insert Count Increment.
@@ -150,16 +164,29 @@ describe('RFC 9204 Appendix B exchange', () => {
 
   it('decodes the same B.4 section once its Duplicate arrives (unblocking)', () => {
     const d = new QpackDecoder({ maxTableCapacity: 220 });
-    d.encoderStreamData(hex('3fbd01 c00f 7777772e6578616d706c652e636f6d c10c 2f73616d706c652f70617468 4a 637573746f6d2d6b6579 0c 637573746f6d2d76616c7565'));
+    d.encoderStreamData(
+      hex('3fbd01 c00f 7777772e6578616d706c652e636f6d c10c 2f73616d706c652f70617468 4a 637573746f6d2d6b6579 0c 637573746f6d2d76616c7565'),
+    );
     expect(d.decodeSection(8, hex('0500 80 c1 81'))).toBeNull();
     // Split the Duplicate across two deliveries of an insert to exercise partial instructions.
     const out = d.encoderStreamData(hex('02'));
-    expect(out).toEqual([{ streamId: 8, fields: [[':authority', 'www.example.com'], [':path', '/'], ['custom-key', 'custom-value']] }]);
+    expect(out).toEqual([
+      {
+        streamId: 8,
+        fields: [
+          [':authority', 'www.example.com'],
+          [':path', '/'],
+          ['custom-key', 'custom-value'],
+        ],
+      },
+    ]);
     expect(toHex(d.takeDecoderStreamData())).toBe('88');
   });
 
   it('reassembles encoder-stream instructions split at every byte', () => {
-    const bytes = hex('3fbd01 c00f 7777772e6578616d706c652e636f6d c10c 2f73616d706c652f70617468 4a 637573746f6d2d6b6579 0c 637573746f6d2d76616c7565 02');
+    const bytes = hex(
+      '3fbd01 c00f 7777772e6578616d706c652e636f6d c10c 2f73616d706c652f70617468 4a 637573746f6d2d6b6579 0c 637573746f6d2d76616c7565 02',
+    );
     for (let cut = 1; cut < bytes.length; cut++) {
       const d = new QpackDecoder({ maxTableCapacity: 220 });
       d.encoderStreamData(bytes.subarray(0, cut));
@@ -229,7 +256,10 @@ describe('QPACK encoder', () => {
   it('parses the decoder stream and rejects what a decoder cannot say', () => {
     const e = new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 10 });
     e.takeEncoderStreamData();
-    const f: Field[] = [['x-custom', 'one'], ['x-custom', 'one']];
+    const f: Field[] = [
+      ['x-custom', 'one'],
+      ['x-custom', 'one'],
+    ];
     e.encodeSection(4, f);
     e.encodeSection(4, f);
     expect(e.insertCount).toBe(1);
@@ -239,8 +269,12 @@ describe('QPACK encoder', () => {
     expect(e.blockedStreamCount).toBe(0);
     e.decoderStreamData(hex('84'));
     expect(httpError(() => e.decoderStreamData(hex('84'))).code).toBe('QPACK_DECODER_STREAM_ERROR'); // nothing outstanding
-    expect(httpError(() => new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 1 }).decoderStreamData(hex('00'))).code).toBe('QPACK_DECODER_STREAM_ERROR');
-    expect(httpError(() => new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 1 }).decoderStreamData(hex('02'))).code).toBe('QPACK_DECODER_STREAM_ERROR');
+    expect(httpError(() => new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 1 }).decoderStreamData(hex('00'))).code).toBe(
+      'QPACK_DECODER_STREAM_ERROR',
+    );
+    expect(httpError(() => new QpackEncoder({ maxTableCapacity: 4096, maxBlockedStreams: 1 }).decoderStreamData(hex('02'))).code).toBe(
+      'QPACK_DECODER_STREAM_ERROR',
+    );
   });
 
   it('never blocks more streams than allowed and never evicts a referenced entry', () => {
@@ -250,7 +284,14 @@ describe('QPACK encoder', () => {
     const held: Array<[number, Uint8Array]> = [];
     for (let i = 0; i < 20; i++) {
       const id = i * 4;
-      held.push([id, e.encodeSection(id, [['x-a', `v${i % 3}`], ['x-a', `v${i % 3}`], ['x-b', 'w'.repeat(i % 5)]])]);
+      held.push([
+        id,
+        e.encodeSection(id, [
+          ['x-a', `v${i % 3}`],
+          ['x-a', `v${i % 3}`],
+          ['x-b', 'w'.repeat(i % 5)],
+        ]),
+      ]);
       expect(e.blockedStreamCount).toBeLessThanOrEqual(2);
     }
     // Deliver the sections first, inserts last: the decoder blocks on at most 2 and all decode exactly.
@@ -261,7 +302,13 @@ describe('QPACK encoder', () => {
     }
     for (const s of d.encoderStreamData(e.takeEncoderStreamData())) got.set(s.streamId, s.fields);
     expect(got.size).toBe(20);
-    for (let i = 0; i < 20; i++) expect(got.get(i * 4)).toEqual([['x-a', `v${i % 3}`], ['x-a', `v${i % 3}`], ['x-b', 'w'.repeat(i % 5)]]);
+    for (let i = 0; i < 20; i++) {
+      expect(got.get(i * 4)).toEqual([
+        ['x-a', `v${i % 3}`],
+        ['x-a', `v${i % 3}`],
+        ['x-b', 'w'.repeat(i % 5)],
+      ]);
+    }
   });
 
   it('rejects characters above U+00FF in field values', () => {
@@ -271,7 +318,10 @@ describe('QPACK encoder', () => {
 
   const fieldArb = fc.tuple(
     fc.constantFrom(':path', 'x-a', 'x-b', 'cookie', 'user-agent', 'content-type', 'x-long-header-name'),
-    fc.oneof(fc.constantFrom('', '/', 'v', 'text/css', 'abc'), fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x00-\xff]/g, '?'))),
+    fc.oneof(
+      fc.constantFrom('', '/', 'v', 'text/css', 'abc'),
+      fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x00-\xff]/g, '?')),
+    ),
   );
 
   for (const tableSize of [0, 64, 256, 512, 4096]) {

@@ -32,7 +32,12 @@ function members(file: string, name: string): string[] {
     if (depth === 0) flat += ch;
     if (ch === '}') depth--;
   }
-  return [...flat.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '').matchAll(/^\s*(?:readonly\s+)?([A-Za-z_]\w*)\??\s*:/gm)].map((m) => m[1]!);
+  return [
+    ...flat
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/.*$/gm, '')
+      .matchAll(/^\s*(?:readonly\s+)?([A-Za-z_]\w*)\??\s*:/gm),
+  ].map((m) => m[1]!);
 }
 
 describe('docs/api.md is complete', () => {

@@ -66,10 +66,28 @@ export async function f(s: PetrelStream): Promise<string> {
 }
 `,
   );
-  writeFileSync(join(consumer, 'internal.ts'), `import type { PetrelStream } from 'petrel';\nexport const f = (s: PetrelStream) => s.onReadable();\n`);
+  writeFileSync(
+    join(consumer, 'internal.ts'),
+    `import type { PetrelStream } from 'petrel';\nexport const f = (s: PetrelStream) => s.onReadable();\n`,
+  );
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const types = join(root, 'node_modules', '@types');
-  const base = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--typeRoots', types, '--types', 'node'];
+  const base = [
+    '--noEmit',
+    '--strict',
+    '--skipLibCheck',
+    'false',
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2022',
+    '--typeRoots',
+    types,
+    '--types',
+    'node',
+  ];
   return sh(process.execPath, [tsc, ...base, 'use.ts', 'internal.ts'], consumer, 90_000);
 }
 
@@ -91,7 +109,16 @@ beforeAll(async () => {
     symlinkSync(dir, join(consumer, 'node_modules', name), 'dir');
   }
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, dependencies: deps }));
-  const installed = await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts', '--omit=optional', tgz]);
+  const installed = await sh('npm', [
+    'install',
+    '--offline',
+    '--no-audit',
+    '--no-fund',
+    '--no-package-lock',
+    '--ignore-scripts',
+    '--omit=optional',
+    tgz,
+  ]);
   expect(installed.code, installed.err).toBe(0);
   typecheck = startTypecheck();
 }, 60_000);
@@ -197,6 +224,8 @@ describe('npm pack → npm install --offline → use', () => {
     // use.ts must compile cleanly, internal.ts must fail on the hidden member.
     const r = await typecheck!;
     const errors = (r.out + r.err).split('\n').filter((l) => l.includes('error TS'));
-    expect(errors).toEqual([expect.stringMatching(/^internal\.ts\(2,\d+\): error TS\d+: Property 'onReadable' does not exist on type 'PetrelStream'/)]);
+    expect(errors).toEqual([
+      expect.stringMatching(/^internal\.ts\(2,\d+\): error TS\d+: Property 'onReadable' does not exist on type 'PetrelStream'/),
+    ]);
   });
 });

@@ -141,7 +141,10 @@ describe('Pmtud: search', () => {
   });
 
   it('every path limit in [1200, max] ends within 16 bytes below it, in ≤ 6 sizes and ≤ 18 probes (IPv4), ≤ 5 sizes and ≤ 15 probes (IPv6)', () => {
-    for (const [max, maxSizes] of [[1472, 6], [1452, 5]] as const) {
+    for (const [max, maxSizes] of [
+      [1472, 6],
+      [1452, 5],
+    ] as const) {
       let worstProbes = 0;
       let worstSizes = 0;
       for (let mtu = 1200; mtu <= max; mtu++) {
@@ -481,7 +484,16 @@ describe('Pmtud: properties', () => {
    * Runs a connection-like driver for `horizon` ms: one probe at a time (outcome one RTT later), one data
    * packet every 10 ms of a random size up to `current`. `mtuAt(now)` is the path's limit.
    */
-  function drive(p: Pmtud, mtuAt: (now: number) => number, rand: () => number, probeLoss: number, dataLoss: number, horizon: number, check: (now: number, probeLostBelowMtu: boolean) => void, onDataLost?: (size: number, now: number) => void): void {
+  function drive(
+    p: Pmtud,
+    mtuAt: (now: number) => number,
+    rand: () => number,
+    probeLoss: number,
+    dataLoss: number,
+    horizon: number,
+    check: (now: number, probeLostBelowMtu: boolean) => void,
+    onDataLost?: (size: number, now: number) => void,
+  ): void {
     let pn = 0;
     let probe = -1;
     let probeSize = 0;
@@ -531,10 +543,18 @@ describe('Pmtud: properties', () => {
         const limit = Math.min(mtu, max);
         const floor = Math.max(1200, limit - SEARCH_GRANULARITY + 1);
         const p = new Pmtud({ max, researchDelay: 5_000, raiseTimer: 60_000 });
-        drive(p, () => mtu, rand, probeLoss, dataLoss, 200_000, (now, probeLost) => {
-          if (p.current < 1200 || p.current > limit) fail(`current ${p.current} outside [1200, ${limit}] at ${now}`);
-          if (p.state === 'search_complete' && !probeLost && p.current < floor) fail(`settled at ${p.current} < ${floor}`);
-        });
+        drive(
+          p,
+          () => mtu,
+          rand,
+          probeLoss,
+          dataLoss,
+          200_000,
+          (now, probeLost) => {
+            if (p.current < 1200 || p.current > limit) fail(`current ${p.current} outside [1200, ${limit}] at ${now}`);
+            if (p.state === 'search_complete' && !probeLost && p.current < floor) fail(`settled at ${p.current} < ${floor}`);
+          },
+        );
         if (probeLoss === 0 && dataLoss === 0) {
           expect(p.state).toBe('search_complete');
           expect(p.current).toBeGreaterThanOrEqual(floor);

@@ -21,7 +21,12 @@ interface Rec {
   data: Record<string, unknown>;
 }
 
-function setup(opts: Parameters<typeof createQlogTrace>[1] = {}): { trace: QlogTraceFn; events: () => Rec[]; text: () => string; writer: QlogWriter } {
+function setup(opts: Parameters<typeof createQlogTrace>[1] = {}): {
+  trace: QlogTraceFn;
+  events: () => Rec[];
+  text: () => string;
+  writer: QlogWriter;
+} {
   const out: string[] = [];
   const writer = new QlogWriter((r) => void out.push(r), { vantagePoint: 'client', odcid: 'a1b2', referenceTime: 1000 });
   const trace = createQlogTrace(writer, opts);
@@ -34,7 +39,15 @@ const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 const WIRE: Frame[] = [
   { type: 'padding', length: 20 },
   { type: 'ping' },
-  { type: 'ack', ackDelay: 125, ranges: [{ smallest: 9, largest: 10 }, { smallest: 0, largest: 6 }], ecn: { ect0: 3, ect1: 0, ce: 1 } },
+  {
+    type: 'ack',
+    ackDelay: 125,
+    ranges: [
+      { smallest: 9, largest: 10 },
+      { smallest: 0, largest: 6 },
+    ],
+    ecn: { ect0: 3, ect1: 0, ce: 1 },
+  },
   { type: 'reset_stream', streamId: 4, errorCode: 9, finalSize: 1000 },
   { type: 'stop_sending', streamId: 4, errorCode: 9 },
   { type: 'crypto', offset: 100, data: new Uint8Array(50) },
@@ -61,7 +74,15 @@ const WIRE: Frame[] = [
 const SENT: CoreSentFrame[] = [
   { k: 'stream', id: 4, offset: 100, length: 50, fin: true },
   { k: 'crypto', offset: 0, length: 200 },
-  { k: 'ack', largest: 9, ranges: [{ smallest: 8, largest: 9 }, { smallest: 2, largest: 5 }], delay: 1000 },
+  {
+    k: 'ack',
+    largest: 9,
+    ranges: [
+      { smallest: 8, largest: 9 },
+      { smallest: 2, largest: 5 },
+    ],
+    delay: 1000,
+  },
   { k: 'max_data', max: 1 << 20 },
   { k: 'max_stream_data', id: 4, max: 1 << 18 },
   { k: 'max_streams', bidi: true, max: 100 },
@@ -126,7 +147,15 @@ describe('core → qlog mapping', () => {
           { k: 'stream', id: 4, offset: 100, length: 50, fin: true },
           { k: 'stream', id: 8, offset: 0, length: 10, fin: false },
           // default ack_delay_exponent 3: 1000 × 2^3 µs = 8 ms
-          { k: 'ack', largest: 9, ranges: [{ smallest: 8, largest: 9 }, { smallest: 2, largest: 5 }], delay: 1000 },
+          {
+            k: 'ack',
+            largest: 9,
+            ranges: [
+              { smallest: 8, largest: 9 },
+              { smallest: 2, largest: 5 },
+            ],
+            delay: 1000,
+          },
         ],
         probe: true,
       },
@@ -141,7 +170,14 @@ describe('core → qlog mapping', () => {
           frames: [
             { frame_type: 'stream', stream_id: 4, offset: 100, length: 50, fin: true },
             { frame_type: 'stream', stream_id: 8, offset: 0, length: 10 },
-            { frame_type: 'ack', ack_delay: 8, acked_ranges: [[2, 5], [8, 9]] },
+            {
+              frame_type: 'ack',
+              ack_delay: 8,
+              acked_ranges: [
+                [2, 5],
+                [8, 9],
+              ],
+            },
           ],
           raw: { length: 1200 },
           trigger: 'pto_probe',
@@ -177,7 +213,7 @@ describe('core → qlog mapping', () => {
     ]);
   });
 
-  it('today\'s name-only frame lists pass through, and the validator flags the frames that need fields', () => {
+  it("today's name-only frame lists pass through, and the validator flags the frames that need fields", () => {
     const { trace, events } = setup();
     trace('transport:packet_sent', { space: 'application', pn: 1, size: 80, frames: ['ping', 'stream'] }, 1000);
     const e = events()[0]!;
@@ -248,7 +284,11 @@ describe('core → qlog mapping', () => {
       trace('connectivity:connection_closed', info, 1000);
       return events().at(-1)!.data;
     };
-    expect(close({ errorCode: 0, reason: '', application: false, initiator: 'local' }, 'established')).toEqual({ owner: 'local', connection_code: 'no_error', trigger: 'clean' });
+    expect(close({ errorCode: 0, reason: '', application: false, initiator: 'local' }, 'established')).toEqual({
+      owner: 'local',
+      connection_code: 'no_error',
+      trigger: 'clean',
+    });
     expect(close({ errorCode: 0x0a, reason: 'bad', application: false, initiator: 'peer' })).toEqual({
       owner: 'remote',
       connection_code: 'protocol_violation',
@@ -261,8 +301,16 @@ describe('core → qlog mapping', () => {
       reason: 'bye',
       trigger: 'application',
     });
-    expect(close({ errorCode: 0x56, reason: 'idle', application: false, initiator: 'idle' }, 'confirmed')).toEqual({ owner: 'local', reason: 'idle', trigger: 'idle_timeout' });
-    expect(close({ errorCode: 0x56, reason: 'idle', application: false, initiator: 'idle' }, 'handshake')).toEqual({ owner: 'local', reason: 'idle', trigger: 'handshake_timeout' });
+    expect(close({ errorCode: 0x56, reason: 'idle', application: false, initiator: 'idle' }, 'confirmed')).toEqual({
+      owner: 'local',
+      reason: 'idle',
+      trigger: 'idle_timeout',
+    });
+    expect(close({ errorCode: 0x56, reason: 'idle', application: false, initiator: 'idle' }, 'handshake')).toEqual({
+      owner: 'local',
+      reason: 'idle',
+      trigger: 'handshake_timeout',
+    });
     expect(close({ errorCode: 0, application: false, initiator: 'reset' })).toEqual({ owner: 'remote', trigger: 'stateless_reset' });
   });
 
@@ -271,7 +319,11 @@ describe('core → qlog mapping', () => {
     trace('transport:connection_error', { code: 'PROTOCOL_VIOLATION', message: 'reserved bits set' }, 1000);
     trace('connectivity:connection_closed', { errorCode: 0x0a, reason: 'reserved bits set', application: false, initiator: 'local' }, 1001);
     expect(events()).toEqual([
-      { time: 0, name: 'connectivity:connection_closed', data: { owner: 'local', connection_code: 'protocol_violation', reason: 'reserved bits set', trigger: 'error' } },
+      {
+        time: 0,
+        name: 'connectivity:connection_closed',
+        data: { owner: 'local', connection_code: 'protocol_violation', reason: 'reserved bits set', trigger: 'error' },
+      },
     ]);
   });
 
@@ -333,12 +385,24 @@ describe('core → qlog mapping', () => {
     expect(events().map((e) => [e.name, e.data])).toEqual([
       [
         'connectivity:connection_started',
-        { ip_version: 'ipv4', src_ip: '10.0.0.1', dst_ip: '10.0.0.2', protocol: 'QUIC', src_port: 5000, dst_port: 4433, src_cid: '01', dst_cid: '02' },
+        {
+          ip_version: 'ipv4',
+          src_ip: '10.0.0.1',
+          dst_ip: '10.0.0.2',
+          protocol: 'QUIC',
+          src_port: 5000,
+          dst_port: 4433,
+          src_cid: '01',
+          dst_cid: '02',
+        },
       ],
       ['connectivity:connection_started', { ip_version: 'ipv6', src_ip: '::1', dst_ip: '::1', protocol: 'QUIC', src_port: 6000, dst_port: 4433 }],
       ['connectivity:connection_id_updated', { owner: 'remote', old: '02', new: '03' }],
       ['transport:stream_state_updated', { stream_id: 6, stream_type: 'unidirectional', new: 'closed', stream_side: 'sending' }],
-      ['transport:packet_dropped', { header: { packet_type: 'handshake', packet_number: 3 }, raw: { length: 1200 }, trigger: 'payload_decrypt_error' }],
+      [
+        'transport:packet_dropped',
+        { header: { packet_type: 'handshake', packet_number: 3 }, raw: { length: 1200 }, trigger: 'payload_decrypt_error' },
+      ],
       ['transport:packet_dropped', {}],
       ['transport:datagrams_sent', { count: 1, raw: [{ length: 1200 }] }],
       ['transport:datagrams_received', { count: 2, raw: [{ length: 100 }, { length: 200 }] }],
@@ -381,14 +445,27 @@ describe('frame conversion', () => {
     for (const f of WIRE) {
       const q = toQlogFrame(f);
       kinds.add(q.frame_type);
-      expect(validateQlogRecord({ time: 0, name: 'transport:packet_received', data: { header: { packet_type: '1RTT', packet_number: 0 }, frames: [q] } }), f.type).toEqual([]);
+      expect(
+        validateQlogRecord({ time: 0, name: 'transport:packet_received', data: { header: { packet_type: '1RTT', packet_number: 0 }, frames: [q] } }),
+        f.type,
+      ).toEqual([]);
     }
     expect(kinds.size).toBe(WIRE.length);
   });
 
   it('wire frames carry their values (hand-checked)', () => {
     const q = WIRE.map((f) => toQlogFrame(f, 3));
-    expect(q[2]).toEqual({ frame_type: 'ack', ack_delay: 1, acked_ranges: [[0, 6], [9, 10]], ect0: 3, ect1: 0, ce: 1 }); // 125 × 8 µs
+    expect(q[2]).toEqual({
+      frame_type: 'ack',
+      ack_delay: 1,
+      acked_ranges: [
+        [0, 6],
+        [9, 10],
+      ],
+      ect0: 3,
+      ect1: 0,
+      ce: 1,
+    }); // 125 × 8 µs
     expect(q[5]).toEqual({ frame_type: 'crypto', offset: 100, length: 50 });
     expect(q[7]).toEqual({ frame_type: 'stream', stream_id: 8, offset: 0, length: 30 });
     expect(q[10]).toEqual({ frame_type: 'max_streams', stream_type: 'unidirectional', maximum: 10 });
@@ -400,8 +477,21 @@ describe('frame conversion', () => {
       connection_id: '01020304',
       stateless_reset_token: 'ee'.repeat(16),
     });
-    expect(q[18]).toEqual({ frame_type: 'connection_close', error_space: 'transport', error_code: 'protocol_violation', raw_error_code: 10, reason: 'bad frame', trigger_frame_type: 8 });
-    expect(q[22]).toEqual({ frame_type: 'ack_frequency', sequence_number: 3, ack_eliciting_threshold: 9, request_max_ack_delay: 25, reordering_threshold: 0 });
+    expect(q[18]).toEqual({
+      frame_type: 'connection_close',
+      error_space: 'transport',
+      error_code: 'protocol_violation',
+      raw_error_code: 10,
+      reason: 'bad frame',
+      trigger_frame_type: 8,
+    });
+    expect(q[22]).toEqual({
+      frame_type: 'ack_frequency',
+      sequence_number: 3,
+      ack_eliciting_threshold: 9,
+      request_max_ack_delay: 25,
+      reordering_threshold: 0,
+    });
     expect(toQlogFrame({ type: 'connection_close', application: true, errorCode: 7, frameType: 0, reason: new Uint8Array(0) })).toEqual({
       frame_type: 'connection_close',
       error_space: 'application',
@@ -416,19 +506,32 @@ describe('frame conversion', () => {
     for (const f of SENT) {
       const q = toQlogFrame(f);
       kinds.add(f.k);
-      expect(validateQlogRecord({ time: 0, name: 'transport:packet_sent', data: { header: { packet_type: '1RTT', packet_number: 0 }, frames: [q] } }), f.k).toEqual([]);
+      expect(
+        validateQlogRecord({ time: 0, name: 'transport:packet_sent', data: { header: { packet_type: '1RTT', packet_number: 0 }, frames: [q] } }),
+        f.k,
+      ).toEqual([]);
     }
     expect(kinds.size).toBe(SENT.length);
-    expect(toQlogFrame({ k: 'close', code: 0x10a, app: false })).toEqual({ frame_type: 'connection_close', error_space: 'transport', error_code: 'crypto_error_0x10a', raw_error_code: 0x10a });
-    expect(toQlogFrame({ k: 'reset_stream', id: 4, code: 3, finalSize: 150 })).toEqual({ frame_type: 'reset_stream', stream_id: 4, error_code: 3, final_size: 150 });
+    expect(toQlogFrame({ k: 'close', code: 0x10a, app: false })).toEqual({
+      frame_type: 'connection_close',
+      error_space: 'transport',
+      error_code: 'crypto_error_0x10a',
+      raw_error_code: 0x10a,
+    });
+    expect(toQlogFrame({ k: 'reset_stream', id: 4, code: 3, finalSize: 150 })).toEqual({
+      frame_type: 'reset_stream',
+      stream_id: 4,
+      error_code: 3,
+      final_size: 150,
+    });
   });
 
   it('sent records without the qlog fields still convert, and fail validation on exactly those fields', () => {
     const q = toQlogFrame({ k: 'max_streams', bidi: true });
     expect(q).toEqual({ frame_type: 'max_streams', stream_type: 'bidirectional' });
-    expect(validateQlogRecord({ time: 0, name: 'transport:packet_sent', data: { header: { packet_type: '1RTT', packet_number: 0 }, frames: [q] } })).toEqual([
-      'data.frames[0]: missing required field "maximum"',
-    ]);
+    expect(
+      validateQlogRecord({ time: 0, name: 'transport:packet_sent', data: { header: { packet_type: '1RTT', packet_number: 0 }, frames: [q] } }),
+    ).toEqual(['data.frames[0]: missing required field "maximum"']);
   });
 
   it('property: stream and ack records always produce valid frames with ascending, faithful ranges', () => {

@@ -260,8 +260,7 @@ describe('core trace → qlog (sans-IO, lossy transfer, datagrams, close)', () =
 
     it(`${side}: the frames carry what qvis needs (stream offsets, ack ranges, datagrams, close)`, () => {
       const recs = records(q.files.get(side)!);
-      const frames = (name: string) =>
-        recs.filter((x) => x.name === name).flatMap((x) => (x.data.frames ?? []) as Array<Record<string, unknown>>);
+      const frames = (name: string) => recs.filter((x) => x.name === name).flatMap((x) => (x.data.frames ?? []) as Array<Record<string, unknown>>);
       const sent = frames('transport:packet_sent');
       const recv = frames('transport:packet_received');
       const mine = side === 'client' ? C2S_BYTES : S2C_BYTES;

@@ -19,16 +19,24 @@ function seq(...records: unknown[]): string {
 
 describe('validateQlogRecord', () => {
   it('accepts a well-formed packet_sent', () => {
-    expect(validateQlogRecord(sent({ header: HDR, frames: [{ frame_type: 'stream', stream_id: 0, offset: 0, length: 5, fin: true }], raw: { length: 50 } }))).toEqual([]);
+    expect(
+      validateQlogRecord(
+        sent({ header: HDR, frames: [{ frame_type: 'stream', stream_id: 0, offset: 0, length: 5, fin: true }], raw: { length: 50 } }),
+      ),
+    ).toEqual([]);
   });
 
   it('names a missing required field', () => {
     expect(validateQlogRecord(sent({ frames: [] }))).toEqual(['data: missing required field "header"']);
-    expect(validateQlogRecord(sent({ header: { packet_type: '1RTT' }, frames: [] }))).toEqual(['data.header: missing required field "packet_number"']);
+    expect(validateQlogRecord(sent({ header: { packet_type: '1RTT' }, frames: [] }))).toEqual([
+      'data.header: missing required field "packet_number"',
+    ]);
     expect(validateQlogRecord(sent({ header: HDR, frames: [{ frame_type: 'stream', stream_id: 0, offset: 0 }] }))).toEqual([
       'data.frames[0]: missing required field "length"',
     ]);
-    expect(validateQlogRecord({ name: 'transport:packet_sent', data: { header: HDR, frames: [] } })).toEqual(['record: missing required field "time"']);
+    expect(validateQlogRecord({ name: 'transport:packet_sent', data: { header: HDR, frames: [] } })).toEqual([
+      'record: missing required field "time"',
+    ]);
   });
 
   it('names a wrong type', () => {
@@ -105,9 +113,9 @@ describe('validateQlogHeader', () => {
     expect(validateQlogHeader({ ...HEADER, qlog_version: 'draft-02' })).toEqual(['header.qlog_version: "draft-02" is not one of 0.3']);
     const { trace: _t, ...noTrace } = HEADER;
     expect(validateQlogHeader(noTrace)).toEqual(['header: missing required field "trace"']);
-    expect(
-      validateQlogHeader({ ...HEADER, trace: { ...HEADER.trace, common_fields: { reference_time: 0, time_format: 'absolute' } } }),
-    ).toEqual(['header.trace.common_fields.time_format: "absolute" is not one of relative']);
+    expect(validateQlogHeader({ ...HEADER, trace: { ...HEADER.trace, common_fields: { reference_time: 0, time_format: 'absolute' } } })).toEqual([
+      'header.trace.common_fields.time_format: "absolute" is not one of relative',
+    ]);
   });
 });
 

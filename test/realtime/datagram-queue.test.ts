@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DatagramQueue, type QueuedDatagram } from '../../lib/connection/datagram-queue.js';
 
-const d = (id: number, size: number, queuedAt = 0, expiresAt = Infinity): QueuedDatagram => ({ id, data: new Uint8Array(size).fill(id & 0xff), queuedAt, expiresAt });
+const d = (id: number, size: number, queuedAt = 0, expiresAt = Infinity): QueuedDatagram => ({
+  id,
+  data: new Uint8Array(size).fill(id & 0xff),
+  queuedAt,
+  expiresAt,
+});
 
 describe('DatagramQueue', () => {
   it('is bounded in entries: a full queue evicts the oldest of the least urgent level, bytes follow', () => {

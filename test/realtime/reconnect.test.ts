@@ -79,7 +79,10 @@ describe('reconnecting client (loopback)', () => {
 
   it('gives up at once on an error a retry cannot fix', async () => {
     const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, alpn: ['game/2'] });
-    const rc = reconnecting({ host: '127.0.0.1', port: server.address().port, insecure: true, alpn: ['game/1'], timeout: 2000 }, { initialDelay: 10 });
+    const rc = reconnecting(
+      { host: '127.0.0.1', port: server.address().port, insecure: true, alpn: ['game/1'], timeout: 2000 },
+      { initialDelay: 10 },
+    );
     let n = 0;
     rc.on('attempt', () => n++);
     const err = await rc.start().then(

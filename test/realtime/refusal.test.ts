@@ -45,7 +45,9 @@ describe('refusal over loopback (typed errors, not timeouts)', () => {
       },
     });
     const port = server.address().port;
-    const { err, ms } = await rejection(connect({ host: '127.0.0.1', port, serverKey: identity.fingerprint, serverName: 'us.example', alpn: 'game/1', timeout: 8000 }));
+    const { err, ms } = await rejection(
+      connect({ host: '127.0.0.1', port, serverKey: identity.fingerprint, serverName: 'us.example', alpn: 'game/1', timeout: 8000 }),
+    );
     expect(err.code).toBe('REFUSED');
     expect(err.message).toContain('region us.example is closed');
     expect(ms).toBeLessThan(4000);
@@ -58,9 +60,14 @@ describe('refusal over loopback (typed errors, not timeouts)', () => {
   });
 
   it('a throwing accept hook refuses instead of crashing', async () => {
-    const server = await listen({ host: '127.0.0.1', port: 0, insecure: true, accept: () => {
-      throw new Error('db down');
-    } });
+    const server = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      insecure: true,
+      accept: () => {
+        throw new Error('db down');
+      },
+    });
     const { err } = await rejection(connect({ host: '127.0.0.1', port: server.address().port, insecure: true, timeout: 8000 }));
     expect(err.code).toBe('REFUSED');
     expect(err.message).toContain('db down');
@@ -99,8 +106,12 @@ describe('refusal in virtual time', () => {
     let closedAt = -1;
     let reason = '';
     for (let step = 0; step < 1000 && closedAt < 0; step++) {
-      for (let t = client.pollTransmit(now, buf); t; t = client.pollTransmit(now, buf)) wire.push({ at: now + 50, to: 's', data: buf.slice(0, t.length) });
-      for (let t = server.pollTransmit(now, buf); t; t = server.pollTransmit(now, buf)) wire.push({ at: now + 50, to: 'c', data: buf.slice(0, t.length) });
+      for (let t = client.pollTransmit(now, buf); t; t = client.pollTransmit(now, buf)) {
+        wire.push({ at: now + 50, to: 's', data: buf.slice(0, t.length) });
+      }
+      for (let t = server.pollTransmit(now, buf); t; t = server.pollTransmit(now, buf)) {
+        wire.push({ at: now + 50, to: 'c', data: buf.slice(0, t.length) });
+      }
       for (let e = client.pollEvent(); e; e = client.pollEvent()) {
         if (e.kind === 'connection' && e.event.type === 'closed') {
           closedAt = now;

@@ -116,7 +116,9 @@ describe('maxSendRate', () => {
     expect(
       p.run(() => {
         for (const e of p.serverEvents.splice(0)) {
-          if (e.type === 'stream_readable') for (let d = p.serverConn!.streamRead(e.streamId); d; d = p.serverConn!.streamRead(e.streamId)) received += d.length;
+          if (e.type === 'stream_readable') {
+            for (let d = p.serverConn!.streamRead(e.streamId); d; d = p.serverConn!.streamRead(e.streamId)) received += d.length;
+          }
         }
         if (received >= data.length && doneAt < 0) doneAt = p.now;
         return doneAt >= 0;

@@ -27,9 +27,16 @@ describe('RangeSet insert', () => {
     expect(rs.insert(5, 9)).toBe(5);
     expect(rs.toArray()).toEqual([[5, 9]]);
     expect(rs.insert(0, 0)).toBe(1);
-    expect(rs.toArray()).toEqual([[0, 0], [5, 9]]);
+    expect(rs.toArray()).toEqual([
+      [0, 0],
+      [5, 9],
+    ]);
     expect(rs.insert(20, 20)).toBe(1);
-    expect(rs.toArray()).toEqual([[0, 0], [5, 9], [20, 20]]);
+    expect(rs.toArray()).toEqual([
+      [0, 0],
+      [5, 9],
+      [20, 20],
+    ]);
   });
 
   it('ignores an inverted range', () => {
@@ -68,7 +75,11 @@ describe('RangeSet insert', () => {
     const rs = make([5, 9]);
     expect(rs.insert(11, 12)).toBe(2);
     expect(rs.insert(1, 3)).toBe(3);
-    expect(rs.toArray()).toEqual([[1, 3], [5, 9], [11, 12]]);
+    expect(rs.toArray()).toEqual([
+      [1, 3],
+      [5, 9],
+      [11, 12],
+    ]);
     expect(rs.rangeCount).toBe(3);
   });
 
@@ -90,7 +101,10 @@ describe('RangeSet insert', () => {
     const rs = make([2, 3], [6, 7], [10, 10], [13, 15], [30, 31]);
     // [0, 20] covers 21 integers; 2+2+1+3 = 8 already present.
     expect(rs.insert(0, 20)).toBe(13);
-    expect(rs.toArray()).toEqual([[0, 20], [30, 31]]);
+    expect(rs.toArray()).toEqual([
+      [0, 20],
+      [30, 31],
+    ]);
     expect(rs.count()).toBe(23);
   });
 
@@ -98,13 +112,20 @@ describe('RangeSet insert', () => {
     const rs = make([0, 4], [8, 9], [12, 20], [40, 41]);
     // [3, 15]: 13 integers, present 3,4,8,9,12..15 = 8.
     expect(rs.insert(3, 15)).toBe(5);
-    expect(rs.toArray()).toEqual([[0, 20], [40, 41]]);
+    expect(rs.toArray()).toEqual([
+      [0, 20],
+      [40, 41],
+    ]);
   });
 
   it('inserts between existing ranges keeping order', () => {
     const rs = make([0, 1], [20, 21]);
     expect(rs.insert(10, 11)).toBe(2);
-    expect(rs.toArray()).toEqual([[0, 1], [10, 11], [20, 21]]);
+    expect(rs.toArray()).toEqual([
+      [0, 1],
+      [10, 11],
+      [20, 21],
+    ]);
     expect(rs.startAt(1)).toBe(10);
     expect(rs.endAt(1)).toBe(11);
   });
@@ -122,7 +143,10 @@ describe('RangeSet remove', () => {
   it('splits a range', () => {
     const rs = make([0, 10]);
     rs.remove(4, 6);
-    expect(rs.toArray()).toEqual([[0, 3], [7, 10]]);
+    expect(rs.toArray()).toEqual([
+      [0, 3],
+      [7, 10],
+    ]);
     expect(rs.count()).toBe(8);
   });
 
@@ -141,7 +165,10 @@ describe('RangeSet remove', () => {
   it('removes exactly one range', () => {
     const rs = make([0, 1], [5, 10], [20, 21]);
     rs.remove(5, 10);
-    expect(rs.toArray()).toEqual([[0, 1], [20, 21]]);
+    expect(rs.toArray()).toEqual([
+      [0, 1],
+      [20, 21],
+    ]);
   });
 
   it('removes single integers at range ends', () => {
@@ -154,7 +181,11 @@ describe('RangeSet remove', () => {
   it('trims one, drops several and trims another in a single call', () => {
     const rs = make([0, 5], [8, 9], [12, 13], [16, 25], [40, 40]);
     rs.remove(3, 18);
-    expect(rs.toArray()).toEqual([[0, 2], [19, 25], [40, 40]]);
+    expect(rs.toArray()).toEqual([
+      [0, 2],
+      [19, 25],
+      [40, 40],
+    ]);
   });
 
   it('removes everything', () => {
@@ -169,7 +200,10 @@ describe('RangeSet remove', () => {
     rs.remove(5, 8);
     rs.remove(20, 30);
     rs.remove(12, 11);
-    expect(rs.toArray()).toEqual([[0, 3], [10, 12]]);
+    expect(rs.toArray()).toEqual([
+      [0, 3],
+      [10, 12],
+    ]);
   });
 });
 
@@ -177,7 +211,10 @@ describe('RangeSet removeBelow / keepHighest / clear', () => {
   it('removeBelow drops whole ranges and trims the straddling one', () => {
     const rs = make([0, 3], [6, 9], [12, 15]);
     rs.removeBelow(8);
-    expect(rs.toArray()).toEqual([[8, 9], [12, 15]]);
+    expect(rs.toArray()).toEqual([
+      [8, 9],
+      [12, 15],
+    ]);
     rs.removeBelow(10);
     expect(rs.toArray()).toEqual([[12, 15]]);
     rs.removeBelow(12);
@@ -189,7 +226,10 @@ describe('RangeSet removeBelow / keepHighest / clear', () => {
   it('removeBelow(0) changes nothing', () => {
     const rs = make([0, 3], [6, 9]);
     rs.removeBelow(0);
-    expect(rs.toArray()).toEqual([[0, 3], [6, 9]]);
+    expect(rs.toArray()).toEqual([
+      [0, 3],
+      [6, 9],
+    ]);
   });
 
   it('removeBelow at a range end keeps that single integer', () => {
@@ -203,9 +243,15 @@ describe('RangeSet removeBelow / keepHighest / clear', () => {
     rs.keepHighest(4);
     expect(rs.rangeCount).toBe(4);
     rs.keepHighest(2);
-    expect(rs.toArray()).toEqual([[6, 7], [9, 10]]);
+    expect(rs.toArray()).toEqual([
+      [6, 7],
+      [9, 10],
+    ]);
     rs.keepHighest(5);
-    expect(rs.toArray()).toEqual([[6, 7], [9, 10]]);
+    expect(rs.toArray()).toEqual([
+      [6, 7],
+      [9, 10],
+    ]);
     rs.keepHighest(0);
     expect(rs.isEmpty).toBe(true);
   });
@@ -285,7 +331,11 @@ describe('RangeSet queries', () => {
   });
 
   it('queries do not mutate', () => {
-    expect(rs.toArray()).toEqual([[2, 4], [7, 7], [10, 15]]);
+    expect(rs.toArray()).toEqual([
+      [2, 4],
+      [7, 7],
+      [10, 15],
+    ]);
   });
 });
 
@@ -302,7 +352,8 @@ type Op =
 
 const val = fc.integer({ min: 0, max: U });
 // Short ranges dominate so the set stays fragmented; inverted pairs are kept to exercise end < start.
-const span = fc.tuple(val, fc.oneof(fc.integer({ min: -2, max: 6 }), fc.integer({ min: -20, max: 60 })))
+const span = fc
+  .tuple(val, fc.oneof(fc.integer({ min: -2, max: 6 }), fc.integer({ min: -20, max: 60 })))
   .map(([a, d]) => ({ a, b: Math.min(U, Math.max(0, a + d)) }));
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 10, arbitrary: span.map(({ a, b }) => ({ t: 'insert' as const, a, b })) },
@@ -328,7 +379,12 @@ function applyModel(m: Set<number>, o: Op): number {
   switch (o.t) {
     case 'insert': {
       let added = 0;
-      for (let v = o.a; v <= o.b; v++) if (!m.has(v)) { m.add(v); added++; }
+      for (let v = o.a; v <= o.b; v++) {
+        if (!m.has(v)) {
+          m.add(v);
+          added++;
+        }
+      }
       return added;
     }
     case 'remove':
@@ -428,7 +484,10 @@ describe('RangeSet properties (model: Set<number> over 0..200)', () => {
           }
           const ack = rs.toAckRanges(limit);
           expect(ack).toEqual(
-            [...ranges].reverse().slice(0, limit).map(([s, e]) => ({ smallest: s, largest: e })),
+            [...ranges]
+              .reverse()
+              .slice(0, limit)
+              .map(([s, e]) => ({ smallest: s, largest: e })),
           );
         },
       ),

@@ -137,7 +137,7 @@ describe('RateSampler', () => {
     expect(h.s.isAppLimited).toBe(true);
   });
 
-  it('losses: C.lost, newly lost per ACK, and RS.lost between the newest packet\'s send and its ACK', () => {
+  it("losses: C.lost, newly lost per ACK, and RS.lost between the newest packet's send and its ACK", () => {
     const h = harness();
     const ps = Array.from({ length: 4 }, (_, i) => pkt(i, i));
     ps.forEach((p, i) => h.send(p, i));

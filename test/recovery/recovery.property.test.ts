@@ -14,8 +14,28 @@ type Op =
 
 const space = fc.constantFrom<SpaceId>(0, 1, 2);
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('send' as const), space, size: fc.integer({ min: 1, max: 1500 }), kind: fc.constantFrom<0 | 1 | 2 | 3>(0, 0, 0, 1, 2, 3), skip: fc.constantFrom(0, 0, 0, 1, 2), dt: fc.integer({ min: 0, max: 60 }) }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('ack' as const), space, pick: fc.array(fc.nat({ max: 1000 }), { maxLength: 12 }), newest: fc.boolean(), dt: fc.integer({ min: 0, max: 200 }), delay: fc.integer({ min: 0, max: 50 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      t: fc.constant('send' as const),
+      space,
+      size: fc.integer({ min: 1, max: 1500 }),
+      kind: fc.constantFrom<0 | 1 | 2 | 3>(0, 0, 0, 1, 2, 3),
+      skip: fc.constantFrom(0, 0, 0, 1, 2),
+      dt: fc.integer({ min: 0, max: 60 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('ack' as const),
+      space,
+      pick: fc.array(fc.nat({ max: 1000 }), { maxLength: 12 }),
+      newest: fc.boolean(),
+      dt: fc.integer({ min: 0, max: 200 }),
+      delay: fc.integer({ min: 0, max: 50 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('badack' as const), space, over: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 2, arbitrary: fc.constant({ t: 'timeout' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('discard' as const), space: fc.constantFrom<0 | 1>(0, 1) }) },
@@ -113,7 +133,12 @@ describe('Recovery property: bytes in flight', () => {
               now = Math.max(now, d);
               const ptoBefore = r.ptoCount;
               const res = r.onLossDetectionTimeout(now);
-              for (let s = 0 as SpaceId; s < 3; s++) removeAll(s, res.lost.filter((p) => p.space === s));
+              for (let s = 0 as SpaceId; s < 3; s++) {
+                removeAll(
+                  s,
+                  res.lost.filter((p) => p.space === s),
+                );
+              }
               if (res.probe) expect(r.ptoCount).toBe(ptoBefore + 1);
               else expect(r.ptoCount).toBe(ptoBefore);
               break;

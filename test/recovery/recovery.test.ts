@@ -235,7 +235,14 @@ describe('Recovery: persistent congestion', () => {
     r.onPacketSent(pkt(0, 0), 0);
     r.onPacketSent(pkt(1, 50), 50);
     r.onAckReceived(2, [range(0, 0)], 0, 100); // first sample at 100; pn 1 was sent before it
-    for (const [pn, t] of [[2, 1200], [3, 1250], [4, 1260], [5, 1270]] as const) r.onPacketSent(pkt(pn, t), t);
+    for (const [pn, t] of [
+      [2, 1200],
+      [3, 1250],
+      [4, 1260],
+      [5, 1270],
+    ] as const) {
+      r.onPacketSent(pkt(pn, t), t);
+    }
     // sample 80 → duration 877.5 as above; 1200 − 50 = 1150 would qualify if pn 1 counted
     const res = r.onAckReceived(2, [range(3, 5)], 0, 1350);
     expect(pns(res.lost)).toEqual([1, 2]);
@@ -246,7 +253,16 @@ describe('Recovery: persistent congestion', () => {
   it('needs an RTT sample at all', () => {
     const { r, cc } = setup();
     r.setHandshakeConfirmed();
-    for (const [pn, t] of [[0, 0], [1, 500], [2, 1000], [3, 1500], [4, 1510], [5, 1520]] as const) r.onPacketSent(pkt(pn, t), t);
+    for (const [pn, t] of [
+      [0, 0],
+      [1, 500],
+      [2, 1000],
+      [3, 1500],
+      [4, 1510],
+      [5, 1520],
+    ] as const) {
+      r.onPacketSent(pkt(pn, t), t);
+    }
     const res = r.onAckReceived(2, [range(3, 5)], 0, 1600);
     expect(pns(res.lost)).toEqual([0, 1, 2]);
     expect(cc.persistent).toEqual([]);
@@ -361,7 +377,10 @@ describe('Recovery: spaces, window and paths', () => {
     r.onLossDetectionTimeout(1000); // Initial PTO at 1 + 999
     expect(r.ptoCount).toBe(1);
     const dropped = r.discardSpace(0, 1000);
-    expect(dropped.map((p) => [p.space, p.pn])).toEqual([[0, 0], [0, 1]]);
+    expect(dropped.map((p) => [p.space, p.pn])).toEqual([
+      [0, 0],
+      [0, 1],
+    ]);
     expect(r.bytesInFlight).toBe(1000);
     expect(r.ptoCount).toBe(0);
     expect(r.isDiscarded(0)).toBe(true);

@@ -123,7 +123,10 @@ describe('simulator soak: the channel checks catch a misbehaving layer', () => {
           send(id, held.get(layer)!);
         }
       });
-      const want = mode === 'reliable-ordered' ? /reliable-ordered: message 4 delivered when 3 was next/ : /unreliable-sequenced: message 10 delivered after 1[1-3]/;
+      const want =
+        mode === 'reliable-ordered'
+          ? /reliable-ordered: message 4 delivered when 3 was next/
+          : /unreliable-sequenced: message 10 delivered after 1[1-3]/;
       expect(runScenario(clean).failure).toMatch(want);
     });
   }

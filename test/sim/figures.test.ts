@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { bdpBytes, figureLink, jainIndex, mathisBound, percentile, runFigures, summaryLine } from '../../tools/sim/figures.js';
 
 const NUM = '(-?\\d+\\.\\d{3})';
-const LAST_LINE = new RegExp(`^goodput@0%=${NUM} goodput@0\\.1%=${NUM} mathis@1%=${NUM} p99@5%=${NUM} fairness=${NUM} bbr@1%=${NUM} bbr@5%=${NUM} bbr_delay_p95=${NUM}$`);
+const LAST_LINE = new RegExp(
+  `^goodput@0%=${NUM} goodput@0\\.1%=${NUM} mathis@1%=${NUM} p99@5%=${NUM} fairness=${NUM} bbr@1%=${NUM} bbr@5%=${NUM} bbr_delay_p95=${NUM}$`,
+);
 
 describe('figures helpers', () => {
   it('percentile is nearest-rank', () => {
@@ -29,9 +31,9 @@ describe('figures helpers', () => {
   });
 
   it('summaryLine prints every key with three decimals, in order', () => {
-    expect(summaryLine({ goodput0: 0.97812, goodput01: 0.8, mathis1: 1, p99at5: 2.5021, fairness: 0.9284, bbr1: 0.9, bbr5: 0.71234, bbrDelayP95: 1.0456 })).toBe(
-      'goodput@0%=0.978 goodput@0.1%=0.800 mathis@1%=1.000 p99@5%=2.502 fairness=0.928 bbr@1%=0.900 bbr@5%=0.712 bbr_delay_p95=1.046',
-    );
+    expect(
+      summaryLine({ goodput0: 0.97812, goodput01: 0.8, mathis1: 1, p99at5: 2.5021, fairness: 0.9284, bbr1: 0.9, bbr5: 0.71234, bbrDelayP95: 1.0456 }),
+    ).toBe('goodput@0%=0.978 goodput@0.1%=0.800 mathis@1%=1.000 p99@5%=2.502 fairness=0.928 bbr@1%=0.900 bbr@5%=0.712 bbr_delay_p95=1.046');
   });
 });
 
@@ -47,9 +49,16 @@ describe('figures --quick', () => {
     const values = m!.slice(1).map(Number);
     for (const v of values) expect(Number.isFinite(v)).toBe(true);
     expect(values).toEqual(
-      [r.summary.goodput0, r.summary.goodput01, r.summary.mathis1, r.summary.p99at5, r.summary.fairness, r.summary.bbr1, r.summary.bbr5, r.summary.bbrDelayP95].map((x) =>
-        Number(x.toFixed(3)),
-      ),
+      [
+        r.summary.goodput0,
+        r.summary.goodput01,
+        r.summary.mathis1,
+        r.summary.p99at5,
+        r.summary.fairness,
+        r.summary.bbr1,
+        r.summary.bbr5,
+        r.summary.bbrDelayP95,
+      ].map((x) => Number(x.toFixed(3))),
     );
     expect(lines.filter((l) => LAST_LINE.test(l))).toHaveLength(1);
   });

@@ -79,7 +79,11 @@ describe('randomImpairmentMix', () => {
   it('honours custom ranges', () => {
     const rng = new SimRandom(5);
     for (let i = 0; i < 200; i++) {
-      const m = randomImpairmentMix(rng, { loss: { min: 0, max: 0 }, corrupt: { min: 0, max: 0.05, chance: 0 }, rtt: { min: 50, max: 50, log: true } });
+      const m = randomImpairmentMix(rng, {
+        loss: { min: 0, max: 0 },
+        corrupt: { min: 0, max: 0.05, chance: 0 },
+        rtt: { min: 50, max: 50, log: true },
+      });
       expect(m.values.loss).toBe(0);
       expect(m.link.loss).toBe(0);
       expect(m.link.burst).toBeUndefined();

@@ -252,7 +252,10 @@ describe('MTU and outages', () => {
     const stats = sim.direction(A, B).stats;
     expect(stats.dropped.down).toBe(50);
     // sent at 0..49 (even those still in flight at 50) and 100..199 arrive
-    expect(receiver.arrivals.map((a) => a.seq)).toEqual([...Array.from({ length: 50 }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 100 + i)]);
+    expect(receiver.arrivals.map((a) => a.seq)).toEqual([
+      ...Array.from({ length: 50 }, (_, i) => i),
+      ...Array.from({ length: 100 }, (_, i) => 100 + i),
+    ]);
     expect(sim.direction(A, B).config.down).toBe(false);
   });
 

@@ -89,7 +89,9 @@ function transfer(writes: Uint8Array[], transferFlags: boolean[], seed: number, 
       if (!window.onReceived(rb.maxOffset)) flowViolations++;
       if (rb.bufferedBytes > rb.maxOffset - rb.readOffset) overBuffered++;
       if (dup) continue; // a copy of this packet is still in flight: its fate is decided then
-      if (rnd() < net.ackLoss) sb.onLost(p.offset, p.data.length, p.fin); // spurious loss
+      if (rnd() < net.ackLoss) {
+        sb.onLost(p.offset, p.data.length, p.fin);
+      } // spurious loss
       else sb.onAck(p.offset, p.data.length, p.fin);
     } else {
       const max = rnd() < 0.5 ? Infinity : 1 + Math.floor(rnd() * 2000);

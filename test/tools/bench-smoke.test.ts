@@ -39,12 +39,18 @@ function expectNumbers(result: Map<string, string>, keys: readonly string[]): vo
   }
 }
 
-const HANDSHAKE_KEYS = ['legacy_aes_pinned', 'aes_pinned', 'chacha_pinned', 'aes_ca', 'chacha_ca', 'sodium_chacha_pinned', 'insecure', 'session_aes_pinned', 'session_chacha_ca', 'session_sodium_chacha_pinned'].flatMap((m) => [
-  `${m}_server_cpu_us_p50`,
-  `${m}_server_cpu_us_p90`,
-  `${m}_server_wall_us_p50`,
-  `${m}_client_cpu_us_p50`,
-]);
+const HANDSHAKE_KEYS = [
+  'legacy_aes_pinned',
+  'aes_pinned',
+  'chacha_pinned',
+  'aes_ca',
+  'chacha_ca',
+  'sodium_chacha_pinned',
+  'insecure',
+  'session_aes_pinned',
+  'session_chacha_ca',
+  'session_sodium_chacha_pinned',
+].flatMap((m) => [`${m}_server_cpu_us_p50`, `${m}_server_cpu_us_p90`, `${m}_server_wall_us_p50`, `${m}_client_cpu_us_p50`]);
 const PROTECTION_KEYS = ['aes', 'chacha'].flatMap((s) => [
   `${s}_petrel_seal_us`,
   `${s}_petrel_open_us`,
@@ -88,7 +94,10 @@ describe('tools/bench in --quick mode', () => {
     expect(r.out).not.toContain('=== handshake ===');
     expect(r.out).toContain('| aes: Petrel seal + header protection');
     const res = finalLine(r.out);
-    expectNumbers(res, [...PROTECTION_KEYS, 'crc32_us', 'chacha_over_aes'].map((k) => `protection.${k}`));
+    expectNumbers(
+      res,
+      [...PROTECTION_KEYS, 'crc32_us', 'chacha_over_aes'].map((k) => `protection.${k}`),
+    );
     expect([...res.keys()].every((k) => k.startsWith('protection.'))).toBe(true);
   });
 
@@ -113,7 +122,11 @@ describe('tools/bench in --quick mode', () => {
 
   it('two-process bench (npx petrel bench --quick --json): fresh peers per case, every case measured', async () => {
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['bin/petrel.mjs', 'bench', '--quick', '--json', '--no-pin', '--tests', 'bulk,rtt', '--cases', 'udp,petrel_default'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        ['bin/petrel.mjs', 'bench', '--quick', '--json', '--no-pin', '--tests', 'bulk,rtt', '--cases', 'udp,petrel_default'],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -122,7 +135,9 @@ describe('tools/bench in --quick mode', () => {
       child.on('close', (code) => resolve({ code, out, err }));
     });
     expect(r.code, r.err).toBe(0);
-    const { results } = JSON.parse(r.out) as { results: Array<{ test: string; key: string; samples: Array<Record<string, number>>; error?: string }> };
+    const { results } = JSON.parse(r.out) as {
+      results: Array<{ test: string; key: string; samples: Array<Record<string, number>>; error?: string }>;
+    };
     expect(results.map((x) => `${x.test}:${x.key}`).sort()).toEqual(
       ['bulk:petrel_default', 'bulk:udp', 'rtt:petrel_default/channel', 'rtt:petrel_default/datagram', 'rtt:petrel_default/stream', 'rtt:udp'].sort(),
     );

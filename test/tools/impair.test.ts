@@ -178,7 +178,17 @@ describe('ImpairProxy', () => {
     const bytes = sent.reduce((n, d) => n + d.length, 0);
     const s = await proxy.stop();
     for (const dir of [s.upstream, s.downstream]) {
-      expect(dir).toMatchObject({ sent: 500, delivered: 500, duplicated: 0, corrupted: 0, reordered: 0, bytesSent: bytes, bytesDelivered: bytes, inFlight: 0, sendErrors: 0 });
+      expect(dir).toMatchObject({
+        sent: 500,
+        delivered: 500,
+        duplicated: 0,
+        corrupted: 0,
+        reordered: 0,
+        bytesSent: bytes,
+        bytesDelivered: bytes,
+        inFlight: 0,
+        sendErrors: 0,
+      });
       expect(droppedTotal(dir)).toBe(0);
     }
     expect(s.clientsTotal).toBe(1);
@@ -188,7 +198,14 @@ describe('ImpairProxy', () => {
     const echo = await echoServer();
     const c = await client();
     const { proxy, at } = await proxyFor(echo, { seed: 5, upstream: { loss: 0.2 } });
-    await sendPaced(proxy, at, echo, c, numbered(2000, () => 32), 200);
+    await sendPaced(
+      proxy,
+      at,
+      echo,
+      c,
+      numbered(2000, () => 32),
+      200,
+    );
 
     const s = proxy.stats();
     const fraction = c.inbox.length / 2000;
@@ -292,7 +309,13 @@ describe('ImpairProxy', () => {
     const c = await client();
     const { proxy, at } = await proxyFor(echo, { upstream: { mtu: 1000 } });
     const sizes = [500, 1000, 1001, 1400];
-    await sendPaced(proxy, at, echo, c, numbered(4, (i) => sizes[i]!));
+    await sendPaced(
+      proxy,
+      at,
+      echo,
+      c,
+      numbered(4, (i) => sizes[i]!),
+    );
     expect(c.inbox.map((m) => m.length).sort((a, b) => a - b)).toEqual([500, 1000]);
     expect(proxy.stats().upstream.dropped.mtu).toBe(2);
   });
@@ -351,7 +374,13 @@ describe('ImpairProxy', () => {
     const run = async (seed: number): Promise<string[]> => {
       const c = await client();
       const { proxy, at } = await proxyFor(echo, { seed, upstream: { loss: 0.3, duplicate: 0.2, corrupt: 0.1 } });
-      await sendPaced(proxy, at, echo, c, numbered(300, () => 16));
+      await sendPaced(
+        proxy,
+        at,
+        echo,
+        c,
+        numbered(300, () => 16),
+      );
       await proxy.stop();
       await closeSocket(c.socket);
       echo.count = 0;
@@ -413,22 +442,72 @@ describe('ImpairProxy', () => {
 describe('impair CLI', () => {
   it('parses units, per-direction overrides and outages', () => {
     const o = parseArgs([
-      '--listen', '9000', '--target', '[::1]:4433', '--loss', '5%', '--up-loss', '0.1', '--delay', '10',
-      '--down-delay', '1.5s', '--jitter=250us', '--rate', '10mbit', '--up-rate', '512kbit', '--queue', '64kb',
-      '--mtu', '1400', '--burst', '0.01,0.3', '--down-burst', '0.02,0.5,0.1,0.9', '--preserve-order', '--seed', '42',
-      '--duration', '30s', '--outage', '10s+2s', '--down-outage', '1m+500ms', '--corrupt-bits', '4', '--reorder', '1%',
+      '--listen',
+      '9000',
+      '--target',
+      '[::1]:4433',
+      '--loss',
+      '5%',
+      '--up-loss',
+      '0.1',
+      '--delay',
+      '10',
+      '--down-delay',
+      '1.5s',
+      '--jitter=250us',
+      '--rate',
+      '10mbit',
+      '--up-rate',
+      '512kbit',
+      '--queue',
+      '64kb',
+      '--mtu',
+      '1400',
+      '--burst',
+      '0.01,0.3',
+      '--down-burst',
+      '0.02,0.5,0.1,0.9',
+      '--preserve-order',
+      '--seed',
+      '42',
+      '--duration',
+      '30s',
+      '--outage',
+      '10s+2s',
+      '--down-outage',
+      '1m+500ms',
+      '--corrupt-bits',
+      '4',
+      '--reorder',
+      '1%',
     ]);
     expect(o.listen).toEqual({ host: '127.0.0.1', port: 9000 });
     expect(o.target).toEqual({ host: '::1', port: 4433 });
     expect(o.seed).toBe(42);
     expect(o.duration).toBe(30_000);
     expect(o.upstream).toEqual({
-      loss: 0.1, delay: 10, jitter: 0.25, rate: 512_000, queueBytes: 65536, mtu: 1400, burst: { p: 0.01, r: 0.3 },
-      preserveOrder: true, corruptBits: 4, reorder: 0.01,
+      loss: 0.1,
+      delay: 10,
+      jitter: 0.25,
+      rate: 512_000,
+      queueBytes: 65536,
+      mtu: 1400,
+      burst: { p: 0.01, r: 0.3 },
+      preserveOrder: true,
+      corruptBits: 4,
+      reorder: 0.01,
     });
     expect(o.downstream).toEqual({
-      loss: 0.05, delay: 1500, jitter: 0.25, rate: 10_000_000, queueBytes: 65536, mtu: 1400,
-      burst: { p: 0.02, r: 0.5, lossGood: 0.1, lossBad: 0.9 }, preserveOrder: true, corruptBits: 4, reorder: 0.01,
+      loss: 0.05,
+      delay: 1500,
+      jitter: 0.25,
+      rate: 10_000_000,
+      queueBytes: 65536,
+      mtu: 1400,
+      burst: { p: 0.02, r: 0.5, lossGood: 0.1, lossBad: 0.9 },
+      preserveOrder: true,
+      corruptBits: 4,
+      reorder: 0.01,
     });
     expect(o.outages).toEqual([
       { direction: 'both', at: 10_000, length: 2000 },
@@ -457,8 +536,31 @@ describe('impair CLI', () => {
 
   it('--help documents every option', () => {
     expect(parseArgs(['--help']).help).toBe(true);
-    const names = ['listen', 'target', 'loss', 'burst', 'delay', 'jitter', 'jitter-dist', 'preserve-order', 'reorder', 'reorder-delay',
-      'duplicate', 'corrupt', 'corrupt-bits', 'rate', 'queue', 'mtu', 'outage', 'seed', 'duration', 'idle-timeout', 'trace', 'quiet', 'help'];
+    const names = [
+      'listen',
+      'target',
+      'loss',
+      'burst',
+      'delay',
+      'jitter',
+      'jitter-dist',
+      'preserve-order',
+      'reorder',
+      'reorder-delay',
+      'duplicate',
+      'corrupt',
+      'corrupt-bits',
+      'rate',
+      'queue',
+      'mtu',
+      'outage',
+      'seed',
+      'duration',
+      'idle-timeout',
+      'trace',
+      'quiet',
+      'help',
+    ];
     // each option starts a line of its own (so --jitter is not satisfied by --jitter-dist)
     for (const n of names) expect(HELP, n).toMatch(new RegExp(`^ {2}(-h, )?--${n}(?![\\w-])`, 'm'));
     expect(HELP).toContain('--up-');

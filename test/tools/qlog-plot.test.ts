@@ -58,7 +58,11 @@ function simulatedQlog(): string {
       }
     }
     const st = conn.stats();
-    trace?.('recovery:metrics_updated', { minRtt: st.minRtt, smoothedRtt: st.smoothedRtt, latestRtt: st.latestRtt, cwnd: st.cwnd, bytesInFlight: st.bytesInFlight }, now);
+    trace?.(
+      'recovery:metrics_updated',
+      { minRtt: st.minRtt, smoothedRtt: st.smoothedRtt, latestRtt: st.latestRtt, cwnd: st.cwnd, bytesInFlight: st.bytesInFlight },
+      now,
+    );
   };
   // The server reads whatever arrives (its connection comes in an 'accept' event).
   let sconn: Connection | null = null;

@@ -26,8 +26,7 @@ function recorder(): EndpointHandler & { events: EndpointEvent[]; refused: numbe
   return h;
 }
 
-const connectedCount = (h: { events: EndpointEvent[] }) =>
-  h.events.filter((e) => e.kind === 'connection' && e.event.type === 'connected').length;
+const connectedCount = (h: { events: EndpointEvent[] }) => h.events.filter((e) => e.kind === 'connection' && e.event.type === 'connected').length;
 
 describe('UdpEndpoint', () => {
   it('drives many connections with exactly one timer per endpoint', async () => {
@@ -69,7 +68,11 @@ describe('UdpEndpoint', () => {
     const server = await UdpEndpoint.bind({ host: '127.0.0.1', port: 0, server: { crypto: insecureCrypto } }, sh);
     const ch = recorder();
     const client = await UdpEndpoint.bind({ host: '127.0.0.1', port: 0 }, ch);
-    const conn = client.connect({ remote: { host: '127.0.0.1', port: server.address().port }, crypto: insecureCrypto, options: { datagramQueueLength: 4096 } });
+    const conn = client.connect({
+      remote: { host: '127.0.0.1', port: server.address().port },
+      crypto: insecureCrypto,
+      options: { datagramQueueLength: 4096 },
+    });
     await waitFor(() => connectedCount(ch) === 1 && connectedCount(sh) === 1, 5000, 'handshake');
     const total = 3000;
     for (let burst = 0; burst < total / 500; burst++) {

@@ -43,16 +43,28 @@ describe('carrier backpressure', () => {
     const sLink = new MemoryLink();
     const serverEvents: EndpointEvent[] = [];
     let serverConn: Connection | null = null;
-    const server = new CarrierEndpoint(sLink, { onEvent: (ev) => (ev.kind === 'accept' ? (serverConn = ev.connection) : serverEvents.push(ev)) }, {
-      env,
-      peer: { host: 'client', port: 1 },
-      server: { crypto: insecureCrypto, options: reliableCarrierOptions({}) },
-    });
+    const server = new CarrierEndpoint(
+      sLink,
+      { onEvent: (ev) => (ev.kind === 'accept' ? (serverConn = ev.connection) : serverEvents.push(ev)) },
+      {
+        env,
+        peer: { host: 'client', port: 1 },
+        server: { crypto: insecureCrypto, options: reliableCarrierOptions({}) },
+      },
+    );
     let connected = false;
-    const client = new CarrierEndpoint(cLink, { onEvent: (ev) => void (ev.kind === 'connection' && ev.event.type === 'connected' && (connected = true)) }, { env, peer: { host: 'server', port: 2 } });
+    const client = new CarrierEndpoint(
+      cLink,
+      { onEvent: (ev) => void (ev.kind === 'connection' && ev.event.type === 'connected' && (connected = true)) },
+      { env, peer: { host: 'server', port: 2 } },
+    );
     cLink.peer = server;
     sLink.peer = client;
-    const conn = client.connect({ remote: { host: 'server', port: 2 }, crypto: insecureCrypto, options: reliableCarrierOptions({ datagramQueueLength: 8 }) });
+    const conn = client.connect({
+      remote: { host: 'server', port: 2 },
+      crypto: insecureCrypto,
+      options: reliableCarrierOptions({ datagramQueueLength: 8 }),
+    });
     await waitFor(() => connected && serverConn !== null, 5000, 'handshake');
     await new Promise((r) => setTimeout(r, 20)); // let handshake stragglers (ACKs, HANDSHAKE_DONE) settle
 
@@ -73,11 +85,15 @@ describe('carrier backpressure', () => {
     const s = serverConn as unknown as Connection;
     const got: Uint8Array[] = [];
     const opened = (): boolean => serverEvents.some((e) => e.kind === 'connection' && e.event.type === 'stream_opened' && e.event.streamId === sid);
-    await waitFor(() => {
-      if (!opened()) return false; // an unknown stream counts as finished in the core
-      for (let d = s.streamRead(sid); d; d = s.streamRead(sid)) got.push(d);
-      return s.streamFinished(sid);
-    }, 10_000, 'stream after the drain');
+    await waitFor(
+      () => {
+        if (!opened()) return false; // an unknown stream counts as finished in the core
+        for (let d = s.streamRead(sid); d; d = s.streamRead(sid)) got.push(d);
+        return s.streamFinished(sid);
+      },
+      10_000,
+      'stream after the drain',
+    );
     expect(sha(Buffer.concat(got))).toBe(sha(data));
     const datagrams = serverEvents.flatMap((e) => (e.kind === 'connection' && e.event.type === 'datagram' ? [e.event.data[0]!] : []));
     expect(datagrams).toEqual([92, 93, 94, 95, 96, 97, 98, 99]);

@@ -21,7 +21,12 @@ describe('the browser client presents a connect token', () => {
       const seen: PetrelConnection[] = [];
       server.on('connection', (c) => seen.push(c));
       const url = `ws://127.0.0.1:${server.websocketAddress()!.port}/`;
-      const token = mintConnectToken({ backendKey: backend, clientId: 'web-player', serverAddresses: ['game-1.example:443'], expiresAt: Date.now() + 60_000 });
+      const token = mintConnectToken({
+        backendKey: backend,
+        clientId: 'web-player',
+        serverAddresses: ['game-1.example:443'],
+        expiresAt: Date.now() + 60_000,
+      });
       const conn = await browserConnect({ url, serverKey: identity.fingerprint, connectToken: token });
       await new Promise((r) => setTimeout(r, 50));
       expect(seen.map((c) => c.connectToken?.clientId)).toEqual(['web-player']);

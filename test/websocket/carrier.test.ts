@@ -59,7 +59,7 @@ describe('WebSocket carrier: the server under garbage and abuse', () => {
     // Random binary messages on their own sockets: each a datagram the core drops and counts.
     const junk = rawSocket(url);
     await junk.opened;
-    for (let i = 0; i < 50; i++) junk.ws.send(randomBytes(1 + (i * 37) % 1400));
+    for (let i = 0; i < 50; i++) junk.ws.send(randomBytes(1 + ((i * 37) % 1400)));
     junk.ws.send(Buffer.alloc(0));
     // A text message, and an oversize binary one: both end their socket.
     const text = rawSocket(url);
@@ -137,9 +137,13 @@ describe('WebSocket carrier: the server under garbage and abuse', () => {
     await expect(connect({ transport: 'websocket', url: 'http://x/', insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(connect({ transport: 'auto', host: '127.0.0.1', port: 1, insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(connect({ transport: 'auto', url: 'ws://127.0.0.1:1/', insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-    await expect(connect({ transport: 'auto', host: '127.0.0.1', port: 1, url: 'ws://127.0.0.1:1/', happyEyeballsDelay: -1, insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(
+      connect({ transport: 'auto', host: '127.0.0.1', port: 1, url: 'ws://127.0.0.1:1/', happyEyeballsDelay: -1, insecure: true }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     // @ts-expect-error a transport that does not exist
-    await expect(connect({ transport: 'carrier-pigeon', host: '127.0.0.1', port: 1, insecure: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(connect({ transport: 'carrier-pigeon', host: '127.0.0.1', port: 1, insecure: true })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    });
   });
 });
 

@@ -72,8 +72,12 @@ describe('channel datagrams', () => {
 
   it('rejects invalid headers on encode', () => {
     channelErr(() => encodeChannelDatagram(writer(), { kind: 'channel', channelId: MAX_CHANNEL_ID + 1 }, new Uint8Array(0)));
-    channelErr(() => encodeChannelDatagram(writer(), { kind: 'channel', channelId: 1, fragment: { messageId: 0, index: 2, count: 2 } }, new Uint8Array(0)));
-    channelErr(() => encodeChannelDatagram(writer(), { kind: 'channel', channelId: 1, fragment: { messageId: 0, index: 0, count: 257 } }, new Uint8Array(0)));
+    channelErr(() =>
+      encodeChannelDatagram(writer(), { kind: 'channel', channelId: 1, fragment: { messageId: 0, index: 2, count: 2 } }, new Uint8Array(0)),
+    );
+    channelErr(() =>
+      encodeChannelDatagram(writer(), { kind: 'channel', channelId: 1, fragment: { messageId: 0, index: 0, count: 257 } }, new Uint8Array(0)),
+    );
     channelErr(() => encodeChannelDatagram(writer(), { kind: 'channel', channelId: 1, sequence: -1 }, new Uint8Array(0)));
   });
 

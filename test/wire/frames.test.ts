@@ -98,15 +98,13 @@ const arbitraries: Record<FrameKind, fc.Arbitrary<Frame>> = {
   streams_blocked: fc.record({ bidi: fc.boolean(), limit: field }).map((r): Frame => ({ type: 'streams_blocked', ...r })),
   new_connection_id: fc
     .record({ sequence: field, retire: field, connectionId: fc.uint8Array({ minLength: 1, maxLength: 20 }), resetToken: fixed(16) })
-    .map(
-      (r): Frame => ({
-        type: 'new_connection_id',
-        sequence: r.sequence,
-        retirePriorTo: Math.min(r.retire, r.sequence),
-        connectionId: r.connectionId,
-        resetToken: r.resetToken,
-      }),
-    ),
+    .map((r): Frame => ({
+      type: 'new_connection_id',
+      sequence: r.sequence,
+      retirePriorTo: Math.min(r.retire, r.sequence),
+      connectionId: r.connectionId,
+      resetToken: r.resetToken,
+    })),
   retire_connection_id: field.map((sequence): Frame => ({ type: 'retire_connection_id', sequence })),
   path_challenge: fixed(8).map((data): Frame => ({ type: 'path_challenge', data })),
   path_response: fixed(8).map((data): Frame => ({ type: 'path_response', data })),
@@ -202,9 +200,39 @@ describe('encodeFrame: rejects invalid frames with VALUE_OUT_OF_RANGE, writing n
     ['empty cid', { type: 'new_connection_id', sequence: 1, retirePriorTo: 0, connectionId: new Uint8Array(0), resetToken: token16 }],
     ['retire prior to above sequence', { type: 'new_connection_id', sequence: 1, retirePriorTo: 2, connectionId: b('01'), resetToken: token16 }],
     ['ACK without ranges', { type: 'ack', ackDelay: 0, ranges: [] }],
-    ['ACK ranges ascending', { type: 'ack', ackDelay: 0, ranges: [{ smallest: 0, largest: 1 }, { smallest: 5, largest: 6 }] }],
-    ['ACK ranges overlapping', { type: 'ack', ackDelay: 0, ranges: [{ smallest: 4, largest: 9 }, { smallest: 2, largest: 5 }] }],
-    ['ACK ranges adjacent', { type: 'ack', ackDelay: 0, ranges: [{ smallest: 6, largest: 9 }, { smallest: 2, largest: 5 }] }],
+    [
+      'ACK ranges ascending',
+      {
+        type: 'ack',
+        ackDelay: 0,
+        ranges: [
+          { smallest: 0, largest: 1 },
+          { smallest: 5, largest: 6 },
+        ],
+      },
+    ],
+    [
+      'ACK ranges overlapping',
+      {
+        type: 'ack',
+        ackDelay: 0,
+        ranges: [
+          { smallest: 4, largest: 9 },
+          { smallest: 2, largest: 5 },
+        ],
+      },
+    ],
+    [
+      'ACK ranges adjacent',
+      {
+        type: 'ack',
+        ackDelay: 0,
+        ranges: [
+          { smallest: 6, largest: 9 },
+          { smallest: 2, largest: 5 },
+        ],
+      },
+    ],
     ['ACK range inverted', { type: 'ack', ackDelay: 0, ranges: [{ smallest: 9, largest: 6 }] }],
     ['ACK range negative', { type: 'ack', ackDelay: 0, ranges: [{ smallest: -1, largest: 6 }] }],
     ['ACK delay fractional', { type: 'ack', ackDelay: 1.5, ranges: [{ smallest: 1, largest: 6 }] }],
@@ -218,7 +246,10 @@ describe('encodeFrame: rejects invalid frames with VALUE_OUT_OF_RANGE, writing n
     ['MAX_DATA above 2^53-1', { type: 'max_data', maximum: 2 ** 53 }],
     ['MAX_STREAMS negative', { type: 'max_streams', bidi: true, maximum: -5 }],
     ['CONNECTION_CLOSE frame type above 2^53-1', { type: 'connection_close', application: false, errorCode: 0, frameType: 2 ** 60, reason: b('') }],
-    ['ACK_FREQUENCY threshold infinite', { type: 'ack_frequency', sequence: 0, ackElicitingThreshold: Infinity, requestMaxAckDelay: 0, reorderingThreshold: 0 }],
+    [
+      'ACK_FREQUENCY threshold infinite',
+      { type: 'ack_frequency', sequence: 0, ackElicitingThreshold: Infinity, requestMaxAckDelay: 0, reorderingThreshold: 0 },
+    ],
     ['unknown kind', { type: 'bogus' } as unknown as Frame],
   ];
   it.each(cases)('%s', (_name, f) => {

@@ -48,7 +48,9 @@ describe('long header', () => {
       truncatedPn: 0x1234,
     });
     // c1 = long | fixed | type 00 | reserved 00 | pn length 2 - 1
-    expect(toHex(buf.subarray(0, r.payloadOffset))).toBe('c1' + '50540001' + '08' + toHex(DCID) + '08' + toHex(SCID) + '04deadbeef' + '4000' + '1234');
+    expect(toHex(buf.subarray(0, r.payloadOffset))).toBe(
+      'c1' + '50540001' + '08' + toHex(DCID) + '08' + toHex(SCID) + '04deadbeef' + '4000' + '1234',
+    );
     expect(r).toEqual({ lengthOffset: 28, pnOffset: 30, payloadOffset: 32 });
     patchLongHeaderLength(buf, r.lengthOffset, 0x1234 & 0x3fff);
     expect(toHex(buf.subarray(28, 30))).toBe('5234');
@@ -70,7 +72,14 @@ describe('long header', () => {
     const a = writeLongHeader(buf, 0, { type: 'initial', version: PETREL_VERSION, dcid: DCID, scid: SCID, pnLength: 1, truncatedPn: 9 });
     patchLongHeaderLength(buf, a.lengthOffset, 1 + 30);
     const secondStart = a.pnOffset + 31;
-    const b = writeLongHeader(buf, secondStart, { type: 'handshake', version: PETREL_VERSION, dcid: DCID, scid: SCID, pnLength: 4, truncatedPn: 0xfffffffe });
+    const b = writeLongHeader(buf, secondStart, {
+      type: 'handshake',
+      version: PETREL_VERSION,
+      dcid: DCID,
+      scid: SCID,
+      pnLength: 4,
+      truncatedPn: 0xfffffffe,
+    });
     patchLongHeaderLength(buf, b.lengthOffset, 4 + 20);
     const s = writeShortHeader(buf, b.pnOffset + 24, { dcid: DCID, keyPhase: false, spin: false, pnLength: 1, truncatedPn: 3 });
     const end = s.payloadOffset + 10;

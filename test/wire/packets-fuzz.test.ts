@@ -44,31 +44,32 @@ function within(view: Uint8Array, input: Uint8Array): boolean {
 function checkPackets(input: Uint8Array): boolean {
   let ok = false;
   for (const dcidLen of [8, 0]) {
-    ok = guard(
-      () => {
-        let off = 0;
-        let n = 0;
-        while (off < input.length) {
-          assert(++n <= input.length, 'coalesced walk made no progress', input);
-          const h = parsePacketHeader(input, off, input.length, dcidLen);
-          assert(h.end > off && h.end <= input.length, `end ${h.end} out of bounds`, input);
-          assert(within(h.dcid, input), 'dcid not a view of the input', input);
-          if (h.form === 'long') {
-            assert(h.pnOffset > off && h.end - h.pnOffset >= MIN_PN_AND_PAYLOAD, 'long: pn offset', input);
-            assert(h.dcid.length <= 20 && h.scid.length <= 20, 'long: cid length', input);
-          } else if (h.form === 'short') {
-            assert(h.dcid.length === dcidLen && h.pnOffset === off + 1 + dcidLen && h.end === input.length, 'short: layout', input);
-          } else if (h.form === 'retry') {
-            assert(h.integrityTag.length === RETRY_INTEGRITY_TAG_LENGTH && h.token.length > 0 && h.end === input.length, 'retry: layout', input);
-          } else if (h.form === 'version_negotiation') {
-            assert(h.versions.length > 0 && h.end === input.length, 'VN: layout', input);
+    ok =
+      guard(
+        () => {
+          let off = 0;
+          let n = 0;
+          while (off < input.length) {
+            assert(++n <= input.length, 'coalesced walk made no progress', input);
+            const h = parsePacketHeader(input, off, input.length, dcidLen);
+            assert(h.end > off && h.end <= input.length, `end ${h.end} out of bounds`, input);
+            assert(within(h.dcid, input), 'dcid not a view of the input', input);
+            if (h.form === 'long') {
+              assert(h.pnOffset > off && h.end - h.pnOffset >= MIN_PN_AND_PAYLOAD, 'long: pn offset', input);
+              assert(h.dcid.length <= 20 && h.scid.length <= 20, 'long: cid length', input);
+            } else if (h.form === 'short') {
+              assert(h.dcid.length === dcidLen && h.pnOffset === off + 1 + dcidLen && h.end === input.length, 'short: layout', input);
+            } else if (h.form === 'retry') {
+              assert(h.integrityTag.length === RETRY_INTEGRITY_TAG_LENGTH && h.token.length > 0 && h.end === input.length, 'retry: layout', input);
+            } else if (h.form === 'version_negotiation') {
+              assert(h.versions.length > 0 && h.end === input.length, 'VN: layout', input);
+            }
+            off = h.end;
           }
-          off = h.end;
-        }
-      },
-      TransportErrorCode.PACKET_ENCODING_ERROR,
-      input,
-    ) || ok;
+        },
+        TransportErrorCode.PACKET_ENCODING_ERROR,
+        input,
+      ) || ok;
   }
   return ok;
 }
@@ -77,19 +78,20 @@ const tpWriter = new ByteWriter(new Uint8Array(4096));
 function checkTransportParameters(input: Uint8Array): boolean {
   let ok = false;
   for (const sender of ['client', 'server'] as const) {
-    ok = guard(
-      () => {
-        const p = decodeTransportParameters(input, sender);
-        // Whatever decodes re-encodes (canonically) and decodes to the same parameters.
-        tpWriter.reset(tpWriter.buf);
-        encodeTransportParameters(p, tpWriter, sender);
-        assert(tpWriter.pos <= input.length, 'canonical re-encoding longer than the input', input);
-        const again = decodeTransportParameters(tpWriter.buf.subarray(0, tpWriter.pos), sender);
-        assert(canonical(again) === canonical(p), 'transport parameters changed on re-encoding', input);
-      },
-      TransportErrorCode.TRANSPORT_PARAMETER_ERROR,
-      input,
-    ) || ok;
+    ok =
+      guard(
+        () => {
+          const p = decodeTransportParameters(input, sender);
+          // Whatever decodes re-encodes (canonically) and decodes to the same parameters.
+          tpWriter.reset(tpWriter.buf);
+          encodeTransportParameters(p, tpWriter, sender);
+          assert(tpWriter.pos <= input.length, 'canonical re-encoding longer than the input', input);
+          const again = decodeTransportParameters(tpWriter.buf.subarray(0, tpWriter.pos), sender);
+          assert(canonical(again) === canonical(p), 'transport parameters changed on re-encoding', input);
+        },
+        TransportErrorCode.TRANSPORT_PARAMETER_ERROR,
+        input,
+      ) || ok;
   }
   return ok;
 }

@@ -40,7 +40,9 @@ describe('transport parameters', () => {
   });
 
   it('writes id | length | minimal varint, in ascending id order', () => {
-    const hex = toHex(encode({ ...DEFAULT_TRANSPORT_PARAMETERS, maxAckDelay: 10, maxIdleTimeout: 30000, channelsSupported: true, minAckDelay: 1000 }, 'client'));
+    const hex = toHex(
+      encode({ ...DEFAULT_TRANSPORT_PARAMETERS, maxAckDelay: 10, maxIdleTimeout: 30000, channelsSupported: true, minAckDelay: 1000 }, 'client'),
+    );
     expect(hex).toBe('010480007530' + '0b010a' + '8000504300' + 'c0000000ff04de1b0243e8');
   });
 
@@ -62,9 +64,10 @@ describe('transport parameters', () => {
       { minAckDelay: 25001 },
     ];
     for (const b of bad) {
-      expect(tpErrorOf(() => encode({ ...DEFAULT_TRANSPORT_PARAMETERS, ...b }, 'client')), JSON.stringify(b)).toBe(
-        TransportErrorCode.TRANSPORT_PARAMETER_ERROR,
-      );
+      expect(
+        tpErrorOf(() => encode({ ...DEFAULT_TRANSPORT_PARAMETERS, ...b }, 'client')),
+        JSON.stringify(b),
+      ).toBe(TransportErrorCode.TRANSPORT_PARAMETER_ERROR);
     }
   });
 

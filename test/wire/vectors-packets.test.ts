@@ -128,7 +128,14 @@ function headerJson(h: ParsedHeader, buf: Uint8Array): HeaderValue {
   const out: HeaderValue = { form: h.form, dcid: toHex(h.dcid), end: h.end };
   switch (h.form) {
     case 'long':
-      Object.assign(out, { type: h.type, version: h.version, scid: toHex(h.scid), token: toHex(h.token), firstByte: h.firstByte, pnOffset: h.pnOffset });
+      Object.assign(out, {
+        type: h.type,
+        version: h.version,
+        scid: toHex(h.scid),
+        token: toHex(h.token),
+        firstByte: h.firstByte,
+        pnOffset: h.pnOffset,
+      });
       out.pnLength = packetNumberLength(h.firstByte);
       out.truncatedPn = readPacketNumber(buf, h.pnOffset, out.pnLength);
       break;
@@ -175,7 +182,10 @@ function rewrite(v: HeaderValue, bytes: Uint8Array, off: number): Uint8Array {
       return buf.slice(off, r.payloadOffset);
     }
     case 'retry':
-      return buf.slice(off, writeRetry(buf, off, { version: v.version!, dcid, scid: fromHex(v.scid!), token: fromHex(v.token!), integrityTag: fromHex(v.integrityTag!) }));
+      return buf.slice(
+        off,
+        writeRetry(buf, off, { version: v.version!, dcid, scid: fromHex(v.scid!), token: fromHex(v.token!), integrityTag: fromHex(v.integrityTag!) }),
+      );
     case 'version_negotiation':
       return buf.slice(off, writeVersionNegotiation(buf, off, { dcid, scid: fromHex(v.scid!), versions: v.versions!, unused: v.unused! }));
     default:
@@ -303,7 +313,7 @@ describe('spec/vectors/channel.json', () => {
   for (const v of vectors) {
     it(`${v.codec}: ${v.name}`, () => {
       expect(typeof v.name).toBe('string');
-      expect('value' in v !== ('error' in v)).toBe(true);
+      expect('value' in v !== 'error' in v).toBe(true);
       const bytes = fromHex(v.hex);
       const w = new ByteWriter(new Uint8Array(1024));
       switch (v.codec) {

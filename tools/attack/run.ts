@@ -148,7 +148,14 @@ export async function runAttack(o: AttackOptions): Promise<AttackReport> {
   switch (o.kind) {
     case 'junk-initial': {
       const s = await udpSocket(to, c);
-      await paced(o, () => sendOn(s, c, to, junkInitial(rnd, (d) => crc32(d))));
+      await paced(o, () =>
+        sendOn(
+          s,
+          c,
+          to,
+          junkInitial(rnd, (d) => crc32(d)),
+        ),
+      );
       await settle();
       s.close();
       return report(o.kind, c, t0, 'CRC-valid Initials that do not authenticate: the server should hold nothing and send nothing');
@@ -179,7 +186,12 @@ export async function runAttack(o: AttackOptions): Promise<AttackReport> {
       await paced(o, (i) => {
         const frames: Frame[] = [];
         for (let k = 0; k < 150; k++, off += 2) frames.push({ type: 'crypto', offset: off, data: new Uint8Array([0x16]) });
-        sendOn(s, c, to, sealedInitial({ write, dcid, scid, pn: i, frames }, (d) => crc32(d)));
+        sendOn(
+          s,
+          c,
+          to,
+          sealedInitial({ write, dcid, scid, pn: i, frames }, (d) => crc32(d)),
+        );
       });
       await settle();
       s.close();
@@ -240,17 +252,30 @@ export async function runAttack(o: AttackOptions): Promise<AttackReport> {
           return b;
         };
         const top = 1_000_000;
-        sendOn(s, attackCounter, to, seal([{ type: 'new_connection_id', sequence: top, retirePriorTo: top, connectionId: cid(), resetToken: token(top) }]));
+        sendOn(
+          s,
+          attackCounter,
+          to,
+          seal([{ type: 'new_connection_id', sequence: top, retirePriorTo: top, connectionId: cid(), resetToken: token(top) }]),
+        );
         let seq = 1;
         await paced(o, () => {
           const frames: Frame[] = [];
-          for (let k = 0; k < 30 && seq < top; k++, seq++) frames.push({ type: 'new_connection_id', sequence: seq, retirePriorTo: 0, connectionId: cid(), resetToken: token(seq) });
+          for (let k = 0; k < 30 && seq < top; k++, seq++) {
+            frames.push({ type: 'new_connection_id', sequence: seq, retirePriorTo: 0, connectionId: cid(), resetToken: token(seq) });
+          }
           sendOn(s, attackCounter, to, seal(frames));
         });
         await settle();
       }
       s.close();
-      const r = report(o.kind, attackCounter, t0, note || (attackCounter.replies === 0 ? 'the server sent nothing back during the attack' : 'replies include the close of the attacked connection'));
+      const r = report(
+        o.kind,
+        attackCounter,
+        t0,
+        note ||
+          (attackCounter.replies === 0 ? 'the server sent nothing back during the attack' : 'replies include the close of the attacked connection'),
+      );
       r.datagramsSent += c.sent;
       r.bytesSent += c.bytes;
       r.amplification = r.bytesSent > 0 ? r.replyBytes / r.bytesSent : 0;

@@ -127,7 +127,11 @@ async function floodRole(): Promise<void> {
   while (performance.now() - start < seconds * 1000) {
     const due = Math.floor(((performance.now() - start) / 1000) * rate);
     while (sent < due) {
-      s.send(junkInitial(rnd, (d) => crc32(d)), port, '127.0.0.1');
+      s.send(
+        junkInitial(rnd, (d) => crc32(d)),
+        port,
+        '127.0.0.1',
+      );
       sent++;
     }
     await new Promise((r) => setTimeout(r, 2));
@@ -172,7 +176,10 @@ async function main(): Promise<void> {
   const connects = quick ? 3 : numberArg('connects', 20);
 
   // 1. Junk Initials.
-  const junk = Array.from({ length: n * 5 }, (_, i) => ({ data: junkInitial(rnd, (d) => crc32(d)), from: { host: `10.0.${(i >> 8) & 255}.${i & 255}`, port: 5000 } }));
+  const junk = Array.from({ length: n * 5 }, (_, i) => ({
+    data: junkInitial(rnd, (d) => crc32(d)),
+    from: { host: `10.0.${(i >> 8) & 255}.${i & 255}`, port: 5000 },
+  }));
   serverCpuPer(server('never'), junk.slice(0, 200)); // warm-up
   const junkUs = serverCpuPer(server('never'), junk);
 
@@ -197,7 +204,9 @@ async function main(): Promise<void> {
   console.log(`| server CPU per junk Initial | ${fmt(junkUs)} µs |`);
   console.log(`| server CPU per spoofed ClientHello, no Retry | ${fmt(helloUs)} µs |`);
   console.log(`| server CPU per spoofed ClientHello, Retry | ${fmt(helloRetryUs)} µs |`);
-  console.log(`| heap per half-open connection${gc ? '' : ' (no --expose-gc: rough)'} | ${fmt(perHalfOpen / 1024)} KiB (${holder.halfOpenCount} held) |`);
+  console.log(
+    `| heap per half-open connection${gc ? '' : ' (no --expose-gc: rough)'} | ${fmt(perHalfOpen / 1024)} KiB (${holder.halfOpenCount} held) |`,
+  );
 
   // 4. Connect during a junk flood.
   const seed = Buffer.alloc(32, 9).toString('hex');
@@ -214,7 +223,9 @@ async function main(): Promise<void> {
   await flooderDone;
   srv.kill('SIGKILL');
   console.log(`| connect time, quiet (p50 / max of ${connects}) | ${fmt(median(quiet))} / ${fmt(Math.max(...quiet))} ms |`);
-  console.log(`| connect time during ${flood}/s junk flood (p50 / p90 / max) | ${fmt(median(loaded))} / ${fmt(quantile(loaded, 0.9))} / ${fmt(Math.max(...loaded))} ms |`);
+  console.log(
+    `| connect time during ${flood}/s junk flood (p50 / p90 / max) | ${fmt(median(loaded))} / ${fmt(quantile(loaded, 0.9))} / ${fmt(Math.max(...loaded))} ms |`,
+  );
 
   // 5. Restarted server.
   const same = await restartFigure(true, 10_000);

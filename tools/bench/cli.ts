@@ -53,9 +53,24 @@ const PEERS: Case[] = [
 ];
 const PETREL: Case[] = [
   { key: 'petrel_default', label: 'Petrel, default (runtime provider, calibrated suite)', kind: 'petrel' },
-  { key: 'petrel_chacha_sodium', label: 'Petrel, ChaCha20-Poly1305, libsodium', kind: 'petrel', env: { PETREL_CRYPTO_PROVIDER: 'sodium', PETREL_CRYPTO_SUITES: CHACHA } },
-  { key: 'petrel_chacha_node', label: 'Petrel, ChaCha20-Poly1305, node:crypto', kind: 'petrel', env: { PETREL_CRYPTO_PROVIDER: 'node', PETREL_CRYPTO_SUITES: CHACHA } },
-  { key: 'petrel_aes_node', label: 'Petrel, AES-128-GCM, node:crypto', kind: 'petrel', env: { PETREL_CRYPTO_PROVIDER: 'node', PETREL_CRYPTO_SUITES: AES } },
+  {
+    key: 'petrel_chacha_sodium',
+    label: 'Petrel, ChaCha20-Poly1305, libsodium',
+    kind: 'petrel',
+    env: { PETREL_CRYPTO_PROVIDER: 'sodium', PETREL_CRYPTO_SUITES: CHACHA },
+  },
+  {
+    key: 'petrel_chacha_node',
+    label: 'Petrel, ChaCha20-Poly1305, node:crypto',
+    kind: 'petrel',
+    env: { PETREL_CRYPTO_PROVIDER: 'node', PETREL_CRYPTO_SUITES: CHACHA },
+  },
+  {
+    key: 'petrel_aes_node',
+    label: 'Petrel, AES-128-GCM, node:crypto',
+    kind: 'petrel',
+    env: { PETREL_CRYPTO_PROVIDER: 'node', PETREL_CRYPTO_SUITES: AES },
+  },
   { key: 'petrel_nobatch', label: 'Petrel, default, receive batching off', kind: 'petrel', env: { PETREL_RECV_BATCH: '1' } },
   { key: 'petrel_insecure', label: 'Petrel, insecure (plaintext)', kind: 'petrel', insecure: true },
 ];
@@ -168,13 +183,22 @@ interface Usage {
 }
 
 /** A server and a client of one case, connected. */
-async function pair(c: Case, args: Args, mode: 'sink' | 'echo' | 'accept'): Promise<{ server: Peer; client: Peer; port: number; fingerprint?: string }> {
+async function pair(
+  c: Case,
+  args: Args,
+  mode: 'sink' | 'echo' | 'accept',
+): Promise<{ server: Peer; client: Peer; port: number; fingerprint?: string }> {
   const pin = args.pin && hasTaskset;
   const env = c.env ?? {};
   const server = new Peer(pin ? 0 : null, env);
   const client = new Peer(pin ? 1 : null, env);
   try {
-    const { port, fingerprint } = await server.call<{ port: number; fingerprint?: string }>({ op: 'listen', kind: c.kind, insecure: c.insecure, mode });
+    const { port, fingerprint } = await server.call<{ port: number; fingerprint?: string }>({
+      op: 'listen',
+      kind: c.kind,
+      insecure: c.insecure,
+      mode,
+    });
     const { port: cport } = await client.call<{ port: number }>({ op: 'prepare', kind: c.kind, insecure: c.insecure });
     if (c.kind === 'udx') await server.call({ op: 'peer', port: cport });
     await client.call({ op: 'connect', port, fingerprint });
@@ -222,7 +246,10 @@ function pct(sorted: number[], q: number): number {
 async function rtt(c: Case, lane: Lane, args: Args): Promise<Sample> {
   const { server, client } = await pair(c, args, 'echo');
   try {
-    const { samplesUs } = await client.call<{ samplesUs: number[] }>({ op: 'rtt', lane, n: args.rttN, warm: Math.max(100, Math.round(args.rttN / 5)), size: 64 }, 300_000);
+    const { samplesUs } = await client.call<{ samplesUs: number[] }>(
+      { op: 'rtt', lane, n: args.rttN, warm: Math.max(100, Math.round(args.rttN / 5)), size: 64 },
+      300_000,
+    );
     const s = [...samplesUs].sort((a, b) => a - b);
     return { p50_us: pct(s, 0.5), p99_us: pct(s, 0.99) };
   } finally {
@@ -313,12 +340,28 @@ export async function main(argv: string[]): Promise<number> {
   if (args.tests.includes('bulk')) for (const c of all) jobs.push({ test: 'bulk', key: c.key, label: c.label, run: () => bulk(c, args) });
   if (args.tests.includes('rtt')) {
     for (const c of all) {
-      const lanes: Lane[] = c.kind !== 'petrel' ? ['plain'] : c.key === 'petrel_default' || c.key === 'petrel_nobatch' ? ['datagram', 'stream', 'channel'] : ['datagram'];
-      for (const lane of lanes) jobs.push({ test: 'rtt', key: lane === 'plain' ? c.key : `${c.key}/${lane}`, label: lane === 'plain' ? c.label : `${c.label}: ${lane}`, run: () => rtt(c, lane, args) });
+      const lanes: Lane[] =
+        c.kind !== 'petrel' ? ['plain'] : c.key === 'petrel_default' || c.key === 'petrel_nobatch' ? ['datagram', 'stream', 'channel'] : ['datagram'];
+      for (const lane of lanes) {
+        jobs.push({
+          test: 'rtt',
+          key: lane === 'plain' ? c.key : `${c.key}/${lane}`,
+          label: lane === 'plain' ? c.label : `${c.label}: ${lane}`,
+          run: () => rtt(c, lane, args),
+        });
+      }
     }
   }
-  if (args.tests.includes('handshake')) for (const c of PETREL.filter(want).filter((c) => c.key !== 'petrel_nobatch')) jobs.push({ test: 'handshake', key: c.key, label: c.label, run: () => handshakes(c, args) });
-  if (args.tests.includes('idle')) for (const c of PETREL.filter(want).filter((c) => c.key === 'petrel_default' || c.key === 'petrel_insecure')) jobs.push({ test: 'idle', key: c.key, label: c.label, run: () => idle(c, args) });
+  if (args.tests.includes('handshake')) {
+    for (const c of PETREL.filter(want).filter((c) => c.key !== 'petrel_nobatch')) {
+      jobs.push({ test: 'handshake', key: c.key, label: c.label, run: () => handshakes(c, args) });
+    }
+  }
+  if (args.tests.includes('idle')) {
+    for (const c of PETREL.filter(want).filter((c) => c.key === 'petrel_default' || c.key === 'petrel_insecure')) {
+      jobs.push({ test: 'idle', key: c.key, label: c.label, run: () => idle(c, args) });
+    }
+  }
 
   const rows = new Map<string, Row>(jobs.map((j) => [`${j.test}:${j.key}`, { test: j.test, key: j.key, label: j.label, samples: [] }]));
   const t0 = Date.now();
@@ -330,37 +373,81 @@ export async function main(argv: string[]): Promise<number> {
       } catch (err) {
         row.error = err instanceof Error ? err.message : String(err);
       }
-      if (!args.json) process.stderr.write(`rep ${rep + 1}/${args.reps} ${j.test} ${j.key}: ${row.samples.length ? JSON.stringify(row.samples[row.samples.length - 1]) : row.error}\n`);
+      if (!args.json) {
+        process.stderr.write(
+          `rep ${rep + 1}/${args.reps} ${j.test} ${j.key}: ${row.samples.length ? JSON.stringify(row.samples[row.samples.length - 1]) : row.error}\n`,
+        );
+      }
     }
   }
-  const env = { node: process.version, cpus: (await import('node:os')).cpus().length, pinned: args.pin && hasTaskset, reps: args.reps, bulk_bytes: args.bytes, rtt_n: args.rttN, handshakes: args.handshakes, idle_conns: args.idleConns, seconds: (Date.now() - t0) / 1000, load: (await import('node:os')).loadavg() };
+  const env = {
+    node: process.version,
+    cpus: (await import('node:os')).cpus().length,
+    pinned: args.pin && hasTaskset,
+    reps: args.reps,
+    bulk_bytes: args.bytes,
+    rtt_n: args.rttN,
+    handshakes: args.handshakes,
+    idle_conns: args.idleConns,
+    seconds: (Date.now() - t0) / 1000,
+    load: (await import('node:os')).loadavg(),
+  };
   const list = [...rows.values()];
   const out = list.map((r) => ({
-      test: r.test,
-      key: r.key,
-      label: r.label,
-      error: r.error,
-      samples: r.samples,
-      summary: Object.fromEntries(Object.keys(r.samples[0] ?? {}).map((m) => [m, summary(r.samples.map((s) => s[m]!))])),
+    test: r.test,
+    key: r.key,
+    label: r.label,
+    error: r.error,
+    samples: r.samples,
+    summary: Object.fromEntries(Object.keys(r.samples[0] ?? {}).map((m) => [m, summary(r.samples.map((s) => s[m]!))])),
   }));
   if (args.out) (await import('node:fs')).writeFileSync(args.out, JSON.stringify({ env, results: out }, null, 2));
   if (args.json) {
     console.log(JSON.stringify({ env, results: out }, null, 2));
     return list.every((r) => r.samples.length > 0) ? 0 : 1;
   }
-  console.log(`# Petrel two-process benchmark\n\nnode ${env.node}, ${env.cpus} CPUs, server and client ${env.pinned ? 'pinned to cores 0 and 1 (taskset)' : 'not pinned'}, ${env.reps} interleaved repetition(s), load average ${env.load.map((l) => l.toFixed(2)).join(' ')}, ${env.seconds.toFixed(0)} s. Ratios are to raw node:dgram in the same run; absolute figures depend on the machine's load.`);
+  console.log(
+    `# Petrel two-process benchmark\n\nnode ${env.node}, ${env.cpus} CPUs, server and client ${env.pinned ? 'pinned to cores 0 and 1 (taskset)' : 'not pinned'}, ${env.reps} interleaved repetition(s), load average ${env.load.map((l) => l.toFixed(2)).join(' ')}, ${env.seconds.toFixed(0)} s. Ratios are to raw node:dgram in the same run; absolute figures depend on the machine's load.`,
+  );
   const of = (t: string) => list.filter((r) => r.test === t);
-  if (of('bulk').length) printTable(`Bulk upload, ${args.bytes / MiB} MiB after a warm-up (goodput MB/s = 10^6 B/s; CPU per 1472 B of payload)`, of('bulk'), ['goodput_MBps', 'client_cpu_us_per_1472B', 'server_cpu_us_per_1472B'], { key: 'udp', metric: 'goodput_MBps', label: 'goodput / raw dgram' });
+  if (of('bulk').length) {
+    printTable(
+      `Bulk upload, ${args.bytes / MiB} MiB after a warm-up (goodput MB/s = 10^6 B/s; CPU per 1472 B of payload)`,
+      of('bulk'),
+      ['goodput_MBps', 'client_cpu_us_per_1472B', 'server_cpu_us_per_1472B'],
+      { key: 'udp', metric: 'goodput_MBps', label: 'goodput / raw dgram' },
+    );
+  }
   if (of('rtt').length) {
-    printTable(`64-byte round trips, ${args.rttN} sequential after a warm-up (µs)`, of('rtt'), ['p50_us', 'p99_us'], { key: 'udp', metric: 'p50_us', label: 'p50 / raw dgram' });
+    printTable(`64-byte round trips, ${args.rttN} sequential after a warm-up (µs)`, of('rtt'), ['p50_us', 'p99_us'], {
+      key: 'udp',
+      metric: 'p50_us',
+      label: 'p50 / raw dgram',
+    });
     const base = rows.get('rtt:udp');
     if (base?.samples.length) {
       const b99 = summary(base.samples.map((s) => s.p99_us!)).median;
-      console.log(`\np99 / raw dgram: ${of('rtt').filter((r) => r.samples.length).map((r) => `${r.key} ${f(summary(r.samples.map((s) => s.p99_us!)).median / b99)}×`).join(', ')}`);
+      console.log(
+        `\np99 / raw dgram: ${of('rtt')
+          .filter((r) => r.samples.length)
+          .map((r) => `${r.key} ${f(summary(r.samples.map((s) => s.p99_us!)).median / b99)}×`)
+          .join(', ')}`,
+      );
     }
   }
-  if (of('handshake').length) printTable(`Handshakes, ${args.handshakes} per measurement, 4 concurrent from one client process`, of('handshake'), ['handshakes_per_s', 'server_cpu_us_per_handshake']);
-  if (of('idle').length) printTable(`Idle connections held by the server (${args.idleConns}), bytes per connection after GC`, of('idle'), ['heap_bytes_per_conn', 'external_bytes_per_conn', 'rss_bytes_per_conn']);
+  if (of('handshake').length) {
+    printTable(`Handshakes, ${args.handshakes} per measurement, 4 concurrent from one client process`, of('handshake'), [
+      'handshakes_per_s',
+      'server_cpu_us_per_handshake',
+    ]);
+  }
+  if (of('idle').length) {
+    printTable(`Idle connections held by the server (${args.idleConns}), bytes per connection after GC`, of('idle'), [
+      'heap_bytes_per_conn',
+      'external_bytes_per_conn',
+      'rss_bytes_per_conn',
+    ]);
+  }
   return list.every((r) => r.samples.length > 0) ? 0 : 1;
 }
 

@@ -80,8 +80,16 @@ function simRow(c: (typeof CONDITIONS)[number]): Row {
     snapshotMaxAge: maxAge,
     connection: connectionOptions(),
   });
-  const drops = Object.entries({ ...r.senderDrops, ...r.coreDrops }).map(([k, v]) => `${k}:${v}`).join(',');
-  return { ...r, where: 'sim', condition: c.name, aim: c.aim, extra: `cwnd mean ${Math.round(r.meanCwnd)} B; queue max ${r.maxQueuedDatagrams} dgrams/${r.maxQueuedBytes} B; drops ${drops || '-'}` };
+  const drops = Object.entries({ ...r.senderDrops, ...r.coreDrops })
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
+  return {
+    ...r,
+    where: 'sim',
+    condition: c.name,
+    aim: c.aim,
+    extra: `cwnd mean ${Math.round(r.meanCwnd)} B; queue max ${r.maxQueuedDatagrams} dgrams/${r.maxQueuedBytes} B; drops ${drops || '-'}`,
+  };
 }
 
 async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
@@ -89,7 +97,13 @@ async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
   const opts = connectionOptions() as TransportOptions;
   const server = await listen({ host: '127.0.0.1', port: 0, identity, ...opts });
   const link: LinkConfig = { delay: RTT / 2, loss: c.loss, burst: c.burst };
-  const proxy = new ImpairProxy({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: server.address().port }, seed: 7, upstream: link, downstream: link });
+  const proxy = new ImpairProxy({
+    listen: { host: '127.0.0.1', port: 0 },
+    target: { host: '127.0.0.1', port: server.address().port },
+    seed: 7,
+    upstream: link,
+    downstream: link,
+  });
   const at = await proxy.start();
   const sm = new ServerMetrics();
   const states = new Map<PetrelConnection, PetrelChannel<unknown>>();
@@ -195,7 +209,10 @@ async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
   // Let chat finish (bounded).
   const total = (): number => chatSent.reduce((a, l) => a + l.length, 0);
   const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline && !(sm.chatOut.length === total() && metrics.every((m, i) => m.chatIn.length === (sm.relayedTo.get(i)?.length ?? 0)))) {
+  while (
+    performance.now() < deadline &&
+    !(sm.chatOut.length === total() && metrics.every((m, i) => m.chatIn.length === (sm.relayedTo.get(i)?.length ?? 0)))
+  ) {
     await new Promise((r) => setTimeout(r, 20));
   }
   let maxQueued = 0;
@@ -210,7 +227,9 @@ async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
   const ps = proxy.stats();
   await proxy.stop();
   const fig = gameFigures({ clients: metrics, server: sm, snapshotsInWindow, chatSent, snapshotBytes });
-  const dropText = Object.entries(drops).map(([k, v]) => `${k}:${v}`).join(',');
+  const dropText = Object.entries(drops)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
   return {
     ...fig,
     where: 'proxy',
@@ -221,7 +240,9 @@ async function proxyRow(c: (typeof CONDITIONS)[number]): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  console.log(`# Game traffic: ${clients} clients, ${GAME.snapshotHz} Hz snapshots, ${GAME.inputHz} Hz inputs, chat; RTT ${RTT} ms; ${seconds} s measured`);
+  console.log(
+    `# Game traffic: ${clients} clients, ${GAME.snapshotHz} Hz snapshots, ${GAME.inputHz} Hz inputs, chat; RTT ${RTT} ms; ${seconds} s measured`,
+  );
   console.log(environmentLine());
   console.log(`congestion control ${cc ?? 'cubic (default)'}, snapshot maxAge ${maxAge} ms, maxSendRate ${maxSendRate ?? 'none'}\n`);
   const rows: Row[] = [];

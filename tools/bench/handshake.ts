@@ -116,7 +116,13 @@ interface Mode {
 }
 
 const MODES: Mode[] = [
-  { key: 'legacy_aes_pinned', label: 'node (before: keygen + JWK export), AES-128-GCM, pinned key', trust: 'pinned', suite: AES, provider: legacyNode },
+  {
+    key: 'legacy_aes_pinned',
+    label: 'node (before: keygen + JWK export), AES-128-GCM, pinned key',
+    trust: 'pinned',
+    suite: AES,
+    provider: legacyNode,
+  },
   { key: 'aes_pinned', label: 'node, AES-128-GCM, pinned key', trust: 'pinned', suite: AES, provider },
   { key: 'chacha_pinned', label: 'node, ChaCha20-Poly1305, pinned key', trust: 'pinned', suite: CHACHA, provider },
   { key: 'aes_ca', label: 'node, AES-128-GCM, CA chain (1 cert)', trust: 'ca', suite: AES, provider },
@@ -136,9 +142,15 @@ function clientTrust(mode: Mode): { serverKey?: Uint8Array; trustedCAs?: Uint8Ar
 }
 
 /** Crypto configs of a mode; the server's records its last session so the negotiated suite can be checked. */
-function cryptoFor(mode: Mode, serverProvider: CryptoProvider = mode.provider): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
+function cryptoFor(
+  mode: Mode,
+  serverProvider: CryptoProvider = mode.provider,
+): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
   if (mode.suite === null) return { client: insecureCrypto, server: insecureCrypto, lastServer: () => null };
-  const client = secureCrypto({ provider: mode.provider, client: { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite] } });
+  const client = secureCrypto({
+    provider: mode.provider,
+    client: { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite] },
+  });
   const base = secureCrypto({
     provider: serverProvider,
     server: { identity: serverId, certificateChain: mode.trust === 'ca' ? [certificate] : undefined },
@@ -211,7 +223,7 @@ function endpointHandshake(mode: Mode, crypto: ReturnType<typeof cryptoFor>, ser
   /** One turn of one side: datagrams due, timers, everything it wants to send, its events, its next deadline. */
   const turn = (ep: Endpoint, side: 'client' | 'server'): number | null => {
     const toServer = side === 'server';
-    for (let i = 0; i < queue.length; ) {
+    for (let i = 0; i < queue.length;) {
       const d = queue[i]!;
       if (d.toServer === toServer && d.at <= now) {
         queue.splice(i, 1);
@@ -257,7 +269,15 @@ function sessionHandshake(mode: Mode, server: Meter, client: Meter): void {
   let c!: HandshakeSession;
   let s!: HandshakeSession;
   client.run(() => {
-    c = createClientSession({ provider: mode.provider, suites, alpn: ALPN, transportParameters: TRANSPORT_PARAMETERS, serverName: SERVER_NAME, now: () => Date.now(), ...clientTrust(mode) });
+    c = createClientSession({
+      provider: mode.provider,
+      suites,
+      alpn: ALPN,
+      transportParameters: TRANSPORT_PARAMETERS,
+      serverName: SERVER_NAME,
+      now: () => Date.now(),
+      ...clientTrust(mode),
+    });
     c.start();
   });
   server.run(() => {
@@ -271,7 +291,7 @@ function sessionHandshake(mode: Mode, server: Meter, client: Meter): void {
     s.start();
   });
   const out: Array<{ level: Parameters<HandshakeSession['handleCrypto']>[0]; data: Uint8Array }> = [];
-  for (let moved = true; moved; ) {
+  for (let moved = true; moved;) {
     moved = false;
     client.run(() => {
       for (let o = c.pollOutput(); o; o = c.pollOutput()) out.push(o);
@@ -397,7 +417,17 @@ function runAll(): void {
   addRows('session_', 'session only', sess);
   console.log(
     table(
-      ['Handshake (server side)', 'CPU µs p50', 'CPU µs p90', 'wall µs p50', 'wall µs p90', 'handshakes/s/core', 'client CPU µs p50', 'server blocks', 'datagrams'],
+      [
+        'Handshake (server side)',
+        'CPU µs p50',
+        'CPU µs p90',
+        'wall µs p50',
+        'wall µs p90',
+        'handshakes/s/core',
+        'client CPU µs p50',
+        'server blocks',
+        'datagrams',
+      ],
       rows,
     ),
   );
@@ -411,30 +441,30 @@ function runAll(): void {
   // Where the server's time goes: the AES pinned-key handshake again, its server on a metered provider.
   const attributedModes = MODES.filter((m) => m.key === 'aes_pinned' || m.key === 'sodium_chacha_pinned');
   for (const aes of attributedModes) {
-  const metered = meteredProvider(aes.provider);
-  const attributed = cryptoFor(aes, metered.provider);
-  const runs = quick ? 5 : 200;
-  for (const s of metered.stats.values()) s.calls = s.us = 0;
-  server.reset();
-  for (let i = 0; i < runs; i++) endpointHandshake(aes, attributed, server, client);
-  const attrRows: string[][] = [];
-  let providerUs = 0;
-  for (const [name, s] of [...metered.stats].sort((a, b) => b[1].us - a[1].us)) {
-    if (s.calls === 0) continue;
-    providerUs += s.us;
-    attrRows.push([name, fmt(s.calls / runs), fmt(s.us / runs), fmt(s.us / s.calls), `${fmt((s.us / server.cpuUs) * 100)}%`]);
-  }
-  attrRows.push(['all provider calls', '', fmt(providerUs / runs), '', `${fmt((providerUs / server.cpuUs) * 100)}%`]);
-  attrRows.push(['server total (metered blocks)', '', fmt(server.cpuUs / runs), '', '100%']);
-  console.log(`Server CPU by crypto-provider method, ${aes.label}, mean of ${runs} endpoint handshakes (per-packet AEAD work is in the`);
-  console.log('Aead objects createAead returns and is not listed; each metered call adds ~1 µs of cpuUsage()):\n');
-  console.log(table(['Provider method', 'calls/handshake', 'CPU µs/handshake', 'CPU µs/call', 'share of server CPU'], attrRows));
-  console.log('');
-  results.set(`${aes.key}_provider_share_pct`, (providerUs / server.cpuUs) * 100);
-  for (const k of ['x25519', 'x25519Generate', 'ed25519Sign', 'hkdfExpand']) {
-    const s = metered.stats.get(k)!;
-    results.set(`${aes.key}_provider_${k.toLowerCase()}_us`, s.us / runs);
-  }
+    const metered = meteredProvider(aes.provider);
+    const attributed = cryptoFor(aes, metered.provider);
+    const runs = quick ? 5 : 200;
+    for (const s of metered.stats.values()) s.calls = s.us = 0;
+    server.reset();
+    for (let i = 0; i < runs; i++) endpointHandshake(aes, attributed, server, client);
+    const attrRows: string[][] = [];
+    let providerUs = 0;
+    for (const [name, s] of [...metered.stats].sort((a, b) => b[1].us - a[1].us)) {
+      if (s.calls === 0) continue;
+      providerUs += s.us;
+      attrRows.push([name, fmt(s.calls / runs), fmt(s.us / runs), fmt(s.us / s.calls), `${fmt((s.us / server.cpuUs) * 100)}%`]);
+    }
+    attrRows.push(['all provider calls', '', fmt(providerUs / runs), '', `${fmt((providerUs / server.cpuUs) * 100)}%`]);
+    attrRows.push(['server total (metered blocks)', '', fmt(server.cpuUs / runs), '', '100%']);
+    console.log(`Server CPU by crypto-provider method, ${aes.label}, mean of ${runs} endpoint handshakes (per-packet AEAD work is in the`);
+    console.log('Aead objects createAead returns and is not listed; each metered call adds ~1 µs of cpuUsage()):\n');
+    console.log(table(['Provider method', 'calls/handshake', 'CPU µs/handshake', 'CPU µs/call', 'share of server CPU'], attrRows));
+    console.log('');
+    results.set(`${aes.key}_provider_share_pct`, (providerUs / server.cpuUs) * 100);
+    for (const k of ['x25519', 'x25519Generate', 'ed25519Sign', 'hkdfExpand']) {
+      const s = metered.stats.get(k)!;
+      results.set(`${aes.key}_provider_${k.toLowerCase()}_us`, s.us / runs);
+    }
   }
 
   // The primitives a server handshake uses once each (ECDHE keygen + agreement, one CertificateVerify
@@ -454,28 +484,78 @@ function runAll(): void {
   const iters = quick ? 20 : 1000;
   const prims: Array<[string, string, number, string]> = [
     ['provider x25519Generate', 'x25519_generate_us', perOp(() => provider.x25519Generate(), iters), '35 (keygen only)'],
-    ['provider x25519 (cached KeyObject of our key, imports the peer key)', 'x25519_us', perOp(() => provider.x25519(x.privateKey, peer.publicKey), iters), '39 (peer key import only)'],
-    ['provider ed25519Sign, 64 B (server, once)', 'ed25519_sign_us', perOp(() => provider.ed25519Sign(serverId.privateKey, msg), iters), '31 (KeyObject)'],
-    ['provider ed25519Verify, 64 B (client; 2x with a CA)', 'ed25519_verify_us', perOp(() => provider.ed25519Verify(serverId.publicKey, msg, sig), iters), '91 (KeyObject)'],
+    [
+      'provider x25519 (cached KeyObject of our key, imports the peer key)',
+      'x25519_us',
+      perOp(() => provider.x25519(x.privateKey, peer.publicKey), iters),
+      '39 (peer key import only)',
+    ],
+    [
+      'provider ed25519Sign, 64 B (server, once)',
+      'ed25519_sign_us',
+      perOp(() => provider.ed25519Sign(serverId.privateKey, msg), iters),
+      '31 (KeyObject)',
+    ],
+    [
+      'provider ed25519Verify, 64 B (client; 2x with a CA)',
+      'ed25519_verify_us',
+      perOp(() => provider.ed25519Verify(serverId.publicKey, msg, sig), iters),
+      '91 (KeyObject)',
+    ],
     ['provider hkdfExpand, 32 B', 'hkdf_expand_us', perOp(() => provider.hkdfExpand(msg.subarray(0, 32), msg.subarray(0, 20), 32), iters * 5), ''],
     ['provider sha256, 1 KiB (transcript)', 'sha256_1k_us', perOp(() => provider.sha256(txBuf.subarray(0, 1024)), iters * 5), ''],
     ...(sodium
       ? [
           ['sodium x25519Generate', 'sodium_x25519_generate_us', perOp(() => sodium.x25519Generate(), iters), ''] as [string, string, number, string],
-          ['sodium x25519', 'sodium_x25519_us', perOp(() => sodium.x25519(x.privateKey, peer.publicKey), iters), ''] as [string, string, number, string],
-          ['sodium ed25519Sign, 64 B', 'sodium_ed25519_sign_us', perOp(() => sodium.ed25519Sign(serverId.privateKey, msg), iters), ''] as [string, string, number, string],
-          ['sodium hkdfExpand, 32 B', 'sodium_hkdf_expand_us', perOp(() => sodium.hkdfExpand(msg.subarray(0, 32), msg.subarray(0, 20), 32), iters * 5), ''] as [string, string, number, string],
+          ['sodium x25519', 'sodium_x25519_us', perOp(() => sodium.x25519(x.privateKey, peer.publicKey), iters), ''] as [
+            string,
+            string,
+            number,
+            string,
+          ],
+          ['sodium ed25519Sign, 64 B', 'sodium_ed25519_sign_us', perOp(() => sodium.ed25519Sign(serverId.privateKey, msg), iters), ''] as [
+            string,
+            string,
+            number,
+            string,
+          ],
+          [
+            'sodium hkdfExpand, 32 B',
+            'sodium_hkdf_expand_us',
+            perOp(() => sodium.hkdfExpand(msg.subarray(0, 32), msg.subarray(0, 20), 32), iters * 5),
+            '',
+          ] as [string, string, number, string],
         ]
       : []),
     ['node:crypto generateKeyPairSync x25519', 'node_x25519_keygen_us', perOp(() => generateKeyPairSync('x25519'), iters), '35'],
-    ['node:crypto diffieHellman, KeyObjects', 'node_x25519_dh_us', perOp(() => diffieHellman({ privateKey: kx.privateKey, publicKey: kxPeer.publicKey }), iters), '33'],
+    [
+      'node:crypto diffieHellman, KeyObjects',
+      'node_x25519_dh_us',
+      perOp(() => diffieHellman({ privateKey: kx.privateKey, publicKey: kxPeer.publicKey }), iters),
+      '33',
+    ],
     ['node:crypto sign Ed25519, KeyObject', 'node_ed25519_sign_us', perOp(() => sign(null, msg, ked.privateKey), iters), '31'],
-    ['node:crypto createPrivateKey, PKCS#8 DER', 'node_import_pkcs8_us', perOp(() => createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }), iters), ''],
-    ['node:crypto createPublicKey, SPKI DER', 'node_import_spki_us', perOp(() => createPublicKey({ key: spki, format: 'der', type: 'spki' }), iters), ''],
+    [
+      'node:crypto createPrivateKey, PKCS#8 DER',
+      'node_import_pkcs8_us',
+      perOp(() => createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }), iters),
+      '',
+    ],
+    [
+      'node:crypto createPublicKey, SPKI DER',
+      'node_import_spki_us',
+      perOp(() => createPublicKey({ key: spki, format: 'der', type: 'spki' }), iters),
+      '',
+    ],
     ['node:crypto createPrivateKey, JWK', 'node_import_jwk_private_us', perOp(() => createPrivateKey({ key: jwkPrivate, format: 'jwk' }), iters), ''],
     ['node:crypto createPublicKey, JWK', 'node_import_jwk_public_us', perOp(() => createPublicKey({ key: jwkPublic, format: 'jwk' }), iters), ''],
   ];
-  console.log(table(['Primitive (CPU µs, median of 5 batches)', 'µs/op', 'ops/s', 'peers.md µs'], prims.map(([l, , us, ref]) => [l, fmt(us), si(1e6 / us), ref])));
+  console.log(
+    table(
+      ['Primitive (CPU µs, median of 5 batches)', 'µs/op', 'ops/s', 'peers.md µs'],
+      prims.map(([l, , us, ref]) => [l, fmt(us), si(1e6 / us), ref]),
+    ),
+  );
   for (const [, k, us] of prims) results.set(k, us);
   const floor = prims[0]![2] + prims[1]![2] + prims[2]![2];
   console.log(`\nServer primitive floor through the provider (x25519Generate + x25519 + ed25519Sign): ${fmt(floor)} µs.`);

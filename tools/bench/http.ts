@@ -53,8 +53,15 @@ async function clientMain(): Promise<void> {
   const insecure = flag('insecure');
   console.log(`# HTTP over Petrel (${insecure ? 'insecure' : 'encrypted'}), server in a child process on 127.0.0.1\n${environmentLine()}\n`);
   const child = fork(self, ['--server', ...(insecure ? ['--insecure'] : [])], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const info = await new Promise<{ port: number; fingerprint: string }>((r) => child.once('message', (m) => r(m as { port: number; fingerprint: string })));
-  const conn = await connect({ host: '127.0.0.1', port: info.port, alpn: 'h3-petrel', ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }) });
+  const info = await new Promise<{ port: number; fingerprint: string }>((r) =>
+    child.once('message', (m) => r(m as { port: number; fingerprint: string })),
+  );
+  const conn = await connect({
+    host: '127.0.0.1',
+    port: info.port,
+    alpn: 'h3-petrel',
+    ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }),
+  });
   const headers = { 'user-agent': 'petrel-bench/1.0', accept: 'text/plain', 'accept-encoding': 'gzip, deflate, br' };
   const one = async (i: number): Promise<number> => {
     const t0 = process.hrtime.bigint();
@@ -66,7 +73,12 @@ async function clientMain(): Promise<void> {
   };
   // Baseline in the same run: the same exchange on bare Petrel streams (stream per request, no HTTP framing),
   // on a second connection to the same server process.
-  const bare = await connect({ host: '127.0.0.1', port: info.port, alpn: 'bare', ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }) });
+  const bare = await connect({
+    host: '127.0.0.1',
+    port: info.port,
+    alpn: 'bare',
+    ...(insecure ? { insecure: true } : { serverKey: info.fingerprint }),
+  });
   const plain = async (): Promise<number> => {
     const t0 = process.hrtime.bigint();
     const s = await bare.openStream();
@@ -105,9 +117,18 @@ async function clientMain(): Promise<void> {
       th += await segment(c, one, h);
       tb += await segment(c, plain, b);
     }
-    for (const [name, lat, ms] of [['http', h, th], ['bare', b, tb]] as const) {
+    for (const [name, lat, ms] of [
+      ['http', h, th],
+      ['bare', b, tb],
+    ] as const) {
       const rps = lat.length / (ms / 1000);
-      rows.push([`${name === 'http' ? 'HTTP' : 'bare stream'}, ${c}`, String(lat.length), si(rps), fmt(quantile(lat, 0.5)), fmt(quantile(lat, 0.99))]);
+      rows.push([
+        `${name === 'http' ? 'HTTP' : 'bare stream'}, ${c}`,
+        String(lat.length),
+        si(rps),
+        fmt(quantile(lat, 0.5)),
+        fmt(quantile(lat, 0.99)),
+      ]);
       const k = name === 'http' ? `c${c}` : `bare_c${c}`;
       results.set(`${k}_requests_per_s`, rps);
       results.set(`${k}_latency_ms_p50`, quantile(lat, 0.5));
@@ -120,7 +141,11 @@ async function clientMain(): Promise<void> {
   child.send('stop');
   await new Promise((r) => child.once('exit', r));
 
-  const qif = arg('qif') ?? [join(self, '../../../../shared/corpora/qifs/qifs/fb-req.qif'), join(self, '../../../../../shared/corpora/qifs/qifs/fb-req.qif')].find(existsSync);
+  const qif =
+    arg('qif') ??
+    [join(self, '../../../../shared/corpora/qifs/qifs/fb-req.qif'), join(self, '../../../../../shared/corpora/qifs/qifs/fb-req.qif')].find(
+      existsSync,
+    );
   if (qif !== undefined) {
     const lists = parseQif(readFileSync(qif, 'latin1'));
     const raw = lists.reduce((n, l) => n + l.reduce((m, [k, v]) => m + k.length + v.length + 4, 0), 0); // "name: value\r\n"

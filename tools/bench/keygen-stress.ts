@@ -90,13 +90,17 @@ async function main(): Promise<void> {
   const seconds = numberArg('seconds', 20);
   if (childIdx >= 0) return loop(process.argv[childIdx + 1] as Variant, seconds);
   if (flag('help')) {
-    console.log('usage: node --import tsx tools/bench/keygen-stress.ts [--seconds 20] [--runs 1] [--stall 5] [--variants provider-node,provider-sodium,jwk-export]');
+    console.log(
+      'usage: node --import tsx tools/bench/keygen-stress.ts [--seconds 20] [--runs 1] [--stall 5] [--variants provider-node,provider-sodium,jwk-export]',
+    );
     return;
   }
   const variants = (arg('variants') ?? 'provider-node,provider-sodium,jwk-export').split(',') as Variant[];
   const runs = numberArg('runs', 1);
   const stall = numberArg('stall', 5);
-  console.log(`# X25519 generate + derive stress, node ${process.version}, ${seconds} s per launch, ${runs} launch(es) per variant, stall limit ${stall} s\n`);
+  console.log(
+    `# X25519 generate + derive stress, node ${process.version}, ${seconds} s per launch, ${runs} launch(es) per variant, stall limit ${stall} s\n`,
+  );
   console.log('| variant | launch | status | generate+derive done | per second |');
   console.log('|---|---:|---|---:|---:|');
   const frozen: Record<string, number> = {};

@@ -58,7 +58,12 @@ for (const id of p.samples) {
 const print = (title: string, m: Map<string, number>): void => {
   console.log(`\n${title}, % of ${total} busy samples (${((p.endTime - p.startTime) / 1e6).toFixed(1)} s profiled)\n`);
   console.log('| % | function |\n|---:|---|');
-  for (const [k, v] of [...m].filter(([k]) => k !== '(root)').sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${((v / total) * 100).toFixed(1)} | ${k.replace(/\|/g, '\\|')} |`);
+  for (const [k, v] of [...m]
+    .filter(([k]) => k !== '(root)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
+    console.log(`| ${((v / total) * 100).toFixed(1)} | ${k.replace(/\|/g, '\\|')} |`);
+  }
 };
 print('Self time', self);
 print('Inclusive time', inclusive);

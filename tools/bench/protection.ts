@@ -178,7 +178,9 @@ let sink = 0;
 
 function main(): void {
   console.log('# Petrel packet protection benchmark: one 1472-byte datagram');
-  console.log(`${environmentLine()}; header ${HEADER} B, payload ${PAYLOAD} B, tag ${TAG} B, CRC ${CRC_LENGTH} B; ${REPS} batches of ~${BATCH_MS} ms per case\n`);
+  console.log(
+    `${environmentLine()}; header ${HEADER} B, payload ${PAYLOAD} B, tag ${TAG} B, CRC ${CRC_LENGTH} B; ${REPS} batches of ~${BATCH_MS} ms per case\n`,
+  );
   const iterations = cases.map((c) => calibrate(c.op));
   for (let r = 0; r < REPS; r++) {
     cases.forEach((c, i) => {
@@ -200,7 +202,15 @@ function main(): void {
     const cpu = median(c.cpu);
     us.set(c.key, cpu);
     results.set(`${c.key}_us`, cpu);
-    return [c.label, fmt(cpu), `${fmt(Math.min(...c.cpu))}–${fmt(Math.max(...c.cpu))}`, fmt(median(c.wall)), si(1e6 / cpu), fmt(DATAGRAM / cpu), PEERS[c.key] ?? ''];
+    return [
+      c.label,
+      fmt(cpu),
+      `${fmt(Math.min(...c.cpu))}–${fmt(Math.max(...c.cpu))}`,
+      fmt(median(c.wall)),
+      si(1e6 / cpu),
+      fmt(DATAGRAM / cpu),
+      PEERS[c.key] ?? '',
+    ];
   });
   console.log(table(['Per 1472-byte datagram', 'CPU µs p50', 'CPU µs min–max', 'wall µs p50', 'packets/s', 'MB/s', 'peers.md µs'], rows));
 

@@ -57,9 +57,7 @@ function traceFor(mode: Mode, records: { n: number }): TraceFor {
       };
     case 'noop-writer':
       return ({ isClient, odcid }) =>
-        createQlogTrace(
-          new QlogWriter(() => void records.n++, { vantagePoint: isClient ? 'client' : 'server', odcid, referenceTime: 0 }),
-        );
+        createQlogTrace(new QlogWriter(() => void records.n++, { vantagePoint: isClient ? 'client' : 'server', odcid, referenceTime: 0 }));
   }
 }
 
@@ -160,12 +158,16 @@ for (let i = 0; i < warmup + runs; i++) {
 const base = median(times.get('none')!);
 const cpuBase = median(cpus.get('none')!);
 console.log(`qlog cost: ${(bytes / 1e6).toFixed(1)} MB over ${JSON.stringify(LINK)}, seed ${SEED}`);
-console.log(`  each run: ${reference!.packets} packets, ${(reference!.simTime / 1000).toFixed(2)} s virtual; ${runs} runs per mode (+${warmup} warm-up), interleaved`);
+console.log(
+  `  each run: ${reference!.packets} packets, ${(reference!.simTime / 1000).toFixed(2)} s virtual; ${runs} runs per mode (+${warmup} warm-up), interleaved`,
+);
 console.log('  mode          wall ms: median    min   CPU ms: median    min   ratio to none (CPU median)   trace records');
 for (const m of modes) {
   const t = times.get(m)!;
   const c = cpus.get(m)!;
   const cols = [median(t), Math.min(...t), median(c), Math.min(...c)].map((x, j) => x.toFixed(1).padStart(j === 0 || j === 2 ? 15 : 6));
-  console.log(`  ${m.padEnd(12)}${cols[0]} ${cols[1]} ${cols[2]} ${cols[3]}   ${(median(c) / cpuBase).toFixed(3).padStart(26)}   ${String(records.get(m) ?? 0).padStart(13)}`);
+  console.log(
+    `  ${m.padEnd(12)}${cols[0]} ${cols[1]} ${cols[2]} ${cols[3]}   ${(median(c) / cpuBase).toFixed(3).padStart(26)}   ${String(records.get(m) ?? 0).padStart(13)}`,
+  );
 }
 console.log(`  (wall-clock median ratios: ${modes.map((m) => `${m} ${(median(times.get(m)!) / base).toFixed(3)}`).join(', ')})`);

@@ -80,7 +80,10 @@ function bounded<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${SECONDS} s + ${DRAIN_GRACE_MS / 1000} s`)), SECONDS * 1000 + DRAIN_GRACE_MS);
+      timer = setTimeout(
+        () => reject(new Error(`${what} did not finish within ${SECONDS} s + ${DRAIN_GRACE_MS / 1000} s`)),
+        SECONDS * 1000 + DRAIN_GRACE_MS,
+      );
     }),
   ]);
 }

@@ -89,7 +89,9 @@ async function petrelGoodput(transport: 'udp' | 'websocket', secure: boolean): P
   );
   const conn = await connect({
     ...(secure ? { serverKey: identity.fingerprint } : { insecure: true }),
-    ...(transport === 'udp' ? { host: '127.0.0.1', port: server.address().port } : { transport: 'websocket', url: `ws://127.0.0.1:${server.websocketAddress()!.port}/` }),
+    ...(transport === 'udp'
+      ? { host: '127.0.0.1', port: server.address().port }
+      : { transport: 'websocket', url: `ws://127.0.0.1:${server.websocketAddress()!.port}/` }),
   });
   const s = await conn.openStream();
   const chunk = Buffer.alloc(CHUNK, 7);
@@ -134,7 +136,9 @@ async function petrelRtt(transport: 'udp' | 'websocket'): Promise<number[]> {
   });
   const conn: PetrelConnection = await connect({
     serverKey: identity.fingerprint,
-    ...(transport === 'udp' ? { host: '127.0.0.1', port: server.address().port } : { transport: 'websocket', url: `ws://127.0.0.1:${server.websocketAddress()!.port}/` }),
+    ...(transport === 'udp'
+      ? { host: '127.0.0.1', port: server.address().port }
+      : { transport: 'websocket', url: `ws://127.0.0.1:${server.websocketAddress()!.port}/` }),
   });
   const ch = conn.channel<Uint8Array>('echo', { codec: 'raw' });
   const msg = new Uint8Array(64).fill(1);
@@ -193,8 +197,12 @@ function handshakeMs(p: CryptoProvider, n: number): number {
     const client = new Endpoint({ env });
     const c = client.connect({ remote: { host: 's', port: 1 }, crypto: clientCrypto, now: 0 });
     for (let k = 0; k < 20 && c.state !== 'established'; k++) {
-      for (let d = client.pollTransmit(0, buf); d; d = client.pollTransmit(0, buf)) server.handleDatagram(buf.slice(0, d.length), { host: 'c', port: 2 }, 0);
-      for (let d = server.pollTransmit(0, buf); d; d = server.pollTransmit(0, buf)) client.handleDatagram(buf.slice(0, d.length), { host: 's', port: 1 }, 0);
+      for (let d = client.pollTransmit(0, buf); d; d = client.pollTransmit(0, buf)) {
+        server.handleDatagram(buf.slice(0, d.length), { host: 'c', port: 2 }, 0);
+      }
+      for (let d = server.pollTransmit(0, buf); d; d = server.pollTransmit(0, buf)) {
+        client.handleDatagram(buf.slice(0, d.length), { host: 's', port: 1 }, 0);
+      }
     }
     if (c.state !== 'established') throw new Error('handshake did not complete');
     times.push(now() - t0);
@@ -242,7 +250,17 @@ async function main(): Promise<void> {
   const pws = await petrelGoodput('websocket', true);
   const pu = await petrelGoodput('udp', true);
   console.log(`## goodput, ${MIB} MiB, one stream / socket\n`);
-  console.log(table(['mode', 'MB/s'], [['plain ws (64 KiB messages)', fmt(ws)], ['petrel over ws, insecure', fmt(pw)], ['petrel over ws, secure', fmt(pws)], ['petrel over udp, secure (reference)', fmt(pu)]]));
+  console.log(
+    table(
+      ['mode', 'MB/s'],
+      [
+        ['plain ws (64 KiB messages)', fmt(ws)],
+        ['petrel over ws, insecure', fmt(pw)],
+        ['petrel over ws, secure', fmt(pws)],
+        ['petrel over udp, secure (reference)', fmt(pu)],
+      ],
+    ),
+  );
   results.set('plain_ws_goodput_mbps', ws);
   results.set('petrel_ws_insecure_goodput_mbps', pw);
   results.set('petrel_ws_secure_goodput_mbps', pws);
@@ -253,7 +271,12 @@ async function main(): Promise<void> {
   const r3 = await petrelRtt('udp');
   console.log(`\n## 64-byte round trip, ${RTTS} sequential, ms\n`);
   const row = (name: string, v: number[]): string[] => [name, fmt(median(v)), fmt(quantile(v, 0.99))];
-  console.log(table(['mode', 'median', 'p99'], [row('plain ws echo', r1), row('petrel over ws (raw channel echo, secure)', r2), row('petrel over udp (same)', r3)]));
+  console.log(
+    table(
+      ['mode', 'median', 'p99'],
+      [row('plain ws echo', r1), row('petrel over ws (raw channel echo, secure)', r2), row('petrel over udp (same)', r3)],
+    ),
+  );
   results.set('plain_ws_rtt64_ms_p50', median(r1));
   results.set('petrel_ws_rtt64_ms_p50', median(r2));
   results.set('petrel_udp_rtt64_ms_p50', median(r3));
@@ -262,7 +285,15 @@ async function main(): Promise<void> {
 
   const fb = await fallbackTimes();
   console.log(`\n## fallback: auto with UDP black-holed (delay 250 ms), 5 runs, ms\n`);
-  console.log(table(['mode', 'median', 'max'], [['auto → websocket', fmt(median(fb.auto)), fmt(Math.max(...fb.auto))], ['websocket direct', fmt(median(fb.direct)), fmt(Math.max(...fb.direct))]]));
+  console.log(
+    table(
+      ['mode', 'median', 'max'],
+      [
+        ['auto → websocket', fmt(median(fb.auto)), fmt(Math.max(...fb.auto))],
+        ['websocket direct', fmt(median(fb.direct)), fmt(Math.max(...fb.direct))],
+      ],
+    ),
+  );
   results.set('fallback_auto_ms_p50', median(fb.auto));
   results.set('fallback_auto_ms_max', Math.max(...fb.auto));
   results.set('websocket_direct_connect_ms_p50', median(fb.direct));

@@ -139,8 +139,18 @@ const LINK_OPTIONS: readonly LinkOption[] = [
     help: 'Gilbert–Elliott bursty loss: P(good→bad), P(bad→good) per datagram, loss in the good (default 0) and bad (default 1) states; "off" for none',
     apply: (c, v, f) => (c.burst = parseBurst(v, f)),
   },
-  { name: 'delay', arg: 'T', help: 'one-way propagation delay (ms, or with a unit: 250us, 10ms, 1s)', apply: (c, v, f) => (c.delay = parseTime(v, f)) },
-  { name: 'jitter', arg: 'T', help: 'extra random delay in [0, T] per datagram; jitter larger than the gap between datagrams reorders them', apply: (c, v, f) => (c.jitter = parseTime(v, f)) },
+  {
+    name: 'delay',
+    arg: 'T',
+    help: 'one-way propagation delay (ms, or with a unit: 250us, 10ms, 1s)',
+    apply: (c, v, f) => (c.delay = parseTime(v, f)),
+  },
+  {
+    name: 'jitter',
+    arg: 'T',
+    help: 'extra random delay in [0, T] per datagram; jitter larger than the gap between datagrams reorders them',
+    apply: (c, v, f) => (c.jitter = parseTime(v, f)),
+  },
   {
     name: 'jitter-dist',
     arg: 'D',
@@ -151,9 +161,24 @@ const LINK_OPTIONS: readonly LinkOption[] = [
     },
   },
   { name: 'preserve-order', arg: '', help: 'clamp arrivals so jitter never reorders (a flag)', apply: (c) => (c.preserveOrder = true) },
-  { name: 'reorder', arg: 'P', help: 'probability a datagram is held back by --reorder-delay so later ones overtake it', apply: (c, v, f) => (c.reorder = parseProbability(v, f)) },
-  { name: 'reorder-delay', arg: 'T', help: 'extra delay of a reordered datagram (default 10ms)', apply: (c, v, f) => (c.reorderDelay = parseTime(v, f)) },
-  { name: 'duplicate', arg: 'P', help: 'probability a datagram is delivered twice (the copy gets its own jitter)', apply: (c, v, f) => (c.duplicate = parseProbability(v, f)) },
+  {
+    name: 'reorder',
+    arg: 'P',
+    help: 'probability a datagram is held back by --reorder-delay so later ones overtake it',
+    apply: (c, v, f) => (c.reorder = parseProbability(v, f)),
+  },
+  {
+    name: 'reorder-delay',
+    arg: 'T',
+    help: 'extra delay of a reordered datagram (default 10ms)',
+    apply: (c, v, f) => (c.reorderDelay = parseTime(v, f)),
+  },
+  {
+    name: 'duplicate',
+    arg: 'P',
+    help: 'probability a datagram is delivered twice (the copy gets its own jitter)',
+    apply: (c, v, f) => (c.duplicate = parseProbability(v, f)),
+  },
   { name: 'corrupt', arg: 'P', help: 'probability a datagram has bits flipped', apply: (c, v, f) => (c.corrupt = parseProbability(v, f)) },
   {
     name: 'corrupt-bits',
@@ -164,9 +189,24 @@ const LINK_OPTIONS: readonly LinkOption[] = [
       c.corruptBits = Number(v);
     },
   },
-  { name: 'rate', arg: 'R', help: 'bottleneck rate: 10mbit, 512kbit, 1gbit, or bits/s; inf = unlimited (default)', apply: (c, v, f) => (c.rate = parseRate(v, f)) },
-  { name: 'queue', arg: 'S', help: 'drop-tail queue in front of the bottleneck, bytes waiting: 64kb (= 65536), 1mb, 3000; default inf', apply: (c, v, f) => (c.queueBytes = parseSize(v, f)) },
-  { name: 'mtu', arg: 'S', help: 'drop datagrams with a UDP payload larger than S bytes (default inf)', apply: (c, v, f) => (c.mtu = parseSize(v, f)) },
+  {
+    name: 'rate',
+    arg: 'R',
+    help: 'bottleneck rate: 10mbit, 512kbit, 1gbit, or bits/s; inf = unlimited (default)',
+    apply: (c, v, f) => (c.rate = parseRate(v, f)),
+  },
+  {
+    name: 'queue',
+    arg: 'S',
+    help: 'drop-tail queue in front of the bottleneck, bytes waiting: 64kb (= 65536), 1mb, 3000; default inf',
+    apply: (c, v, f) => (c.queueBytes = parseSize(v, f)),
+  },
+  {
+    name: 'mtu',
+    arg: 'S',
+    help: 'drop datagrams with a UDP payload larger than S bytes (default inf)',
+    apply: (c, v, f) => (c.mtu = parseSize(v, f)),
+  },
 ];
 
 const BY_NAME = new Map(LINK_OPTIONS.map((o) => [o.name, o]));

@@ -35,7 +35,17 @@ const METRICS: ReadonlyArray<[string, keyof PlotSeries]> = [
 
 /** Pulls the plotted series out of parsed qlog records (the header first, then events; others are skipped). */
 export function extractSeries(records: readonly unknown[]): PlotSeries {
-  const s: PlotSeries = { cwnd: [], bytesInFlight: [], smoothedRtt: [], minRtt: [], latestRtt: [], losses: [], start: Infinity, end: -Infinity, title: '' };
+  const s: PlotSeries = {
+    cwnd: [],
+    bytesInFlight: [],
+    smoothedRtt: [],
+    minRtt: [],
+    latestRtt: [],
+    losses: [],
+    start: Infinity,
+    end: -Infinity,
+    title: '',
+  };
   for (const r of records) {
     if (typeof r !== 'object' || r === null) continue;
     const rec = r as Record<string, unknown>;
@@ -186,7 +196,11 @@ export function renderSvg(s: PlotSeries, opts: PlotOptions = {}): string {
     out.push(`<line x1="${L}" y1="${top}" x2="${L}" y2="${bottom}" stroke="#333"/>`);
     out.push(`<text transform="translate(${L - 52},${(top + bottom) / 2}) rotate(-90)" text-anchor="middle" fill="#333">${esc(p.unit)}</text>`);
     // Losses as faint vertical marks behind the lines.
-    if (i === 0) for (const t of s.losses) out.push(`<line x1="${x(t).toFixed(1)}" y1="${top}" x2="${x(t).toFixed(1)}" y2="${bottom}" stroke="#d62728" stroke-opacity="0.12"/>`);
+    if (i === 0) {
+      for (const t of s.losses) {
+        out.push(`<line x1="${x(t).toFixed(1)}" y1="${top}" x2="${x(t).toFixed(1)}" y2="${bottom}" stroke="#d62728" stroke-opacity="0.12"/>`);
+      }
+    }
     for (const l of p.lines) {
       if (l.samples.length === 0) continue;
       const pts: string[] = [];
@@ -208,7 +222,9 @@ export function renderSvg(s: PlotSeries, opts: PlotOptions = {}): string {
     for (const l of [...p.lines].reverse()) {
       const w = 40 + l.label.length * 7;
       lx -= w;
-      out.push(`<line x1="${lx.toFixed(1)}" y1="${top - 12}" x2="${(lx + 22).toFixed(1)}" y2="${top - 12}" stroke="${l.color}" stroke-width="2.5"${l.dash ? ` stroke-dasharray="${l.dash}"` : ''}/>`);
+      out.push(
+        `<line x1="${lx.toFixed(1)}" y1="${top - 12}" x2="${(lx + 22).toFixed(1)}" y2="${top - 12}" stroke="${l.color}" stroke-width="2.5"${l.dash ? ` stroke-dasharray="${l.dash}"` : ''}/>`,
+      );
       out.push(`<text x="${(lx + 26).toFixed(1)}" y="${top - 8}" fill="#333">${esc(l.label)}${l.samples.length === 0 ? ' (none)' : ''}</text>`);
     }
     xAxis(bottom, true);
@@ -218,7 +234,9 @@ export function renderSvg(s: PlotSeries, opts: PlotOptions = {}): string {
   const lt = TOP + 20 + panels.length * (PH + GAP);
   out.push(`<text x="${L}" y="${lt - 8}" font-size="13" font-weight="600" fill="#222">Packets declared lost (${s.losses.length})</text>`);
   out.push(`<rect x="${L}" y="${lt}" width="${plotW}" height="${LOSS_H - 20}" fill="#fafafa" stroke="#ddd"/>`);
-  for (const t of s.losses) out.push(`<line x1="${x(t).toFixed(1)}" y1="${lt + 3}" x2="${x(t).toFixed(1)}" y2="${lt + LOSS_H - 23}" stroke="#d62728" stroke-width="1.2"/>`);
+  for (const t of s.losses) {
+    out.push(`<line x1="${x(t).toFixed(1)}" y1="${lt + 3}" x2="${x(t).toFixed(1)}" y2="${lt + LOSS_H - 23}" stroke="#d62728" stroke-width="1.2"/>`);
+  }
   xAxis(lt + LOSS_H - 20, true);
   out.push(`<text x="${L + plotW / 2}" y="${lt + LOSS_H + 16}" text-anchor="middle" fill="#333">time (${tUnit})</text>`);
   out.push('</svg>');

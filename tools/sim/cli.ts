@@ -71,7 +71,9 @@ for (let seed = from; seed < from + n; seed++) {
 }
 const secs = (performance.now() - t0) / 1000;
 console.log(report.format());
-console.log(`${n} seeds in ${secs.toFixed(1)} s (${(n / secs).toFixed(1)} seeds/s), ${(bytes / 1e6).toFixed(1)} MB moved, ${bigSeeds} seeds ≥ 2 MB (${((100 * bigSeeds) / n).toFixed(0)} %)`);
+console.log(
+  `${n} seeds in ${secs.toFixed(1)} s (${(n / secs).toFixed(1)} seeds/s), ${(bytes / 1e6).toFixed(1)} MB moved, ${bigSeeds} seeds ≥ 2 MB (${((100 * bigSeeds) / n).toFixed(0)} %)`,
+);
 for (const f of failures) console.log(f);
 console.log(`${passed} passed, ${n - passed} failed`);
 process.exit(failures.length ? 1 : 0);

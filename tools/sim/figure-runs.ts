@@ -346,7 +346,15 @@ export function runTransfer(o: {
   trace?: string[];
 }): TransferResult {
   const t0 = performance.now();
-  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss, reverseLoss: o.reverseLoss, burst: o.burst, trace: o.trace, title: `figures transfer ${o.loss * 100}%` });
+  const b = new Bench({
+    seed: o.seed,
+    rttMs: o.rttMs,
+    loss: o.loss,
+    reverseLoss: o.reverseLoss,
+    burst: o.burst,
+    trace: o.trace,
+    title: `figures transfer ${o.loss * 100}%`,
+  });
   const bulk = new BulkStream(o.bytes);
   const f = b.addFlow('bulk', [bulk], o.options);
   // Generous limit: ten times the slower of serialization and the Mathis rate, plus a minute.
@@ -407,7 +415,14 @@ export function runLatency(o: {
   trace?: string[];
 }): LatencyResult {
   const t0 = performance.now();
-  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: o.loss, reverseLoss: o.reverseLoss, trace: o.trace, title: `figures latency${o.withBulk ? ' + bulk' : ''}` });
+  const b = new Bench({
+    seed: o.seed,
+    rttMs: o.rttMs,
+    loss: o.loss,
+    reverseLoss: o.reverseLoss,
+    trace: o.trace,
+    title: `figures latency${o.withBulk ? ' + bulk' : ''}`,
+  });
   const interval = o.intervalMs ?? 50;
   const msgs = new MessageStream(o.size ?? 100, interval, Math.floor(o.durationMs / interval));
   const bulk = new BulkStream(Infinity);
@@ -466,7 +481,14 @@ export function runFairness(o: {
 }): FairnessResult {
   const t0 = performance.now();
   const labels = o.labels ?? ['cubic#1', 'cubic#2'];
-  const b = new Bench({ seed: o.seed, rttMs: o.rttMs, loss: 0, queueBdp: o.queueBdp, trace: o.trace, title: `figures fairness ${labels.join(' vs ')}` });
+  const b = new Bench({
+    seed: o.seed,
+    rttMs: o.rttMs,
+    loss: 0,
+    queueBdp: o.queueBdp,
+    trace: o.trace,
+    title: `figures fairness ${labels.join(' vs ')}`,
+  });
   const end = o.staggerMs + o.runAfterMs;
   const from = end - o.windowMs;
   b.addFlow(labels[0], [new BulkStream(Infinity)], o.first);

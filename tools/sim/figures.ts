@@ -154,7 +154,9 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
     if (want(name)) latency.push(runLatency({ seed, rttMs: 100, loss: 0.05, durationMs: latencyMs, withBulk, trace }));
   }
   if (latency.length) {
-    log(`Small messages: 100 B at 20 Hz on one stream for ${latencyMs / 1000} s, 100 ms base RTT, 5 % loss both ways; latency send → app, in base RTTs`);
+    log(
+      `Small messages: 100 B at 20 Hz on one stream for ${latencyMs / 1000} s, 100 ms base RTT, 5 % loss both ways; latency send → app, in base RTTs`,
+    );
     log('setup              msgs    p50    p95    p99    max  bulk(Mbit/s)  lost  srtt(ms)  wall(s)');
     for (const l of latency) {
       log(
@@ -195,7 +197,9 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
     );
   }
   if (fairness.length) {
-    log(`Fairness: two flows, one bottleneck (10 Mbit/s, 50 ms, 1-BDP queue, no random loss), second starts at ${stagger / 1000} s, goodput over the last ${windowMs / 1000} s of ${(stagger + runAfter) / 1000} s`);
+    log(
+      `Fairness: two flows, one bottleneck (10 Mbit/s, 50 ms, 1-BDP queue, no random loss), second starts at ${stagger / 1000} s, goodput over the last ${windowMs / 1000} s of ${(stagger + runAfter) / 1000} s`,
+    );
     log('flows              Mbit/s (1st / 2nd)   min/max  queue-drops  wall(s)');
     for (const r of fairness) {
       log(
@@ -220,9 +224,18 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
       const options: ConnectionOptions = { congestionControl: cc };
       // CUBIC's loss transfers are the ones above when they ran (same seed, size and link).
       const lossRun = (loss: number): number =>
-        (cc === 'cubic' ? transfers.find((t) => t.loss === loss)?.goodput : undefined) ?? runTransfer({ seed, bytes, rttMs: 50, loss, options }).goodput;
+        (cc === 'cubic' ? transfers.find((t) => t.loss === loss)?.goodput : undefined) ??
+        runTransfer({ seed, bytes, rttMs: 50, loss, options }).goodput;
       const steady = (queueBdp: number, rttChange?: { at: number; rttMs: number }): SteadyResult =>
-        runSteady({ seed, rttMs: 50, queueBdp, durationMs: steadyMs, fromMs: rttChange ? rttChange.at + steadyFrom / 5 : steadyFrom, rttChange, options });
+        runSteady({
+          seed,
+          rttMs: 50,
+          queueBdp,
+          durationMs: steadyMs,
+          fromMs: rttChange ? rttChange.at + steadyFrom / 5 : steadyFrom,
+          rttChange,
+          options,
+        });
       controllers.push({
         cc,
         loss01: lossRun(0.001),
@@ -241,7 +254,9 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
       `Controllers, same runs: goodput / link of ${bytes / 1e6} MB at 0.1/1/5 % random loss and with bursty loss (Gilbert–Elliott, ${(100 * burstMean).toFixed(1)} % mean, bursts of ${1 / BURST_LOSS.r} datagrams), 50 ms; ` +
         `endless bulk for ${steadyMs / 1000} s, measured from ${steadyFrom / 1000} s, over a 0.25-BDP and a 4-BDP queue (goodput, p95 one-way delay / base delay); base RTT 50 → 100 ms at ${fmt(steadyMs / 3000, 1)} s (goodput and p95 delay after it)`,
     );
-    log(`Messages beside bulk: 100 B at 20 Hz for ${latencyMs / 1000} s with a bulk stream on the same connection, 100 ms, 5 % loss; latency in base RTTs`);
+    log(
+      `Messages beside bulk: 100 B at 20 Hz for ${latencyMs / 1000} s with a bulk stream on the same connection, 100 ms, 5 % loss; latency in base RTTs`,
+    );
     log('cc       @0.1%   @1%    @5%   burst  shallow(g / p95)  deep(g / p95)   rtt-change(g / p95)  msgs p50 / p95 / p99   bulk(Mbit/s)  wall(s)');
     for (const c of controllers) {
       log(
@@ -267,10 +282,23 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
   if (want('bbr-vs-cubic')) {
     for (const queueBdp of [1, 4]) {
       bbrVsCubic.push(
-        runFairness({ seed, rttMs: 50, staggerMs: stagger, runAfterMs: runAfter, windowMs, first: { congestionControl: 'bbr' }, second: { congestionControl: 'cubic' }, labels: ['bbr', 'cubic'], queueBdp, trace }),
+        runFairness({
+          seed,
+          rttMs: 50,
+          staggerMs: stagger,
+          runAfterMs: runAfter,
+          windowMs,
+          first: { congestionControl: 'bbr' },
+          second: { congestionControl: 'cubic' },
+          labels: ['bbr', 'cubic'],
+          queueBdp,
+          trace,
+        }),
       );
     }
-    log(`BBR vs CUBIC: one bottleneck (10 Mbit/s, 50 ms, no random loss), CUBIC starts at ${stagger / 1000} s, goodput over the last ${windowMs / 1000} s of ${(stagger + runAfter) / 1000} s`);
+    log(
+      `BBR vs CUBIC: one bottleneck (10 Mbit/s, 50 ms, no random loss), CUBIC starts at ${stagger / 1000} s, goodput over the last ${windowMs / 1000} s of ${(stagger + runAfter) / 1000} s`,
+    );
     log('queue   BBR share  CUBIC share  Jain   queue-drops  wall(s)');
     bbrVsCubic.forEach((r, i) => {
       log(
@@ -303,7 +331,9 @@ export function runFigures(o: FiguresOptions = {}): FiguresResult {
   const missed = keys.filter((k) => Number.isFinite(summary[k]) && (AIM_IS_MAX.has(k) ? summary[k] > AIMS[k] : summary[k] < AIMS[k]));
   const notRun = keys.filter((k) => !Number.isFinite(summary[k]));
   const wallMs = performance.now() - t0;
-  log(`aims: goodput@0% ≥ ${AIMS.goodput0}, goodput@0.1% ≥ ${AIMS.goodput01}, mathis@1% ≥ ${AIMS.mathis1}, p99@5% ≤ ${AIMS.p99at5} RTT, fairness ≥ ${AIMS.fairness}, bbr@1% ≥ ${AIMS.bbr1}, bbr@5% ≥ ${AIMS.bbr5}, bbr_delay_p95 ≤ ${AIMS.bbrDelayP95}; missed: ${missed.length ? missed.join(', ') : 'none'}${notRun.length ? `; not measured: ${notRun.join(', ')}` : ''}${quick ? ' (quick mode: sizes too small to judge)' : ''}`);
+  log(
+    `aims: goodput@0% ≥ ${AIMS.goodput0}, goodput@0.1% ≥ ${AIMS.goodput01}, mathis@1% ≥ ${AIMS.mathis1}, p99@5% ≤ ${AIMS.p99at5} RTT, fairness ≥ ${AIMS.fairness}, bbr@1% ≥ ${AIMS.bbr1}, bbr@5% ≥ ${AIMS.bbr5}, bbr_delay_p95 ≤ ${AIMS.bbrDelayP95}; missed: ${missed.length ? missed.join(', ') : 'none'}${notRun.length ? `; not measured: ${notRun.join(', ')}` : ''}${quick ? ' (quick mode: sizes too small to judge)' : ''}`,
+  );
   log(`seed ${seed}, ${fmt(wallMs / 1000, 1)} s wall`);
   const line = summaryLine(summary);
   log(line);

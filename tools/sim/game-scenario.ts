@@ -144,7 +144,10 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
     if (!layer) return;
     layer.handleEvent(ev.event, now);
     if (ev.event.type === 'connected') {
-      serverCh.set(ev.connection, { state: layer.channel('state', 'unreliable-sequenced', 3, snapMaxAge), chat: layer.channel('chat', 'reliable-ordered') });
+      serverCh.set(ev.connection, {
+        state: layer.channel('state', 'unreliable-sequenced', 3, snapMaxAge),
+        chat: layer.channel('chat', 'reliable-ordered'),
+      });
     }
   };
 
@@ -295,7 +298,18 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
       const i = clientOf.get(conn)!;
       if (metrics[i]!.chatIn.length === (serverMetrics.relayedTo.get(i)?.length ?? 0)) continue;
       const st = conn.stats();
-      console.error('lagging client', i, metrics[i]!.chatIn.length, conn.state, JSON.stringify(layer.stats().sendQueues), st.cwnd, st.bytesInFlight, st.ptoCount, JSON.stringify(st.drops), st.smoothedRtt);
+      console.error(
+        'lagging client',
+        i,
+        metrics[i]!.chatIn.length,
+        conn.state,
+        JSON.stringify(layer.stats().sendQueues),
+        st.cwnd,
+        st.bytesInFlight,
+        st.ptoCount,
+        JSON.stringify(st.drops),
+        st.smoothedRtt,
+      );
       const cconn = [...clientNodes[i]!.layers.keys()][0]!;
       console.error('  client side', cconn.state, JSON.stringify(cconn.stats().drops), JSON.stringify(clientLayers[i]!.stats().messagesDropped));
     }
@@ -308,7 +322,12 @@ export function runGameScenario(o: GameScenarioOptions = {}): GameScenarioResult
     coreDrops,
     connected: serverCh.size,
     meanCwnd: cwndSamples > 0 ? cwndSum / cwndSamples : NaN,
-    chatProgress: { sent: total, relayed: serverMetrics.chatOut.length, leastReceived: Math.min(...metrics.map((m) => m.chatIn.length)), endedAt: sim.now },
+    chatProgress: {
+      sent: total,
+      relayed: serverMetrics.chatOut.length,
+      leastReceived: Math.min(...metrics.map((m) => m.chatIn.length)),
+      endedAt: sim.now,
+    },
   };
 }
 

@@ -609,8 +609,20 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const noChannels = () => CHANNEL_MODES.map(() => ({ sizes: [], gaps: [] }));
   const clientChannels = o.channels === false ? noChannels() : drawChannelPlans(channelRng);
   const serverChannels = o.channels === false ? noChannels() : drawChannelPlans(channelRng);
-  const client = new Side('client', clientPlan, clientPlan.map(() => seedRng.int(1, 0xffffffff)), limits, clientChannels);
-  const server = new Side('server', serverPlan, serverPlan.map(() => seedRng.int(1, 0xffffffff)), limits, serverChannels);
+  const client = new Side(
+    'client',
+    clientPlan,
+    clientPlan.map(() => seedRng.int(1, 0xffffffff)),
+    limits,
+    clientChannels,
+  );
+  const server = new Side(
+    'server',
+    serverPlan,
+    serverPlan.map(() => seedRng.int(1, 0xffffffff)),
+    limits,
+    serverChannels,
+  );
   client.peer = server;
   server.peer = client;
   const cn = new EndpointNode(clientEp);
@@ -649,7 +661,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   // ends by idle timeout).
   const boundBytes = totalBytes + channelBytes;
   const serialization = (boundBytes * 8 * 1000) / rate;
-  const mathis = loss > 0 ? (boundBytes / ((1200 / rttMs) * (1.22 / Math.sqrt(loss)))) : 0;
+  const mathis = loss > 0 ? boundBytes / ((1200 / rttMs) * (1.22 / Math.sqrt(loss))) : 0;
   const maxTime = 60_000 + 3 * idle + (extras.outage?.length ?? 0) + (10 * Math.max(serialization, mathis)) / (1 - loss);
 
   const delivered = () => {
@@ -695,8 +707,9 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   let failure: string | undefined;
   if (client.violation || server.violation) failure = `flow-control invariant: ${client.violation ?? server.violation}`;
   else if (client.channelViolation || server.channelViolation) failure = `channel ${client.channelViolation ?? server.channelViolation}`;
-  else if (!closeStarted) failure = `not delivered by ${result.now.toFixed(0)} ms (${result.reason}); client closed=${JSON.stringify(client.closed)} server closed=${JSON.stringify(server.closed)}`;
-  else if (result.reason !== 'condition') failure = `close did not finish (${result.reason})`;
+  else if (!closeStarted) {
+    failure = `not delivered by ${result.now.toFixed(0)} ms (${result.reason}); client closed=${JSON.stringify(client.closed)} server closed=${JSON.stringify(server.closed)}`;
+  } else if (result.reason !== 'condition') failure = `close did not finish (${result.reason})`;
   if (!failure) {
     for (const [from, to, name] of [
       [client, server, 'c→s'],
@@ -724,7 +737,9 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
           closer.closed.code === code &&
           !!other.closed &&
           ((other.closed.initiator === 'peer' && other.closed.code === code) || other.closed.initiator === 'idle');
-    if (!okEnd) failure = `ending ${extras.ending} not seen on both sides: client=${JSON.stringify(client.closed)} server=${JSON.stringify(server.closed)}`;
+    if (!okEnd) {
+      failure = `ending ${extras.ending} not seen on both sides: client=${JSON.stringify(client.closed)} server=${JSON.stringify(server.closed)}`;
+    }
   }
   for (const [side, name] of [
     [client, 'client'],

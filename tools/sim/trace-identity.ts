@@ -106,7 +106,11 @@ async function main(): Promise<number> {
     else same++;
   }
   const n = to - from + 1;
-  if (differ.length) console.log(`differing seeds: ${differ.join(' ')}\n  inspect: npm run sim -- --seed ${differ[0]} --trace a.sqlog (here and in the baseline tree), then diff`);
+  if (differ.length) {
+    console.log(
+      `differing seeds: ${differ.join(' ')}\n  inspect: npm run sim -- --seed ${differ[0]} --trace a.sqlog (here and in the baseline tree), then diff`,
+    );
+  }
   console.log(`trace identity ${same}/${n} against ${base.source}`);
   return differ.length ? 1 : 0;
 }

@@ -56,7 +56,7 @@ export const handshakeCases: Case[] = [
   {
     id: 'handshake/handshake-messages/1',
     spec: { file: 'handshake.md', section: 'Handshake messages' },
-    requirement: 'ALPN follows the client\'s preference: the first offered protocol the server accepts (NO_COMMON_ALPN when none)',
+    requirement: "ALPN follows the client's preference: the first offered protocol the server accepts (NO_COMMON_ALPN when none)",
     role: 'server',
     async run(ctx) {
       const offer = 'petrel-conformance-unknown-protocol';
@@ -68,7 +68,9 @@ export const handshakeCases: Case[] = [
           : fail(`handshake completed with protocol ${String(p.session.alpn)} that was not offered`);
       }
       if (!p.peerClose) return fail('no close and no completion');
-      return p.peerClose.errorCode === 0x0178 ? pass('closed with NO_COMMON_ALPN (0x0178)') : fail(`closed with ${codeName(p.peerClose.errorCode)}, expected 0x0178`);
+      return p.peerClose.errorCode === 0x0178
+        ? pass('closed with NO_COMMON_ALPN (0x0178)')
+        : fail(`closed with ${codeName(p.peerClose.errorCode)}, expected 0x0178`);
     },
   },
   {
@@ -80,7 +82,10 @@ export const handshakeCases: Case[] = [
       const p = await ctx.probe();
       const out = p.session.pollOutput();
       if (!out) return fail('no ClientHello');
-      p.send('initial', [{ type: 'crypto', offset: 0, data: out.data } as Frame, { type: 'crypto', offset: 70_000, data: new Uint8Array(16) } as Frame]);
+      p.send('initial', [
+        { type: 'crypto', offset: 0, data: out.data } as Frame,
+        { type: 'crypto', offset: 70_000, data: new Uint8Array(16) } as Frame,
+      ]);
       return expectClose(p, Code.CRYPTO_BUFFER_EXCEEDED, 'CRYPTO at offset 70000 in the first Initial');
     },
   },

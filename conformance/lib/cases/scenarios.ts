@@ -19,7 +19,11 @@ function payload(): Buffer {
   return b;
 }
 
-async function echoThrough(ctx: CaseContext, link: LinkConfig, o: { idleTimeout?: number; pauseMs?: number; rebinds?: boolean } = {}): Promise<Outcome> {
+async function echoThrough(
+  ctx: CaseContext,
+  link: LinkConfig,
+  o: { idleTimeout?: number; pauseMs?: number; rebinds?: boolean } = {},
+): Promise<Outcome> {
   const proxy = new ImpairProxy({
     listen: { host: '127.0.0.1', port: 0 },
     target: { host: ctx.host, port: ctx.port },
@@ -73,7 +77,8 @@ async function echoThrough(ctx: CaseContext, link: LinkConfig, o: { idleTimeout?
 }
 
 const LOSS = { file: 'transport.md', section: 'Loss recovery' };
-const LOSS_REQ = 'STREAM | bytes marked acknowledged; the stream\'s send side is done once everything is; else stream_writable | bytes re-queued (if the stream still sends)';
+const LOSS_REQ =
+  "STREAM | bytes marked acknowledged; the stream's send side is done once everything is; else stream_writable | bytes re-queued (if the stream still sends)";
 
 export const scenarioCases: Case[] = [
   {
@@ -93,7 +98,7 @@ export const scenarioCases: Case[] = [
   {
     id: 'transport/scenario-mtu/1',
     spec: { file: 'wire.md', section: 'Sizes' },
-    requirement: 'A datagram is never larger than the path MTU allows, the peer\'s max_udp_payload_size, nor the limit above for its IP version.',
+    requirement: "A datagram is never larger than the path MTU allows, the peer's max_udp_payload_size, nor the limit above for its IP version.",
     role: 'server',
     run: (ctx) => echoThrough(ctx, { delay: 5, mtu: 1280 }),
   },

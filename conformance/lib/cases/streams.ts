@@ -9,7 +9,8 @@ export const streamCases: Case[] = [
   {
     id: 'transport/flow-control/1',
     spec: { file: 'transport.md', section: 'Flow control' },
-    requirement: 'Data beyond a stream\'s limit, a connection sum beyond the connection limit, or a RESET_STREAM final size beyond either, is FLOW_CONTROL_ERROR.',
+    requirement:
+      "Data beyond a stream's limit, a connection sum beyond the connection limit, or a RESET_STREAM final size beyond either, is FLOW_CONTROL_ERROR.",
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
@@ -21,14 +22,17 @@ export const streamCases: Case[] = [
   {
     id: 'transport/flow-control/2',
     spec: { file: 'transport.md', section: 'Flow control' },
-    requirement: 'Data beyond a stream\'s limit, a connection sum beyond the connection limit, or a RESET_STREAM final size beyond either, is FLOW_CONTROL_ERROR.',
+    requirement:
+      "Data beyond a stream's limit, a connection sum beyond the connection limit, or a RESET_STREAM final size beyond either, is FLOW_CONTROL_ERROR.",
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
       const pp = p.peerParams!;
       const perStream = pp.initialMaxStreamDataBidiRemote;
       const n = Math.floor(pp.initialMaxData / perStream) + 1;
-      if (perStream === 0 || n > pp.initialMaxStreamsBidi) return unsupported(`limits (${pp.initialMaxData}/${perStream}/${pp.initialMaxStreamsBidi}) do not allow the case`);
+      if (perStream === 0 || n > pp.initialMaxStreamsBidi) {
+        return unsupported(`limits (${pp.initialMaxData}/${perStream}/${pp.initialMaxStreamsBidi}) do not allow the case`);
+      }
       // The last byte of each stream's window: every stream stays inside its own limit, the sum does not.
       for (let i = 0; i < n; i++) p.send('app', [stream(4 * i, perStream - 1, 1)]);
       return expectClose(p, Code.FLOW_CONTROL_ERROR, `${n} streams each at their limit, sum ${n * perStream} > ${pp.initialMaxData}`);
@@ -37,7 +41,8 @@ export const streamCases: Case[] = [
   {
     id: 'transport/flow-control/3',
     spec: { file: 'transport.md', section: 'Flow control' },
-    requirement: 'Data beyond a stream\'s limit, a connection sum beyond the connection limit, or a RESET_STREAM final size beyond either, is FLOW_CONTROL_ERROR.',
+    requirement:
+      "Data beyond a stream's limit, a connection sum beyond the connection limit, or a RESET_STREAM final size beyond either, is FLOW_CONTROL_ERROR.",
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
@@ -81,7 +86,7 @@ export const streamCases: Case[] = [
       p.send('app', [stream(2, 0, 3)]);
       await p.waitAny(50);
       p.send('app', [{ type: 'stop_sending', streamId: 2, errorCode: 0 } as Frame]);
-      return expectClose(p, Code.STREAM_STATE_ERROR, 'STOP_SENDING on the client\'s own unidirectional stream');
+      return expectClose(p, Code.STREAM_STATE_ERROR, "STOP_SENDING on the client's own unidirectional stream");
     },
   },
   {
@@ -99,7 +104,7 @@ export const streamCases: Case[] = [
   {
     id: 'streams/final-size/2',
     spec: { file: 'streams.md', section: 'Final size' },
-    requirement: 'a RESET_STREAM\'s Final Size differs from a final size already known',
+    requirement: "a RESET_STREAM's Final Size differs from a final size already known",
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
@@ -121,7 +126,8 @@ export const streamCases: Case[] = [
   {
     id: 'streams/final-size/4',
     spec: { file: 'streams.md', section: 'Final size' },
-    requirement: 'Repeating a FIN at the same final size, a zero-length FIN frame exactly at the highest offset received, late data inside the final size, and a repeated RESET_STREAM with the same final size are all fine.',
+    requirement:
+      'Repeating a FIN at the same final size, a zero-length FIN frame exactly at the highest offset received, late data inside the final size, and a repeated RESET_STREAM with the same final size are all fine.',
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
@@ -136,7 +142,9 @@ export const streamCases: Case[] = [
       const mark = p.mark();
       p.send('app', [{ type: 'ping' } as Frame]);
       const alive = await p.waitFor(() => p.datagrams.length > mark, 1000);
-      return alive ? pass('repeated FIN, empty FIN at the end, late data and a repeated RESET_STREAM were accepted') : fail('no answer after the allowed repetitions');
+      return alive
+        ? pass('repeated FIN, empty FIN at the end, late data and a repeated RESET_STREAM were accepted')
+        : fail('no answer after the allowed repetitions');
     },
   },
   {

@@ -40,7 +40,9 @@ async function expectHandshakeClose(p: Probe, code: number, what: string): Promi
   if (completed) return fail(`${what}: the handshake completed`);
   const unreadable = p.datagrams.some((d) => d.packets.some((x) => x.space === 'undecryptable'));
   return unreadable
-    ? nonStrict(`${what}: the server stopped with a packet we cannot read (a close sent only in the Handshake space, whose keys its ServerHello never gave us)`)
+    ? nonStrict(
+        `${what}: the server stopped with a packet we cannot read (a close sent only in the Handshake space, whose keys its ServerHello never gave us)`,
+      )
     : fail(`${what}: no CONNECTION_CLOSE and no completion`);
 }
 
@@ -105,7 +107,7 @@ export const transportCases: Case[] = [
   {
     id: 'transport/anti-amplification/1',
     spec: { file: 'transport.md', section: 'Anti-amplification' },
-    requirement: 'Until a peer\'s address is validated, Petrel sends at most three times the bytes it received from it',
+    requirement: "Until a peer's address is validated, Petrel sends at most three times the bytes it received from it",
     role: 'server',
     async run(ctx) {
       const p = await ctx.probe({ autoRespond: false });
@@ -140,7 +142,9 @@ export const transportCases: Case[] = [
       }
       await p.waitAny(300);
       const closes = p.since(mark).filter((d) => d.packets.some((x) => x.frames?.some((f) => f.type === 'connection_close'))).length;
-      const other = p.since(mark).filter((d) => d.packets.some((x) => x.frames?.some((f) => f.type !== 'connection_close' && f.type !== 'padding'))).length;
+      const other = p
+        .since(mark)
+        .filter((d) => d.packets.some((x) => x.frames?.some((f) => f.type !== 'connection_close' && f.type !== 'padding'))).length;
       if (other > 0) return fail(`${other} datagram(s) with frames other than CONNECTION_CLOSE while closing`);
       if (closes === 4) return pass('8 packets while closing were answered by exactly 4 CONNECTION_CLOSE datagrams');
       if (closes >= 1 && closes < 4) return nonStrict(`8 packets while closing drew ${closes} CONNECTION_CLOSE (4 expected)`);
@@ -150,7 +154,8 @@ export const transportCases: Case[] = [
   {
     id: 'transport/draining/1',
     spec: { file: 'transport.md', section: 'Draining' },
-    requirement: 'A CONNECTION_CLOSE from the peer (in handshake or established) enters draining: closed event with initiator peer, nothing is sent any more',
+    requirement:
+      'A CONNECTION_CLOSE from the peer (in handshake or established) enters draining: closed event with initiator peer, nothing is sent any more',
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
@@ -171,7 +176,8 @@ export const transportCases: Case[] = [
   {
     id: 'transport/stateless-reset/1',
     spec: { file: 'transport.md', section: 'Stateless reset' },
-    requirement: 'A short-header datagram whose destination id matches no connection and that is longer than STATELESS_RESET_MIN (41) bytes is answered with a reset',
+    requirement:
+      'A short-header datagram whose destination id matches no connection and that is longer than STATELESS_RESET_MIN (41) bytes is answered with a reset',
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
@@ -199,7 +205,7 @@ export const transportCases: Case[] = [
   },
   {
     id: 'transport/answering-a-peer-s-path-challenge/1',
-    spec: { file: 'transport.md', section: 'Answering a peer\'s PATH_CHALLENGE' },
+    spec: { file: 'transport.md', section: "Answering a peer's PATH_CHALLENGE" },
     requirement: 'A PATH_CHALLENGE is answered with a PATH_RESPONSE carrying the same data',
     role: 'server',
     async run(ctx) {
@@ -226,13 +232,18 @@ export const transportCases: Case[] = [
       p.send('app', [{ type: 'ping' } as Frame]);
       const ok = await p.waitFor(() => p.since(mark).some((d) => d.packets.some((x) => x.frames?.some((f) => f.type === 'path_challenge'))), 2000);
       if (!ok) return fail('no PATH_CHALLENGE to the new address after a rebinding');
-      const ch = p.since(mark).flatMap((d) => d.packets.flatMap((x) => x.frames ?? [])).find((f) => f.type === 'path_challenge') as Extract<Frame, { type: 'path_challenge' }>;
+      const ch = p
+        .since(mark)
+        .flatMap((d) => d.packets.flatMap((x) => x.frames ?? []))
+        .find((f) => f.type === 'path_challenge') as Extract<Frame, { type: 'path_challenge' }>;
       p.send('app', [{ type: 'path_response', data: ch.data } as Frame]);
       // After validation the server keeps talking to us on the new path.
       const m2 = p.mark();
       p.send('app', [{ type: 'ping' } as Frame]);
       const acked = await p.waitFor(() => p.since(m2).some((d) => d.packets.some((x) => x.frames?.some((f) => f.type === 'ack'))), 1500);
-      return acked ? pass('PATH_CHALLENGE sent to the new address, path used after our PATH_RESPONSE') : fail('no ACK on the new path after validation');
+      return acked
+        ? pass('PATH_CHALLENGE sent to the new address, path used after our PATH_RESPONSE')
+        : fail('no ACK on the new path after validation');
     },
   },
   {
@@ -244,7 +255,13 @@ export const transportCases: Case[] = [
       const p = await ctx.connected();
       const frames: Frame[] = [];
       for (let s = 1; s <= 4; s++) {
-        frames.push({ type: 'new_connection_id', sequence: s, retirePriorTo: 0, connectionId: bytes(8, 0x10 + s), resetToken: bytes(16, 0x20 + s) } as Frame);
+        frames.push({
+          type: 'new_connection_id',
+          sequence: s,
+          retirePriorTo: 0,
+          connectionId: bytes(8, 0x10 + s),
+          resetToken: bytes(16, 0x20 + s),
+        } as Frame);
       }
       p.send('app', frames);
       return expectClose(p, Code.CONNECTION_ID_LIMIT_ERROR, 'five active connection ids');
@@ -268,8 +285,12 @@ export const transportCases: Case[] = [
     role: 'server',
     async run(ctx) {
       const p = await ctx.connected();
-      p.send('app', [{ type: 'new_connection_id', sequence: 1, retirePriorTo: 0, connectionId: bytes(8, 0x31), resetToken: bytes(16, 0x41) } as Frame]);
-      p.send('app', [{ type: 'new_connection_id', sequence: 1, retirePriorTo: 0, connectionId: bytes(8, 0x32), resetToken: bytes(16, 0x41) } as Frame]);
+      p.send('app', [
+        { type: 'new_connection_id', sequence: 1, retirePriorTo: 0, connectionId: bytes(8, 0x31), resetToken: bytes(16, 0x41) } as Frame,
+      ]);
+      p.send('app', [
+        { type: 'new_connection_id', sequence: 1, retirePriorTo: 0, connectionId: bytes(8, 0x32), resetToken: bytes(16, 0x41) } as Frame,
+      ]);
       return expectClose(p, Code.PROTOCOL_VIOLATION, 'NEW_CONNECTION_ID 1 twice with different ids');
     },
   },
@@ -286,15 +307,18 @@ export const transportCases: Case[] = [
       if (!p.keyUpdate()) return unsupported('the session offers no next key generation');
       const mark = p.mark();
       p.send('app', [{ type: 'ping' } as Frame]);
-      const ok = await p.waitFor(() => p.since(mark).some((d) => d.packets.some((x) => x.space === 'app' && x.frames !== null && x.keyPhase === true)), 1500);
+      const ok = await p.waitFor(
+        () => p.since(mark).some((d) => d.packets.some((x) => x.space === 'app' && x.frames !== null && x.keyPhase === true)),
+        1500,
+      );
       if (!ok) return fail('no packet in the new key phase after our key update');
-      return pass('the server answered in key phase 1 with the next generation\'s keys');
+      return pass("the server answered in key phase 1 with the next generation's keys");
     },
   },
   {
     id: 'transport/transport-parameters/1',
     spec: { file: 'transport.md', section: 'Transport parameters' },
-    requirement: 'initial_source_connection_id is present and equals the Source Connection ID of the peer\'s first packet',
+    requirement: "initial_source_connection_id is present and equals the Source Connection ID of the peer's first packet",
     role: 'server',
     async run(ctx) {
       const p = await ctx.probe({ params: { initialSourceConnectionId: bytes(8, 0x99) } });
@@ -323,19 +347,22 @@ export const transportCases: Case[] = [
   {
     id: 'transport/address-validation/1',
     spec: { file: 'transport.md', section: 'Address validation' },
-    requirement: "The server's transport parameters must then carry retry_source_connection_id equal to the Retry's SCID and original_destination_connection_id equal to the client's first DCID",
+    requirement:
+      "The server's transport parameters must then carry retry_source_connection_id equal to the Retry's SCID and original_destination_connection_id equal to the client's first DCID",
     role: 'server',
     async run(ctx) {
       const p = await ctx.probe();
       const ok = await p.handshake(3000);
       const retryDatagram = p.datagrams.find((d) => d.packets.some((x) => x.space === 'retry'));
-      if (!p.retry || !retryDatagram) return ok ? unsupported('the server sent no Retry (it may ask for one only under load)') : fail('no Retry and no handshake');
+      if (!p.retry || !retryDatagram) {
+        return ok ? unsupported('the server sent no Retry (it may ask for one only under load)') : fail('no Retry and no handshake');
+      }
       if (!p.retry.tagOk) return fail('the Retry integrity tag does not verify');
       if (retryDatagram.bytes.length > 1200) return fail(`a ${retryDatagram.bytes.length}-byte Retry for a 1200-byte Initial`);
       if (!ok) return fail(`the handshake after the Retry did not complete${p.peerClose ? ` (closed 0x${p.peerClose.errorCode.toString(16)})` : ''}`);
       const tp = p.peerParams!;
       const eq = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
-      if (!eq(tp.retrySourceConnectionId, p.retry.scid)) return fail('retry_source_connection_id differs from the Retry\'s SCID');
+      if (!eq(tp.retrySourceConnectionId, p.retry.scid)) return fail("retry_source_connection_id differs from the Retry's SCID");
       if (!eq(tp.originalDestinationConnectionId, p.originalDcid)) return fail('original_destination_connection_id differs from our first DCID');
       return pass(`followed a ${retryDatagram.bytes.length}-byte Retry; both connection-id parameters match`);
     },

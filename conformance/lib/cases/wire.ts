@@ -63,7 +63,9 @@ export const wireCases: Case[] = [
     async run(ctx) {
       const p = await ctx.probe();
       await p.handshake();
-      const withInitial = p.datagrams.filter((d) => d.packets.some((x) => x.space === 'initial' && x.frames?.some((f) => f.type !== 'ack' && f.type !== 'padding')));
+      const withInitial = p.datagrams.filter((d) =>
+        d.packets.some((x) => x.space === 'initial' && x.frames?.some((f) => f.type !== 'ack' && f.type !== 'padding')),
+      );
       if (withInitial.length === 0) return fail('no ack-eliciting Initial received');
       const small = withInitial.filter((d) => d.bytes.length < 1200);
       return small.length === 0
@@ -83,7 +85,9 @@ export const wireCases: Case[] = [
       p.send('app', [{ type: 'ping' } as Frame]);
       await p.waitAny(300);
       const big = p.datagrams.filter((d) => d.bytes.length > 1472);
-      return big.length === 0 ? pass(`${p.datagrams.length} datagrams, largest ${Math.max(...p.datagrams.map((d) => d.bytes.length))} bytes`) : fail(`datagram of ${big[0]!.bytes.length} bytes`);
+      return big.length === 0
+        ? pass(`${p.datagrams.length} datagrams, largest ${Math.max(...p.datagrams.map((d) => d.bytes.length))} bytes`)
+        : fail(`datagram of ${big[0]!.bytes.length} bytes`);
     },
   },
   {
@@ -99,7 +103,9 @@ export const wireCases: Case[] = [
       if (!got) return fail('no Version Negotiation for a 1200-byte datagram of an unknown version');
       const vn = p.datagrams[mark]!.packets.find((x) => x.space === 'version_negotiation');
       if (!vn) return fail(`reply is not Version Negotiation (${p.datagrams[mark]!.bytes.length} bytes)`);
-      if (!vn.versions!.includes(0x50540001)) return fail(`Version Negotiation lists ${vn.versions!.map((v) => v.toString(16)).join(',')} without 0x50540001`);
+      if (!vn.versions!.includes(0x50540001)) {
+        return fail(`Version Negotiation lists ${vn.versions!.map((v) => v.toString(16)).join(',')} without 0x50540001`);
+      }
       if (p.datagrams[mark]!.bytes.length >= 1200) return fail('Version Negotiation is not smaller than its trigger');
       const mark2 = p.mark();
       p.sendRaw(p.buildPacket('initial', [{ type: 'ping' } as Frame], { padTo: 600, version: 0x1a2a3a4a }), '600-byte Initial of version 0x1a2a3a4a');

@@ -22,8 +22,7 @@ export const CONNECT_TOKEN_LIMITS = {
   userData: 1024,
 } as const;
 /** The largest encoded token (all limits at their maximum): fits one handshake message with room to spare. */
-export const CONNECT_TOKEN_MAX_SIZE =
-  1 + 16 + 2 + 255 + 8 + 1 + 16 * (2 + 255) + 2 + 1024 + 32 + 64;
+export const CONNECT_TOKEN_MAX_SIZE = 1 + 16 + 2 + 255 + 8 + 1 + 16 * (2 + 255) + 2 + 1024 + 32 + 64;
 
 export interface ConnectTokenFields {
   /** 16 random bytes naming this token (reuse tracking). */
@@ -78,7 +77,9 @@ export function encodeConnectToken(provider: CryptoProvider, backendKey: KeyPair
   const n = f.serverAddresses.length;
   if (n === 0 || n > CONNECT_TOKEN_LIMITS.serverAddresses) invalid('serverAddresses must hold 1..16 entries');
   const addrs = f.serverAddresses.map((a) => utf8.encode(a));
-  for (const a of addrs) if (a.length === 0 || a.length > CONNECT_TOKEN_LIMITS.serverAddress) invalid('each server address must be 1..255 UTF-8 bytes');
+  for (const a of addrs) {
+    if (a.length === 0 || a.length > CONNECT_TOKEN_LIMITS.serverAddress) invalid('each server address must be 1..255 UTF-8 bytes');
+  }
   if (f.userData.length > CONNECT_TOKEN_LIMITS.userData) invalid(`userData exceeds ${CONNECT_TOKEN_LIMITS.userData} bytes`);
   const signedLength =
     1 +
@@ -176,12 +177,16 @@ export class ConnectTokenPolicy {
 
   constructor(private readonly opts: ConnectTokenPolicyOptions) {
     if (opts.trustedBackendKeys.length === 0) throw new PetrelError('INVALID_OPTION', 'requireConnectToken needs at least one trusted backend key');
-    for (const k of opts.trustedBackendKeys) if (k.length !== 32) throw new PetrelError('INVALID_OPTION', 'each trusted backend key must be a 32-byte Ed25519 public key');
+    for (const k of opts.trustedBackendKeys) {
+      if (k.length !== 32) throw new PetrelError('INVALID_OPTION', 'each trusted backend key must be a 32-byte Ed25519 public key');
+    }
     this.trusted = opts.trustedBackendKeys.map((k) => new Uint8Array(k));
     this.maxUses = opts.maxUses ?? 1;
     if (!(this.maxUses >= 1)) throw new PetrelError('INVALID_OPTION', 'maxUses must be at least 1');
     this.maxTracked = opts.maxTracked ?? 65536;
-    if (!Number.isSafeInteger(this.maxTracked) || this.maxTracked < 1) throw new PetrelError('INVALID_OPTION', 'maxTracked must be a positive integer');
+    if (!Number.isSafeInteger(this.maxTracked) || this.maxTracked < 1) {
+      throw new PetrelError('INVALID_OPTION', 'maxTracked must be a positive integer');
+    }
   }
 
   /** Token ids currently tracked. */

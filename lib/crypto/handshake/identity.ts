@@ -38,12 +38,7 @@ export function signedContent(context: SignatureContextName, payload: Uint8Array
   return out;
 }
 
-export function signWithContext(
-  provider: CryptoProvider,
-  privateKey: Uint8Array,
-  context: SignatureContextName,
-  payload: Uint8Array,
-): Uint8Array {
+export function signWithContext(provider: CryptoProvider, privateKey: Uint8Array, context: SignatureContextName, payload: Uint8Array): Uint8Array {
   return provider.ed25519Sign(privateKey, signedContent(context, payload));
 }
 
@@ -263,12 +258,7 @@ function asciiLower(s: string): string {
  * structure (BAD_CERTIFICATE), trust anchor (UNKNOWN_SERVER_KEY), signatures (BAD_CERTIFICATE_SIGNATURE),
  * validity (CERTIFICATE_EXPIRED), name (WRONG_SERVER_NAME).
  */
-export function verifyServerIdentity(
-  provider: CryptoProvider,
-  publicKey: Uint8Array,
-  chain: readonly Uint8Array[],
-  trust: ServerTrust,
-): void {
+export function verifyServerIdentity(provider: CryptoProvider, publicKey: Uint8Array, chain: readonly Uint8Array[], trust: ServerTrust): void {
   if (trust.serverKey && sameBytes(trust.serverKey, publicKey)) return;
   const cas = trust.trustedCAs ?? [];
   if (cas.length === 0 || chain.length === 0) {

@@ -32,7 +32,13 @@ import { CIPHER_SUITES, type CipherSuite, type CryptoProvider, type KeyPair } fr
 import type { EncryptionLevel, HandshakeError, HandshakeSession, KeyInstall, PacketProtector } from '../types.js';
 import { CONNECT_TOKEN_MAX_SIZE, type ConnectTokenInfo, type ConnectTokenPolicy } from './connect-token.js';
 import { fail, HandshakeFailure, handshakeErrorCode } from './errors.js';
-import { decodeCertificate as decodeCertificateBytes, SignatureContext, signWithContext, verifyServerIdentity, verifyWithContext } from './identity.js';
+import {
+  decodeCertificate as decodeCertificateBytes,
+  SignatureContext,
+  signWithContext,
+  verifyServerIdentity,
+  verifyWithContext,
+} from './identity.js';
 import {
   decodeCertificate,
   decodeCertificateVerify,
@@ -61,10 +67,7 @@ const PREFIX = PETREL_PROFILE.prefix;
 /** One secret as the NSS key log format names it (SSLKEYLOGFILE), for debugging tools. */
 export interface KeyLogEntry {
   label:
-    | 'CLIENT_HANDSHAKE_TRAFFIC_SECRET'
-    | 'SERVER_HANDSHAKE_TRAFFIC_SECRET'
-    | `CLIENT_TRAFFIC_SECRET_${number}`
-    | `SERVER_TRAFFIC_SECRET_${number}`;
+    'CLIENT_HANDSHAKE_TRAFFIC_SECRET' | 'SERVER_HANDSHAKE_TRAFFIC_SECRET' | `CLIENT_TRAFFIC_SECRET_${number}` | `SERVER_TRAFFIC_SECRET_${number}`;
   clientRandom: Uint8Array;
   secret: Uint8Array;
 }
@@ -215,7 +218,9 @@ abstract class SecureHandshake implements HandshakeSession {
       this.inbox.push(data);
       for (let m = this.inbox.next(); m; m = this.inbox.next()) {
         const now = this.expected();
-        if (now === null || (m.type !== now.type && m.type !== now.alt)) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
+        if (now === null || (m.type !== now.type && m.type !== now.alt)) {
+          fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} where ${now?.type ?? 'none'} was expected`);
+        }
         this.onMessage(m);
         const after = this.expected();
         if (this.inbox.pending > 0 && (after === null || after.level !== now.level)) {
@@ -427,7 +432,9 @@ export class ClientHandshake extends SecureHandshake {
       case 'server_hello': {
         const sh = decodeServerHello(m.body);
         const suite = suiteFromCode(sh.suite);
-        if (suite === null || !this.offered.includes(suite)) fail('ILLEGAL_PARAMETER', `server chose suite 0x${sh.suite.toString(16)}, which was not offered`);
+        if (suite === null || !this.offered.includes(suite)) {
+          fail('ILLEGAL_PARAMETER', `server chose suite 0x${sh.suite.toString(16)}, which was not offered`);
+        }
         this.suite = suite;
         this.transcript.add(m.raw);
         this.deriveHandshakeKeys(this.sharedSecret(this.ephemeral!.privateKey, sh.keyShare));
@@ -438,7 +445,9 @@ export class ClientHandshake extends SecureHandshake {
       case 'encrypted_extensions': {
         const ee = decodeEncryptedExtensions(m.body);
         // Diagnostic only: the signed transcript is what actually defeats suite stripping.
-        if (!sameCodes(ee.offeredSuites, this.offeredCodes)) fail('DOWNGRADE_DETECTED', 'the server received a different suite list than was offered');
+        if (!sameCodes(ee.offeredSuites, this.offeredCodes)) {
+          fail('DOWNGRADE_DETECTED', 'the server received a different suite list than was offered');
+        }
         if (ee.alpn === '') {
           if (this.opts.alpn.length > 0) fail('NO_COMMON_ALPN', 'the server accepted none of the offered protocols');
         } else if (!this.opts.alpn.includes(ee.alpn)) {

@@ -162,7 +162,7 @@ export class QpackDecoder {
 
   private unblock(): DecodedSection[] {
     const done: DecodedSection[] = [];
-    for (let i = 0; i < this.blocked.length; ) {
+    for (let i = 0; i < this.blocked.length;) {
       const b = this.blocked[i]!;
       if (b.ric > this.table.insertCount) {
         i++;

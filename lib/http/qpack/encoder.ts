@@ -183,7 +183,11 @@ export class QpackEncoder {
       const sn = STATIC_NAME.get(name);
       let dn = this.byName.get(name);
       if (dn !== undefined && !t.has(dn)) dn = undefined;
-      if (t.capacity > 0 && this.worthInserting(name, value, seen, sn !== undefined || dn !== undefined, mayBlock) && (mayBlock || this.acksExpected())) {
+      if (
+        t.capacity > 0 &&
+        this.worthInserting(name, value, seen, sn !== undefined || dn !== undefined, mayBlock) &&
+        (mayBlock || this.acksExpected())
+      ) {
         d = this.insert(name, value, sn, dn);
         if (d >= 0 && mayBlock) {
           ref(d);

@@ -121,7 +121,9 @@ export function decodeInteropFile(bytes: Uint8Array, s: Pick<InteropSettings, 't
     const d = dec.takeDecoderStreamData();
     if (d.length > 0) decoderStream.push(d);
   }
-  if (dec.blockedStreams > 0) throw new HttpError('QPACK_DECOMPRESSION_FAILED', `${dec.blockedStreams} section(s) still blocked at the end of the input`);
+  if (dec.blockedStreams > 0) {
+    throw new HttpError('QPACK_DECOMPRESSION_FAILED', `${dec.blockedStreams} section(s) still blocked at the end of the input`);
+  }
   return { sections, decoderStream, blockedSections };
 }
 

@@ -147,14 +147,7 @@ export function stringLiteralLength(prefixBits: number, s: string): number {
  * Reads a string literal whose H flag is bit `prefixBits` of the first byte. Sets c.pos and returns the string,
  * or returns null when the input ends first. Longer than `maxLength` (encoded or decoded) is an error.
  */
-export function readStringLiteral(
-  buf: Uint8Array,
-  end: number,
-  c: Cursor,
-  prefixBits: number,
-  maxLength: number,
-  err: HttpErrorName,
-): string | null {
+export function readStringLiteral(buf: Uint8Array, end: number, c: Cursor, prefixBits: number, maxLength: number, err: HttpErrorName): string | null {
   if (c.pos >= end) return null;
   const huffman = (buf[c.pos]! >> prefixBits) & 1;
   const save = c.pos;
