@@ -9,6 +9,7 @@
  * the client can read it), is never larger than what triggered it (no amplification), and the endpoint
  * rate-limits these answers. Sans-IO and platform-neutral.
  */
+import { openInitialCopy } from './initial-check.js';
 import type { PacketProtector } from '../crypto/types.js';
 import { TransportErrorCode } from '../errors.js';
 import { ByteReader, ByteWriter } from '../wire/buffer.js';
@@ -66,25 +67,9 @@ export function writeRefusal(
  * plaintext protector, opening always "succeeds", so the frame check is what tells the modes apart.
  */
 export function initialOpens(body: Uint8Array, h: LongHeader, protector: PacketProtector, firstMessageType: number | null): boolean {
-  // A real copy (Buffer#slice would be a view): header-protection removal below must not touch `body`.
-  const pkt = new Uint8Array(h.end);
-  pkt.set(body.subarray(0, h.end));
-  let pnOffset = h.pnOffset;
-  if (protector.headerProtection) {
-    if (pnOffset + 20 > pkt.length) return false;
-    const mask = new Uint8Array(5);
-    protector.headerMask(pkt.subarray(pnOffset + 4, pnOffset + 20), mask);
-    pkt[0]! ^= mask[0]! & 0x0f;
-    const len = (pkt[0]! & 0x03) + 1;
-    for (let i = 0; i < len; i++) pkt[pnOffset + i]! ^= mask[1 + i]!;
-  }
-  const pnLength = (pkt[0]! & 0x03) + 1;
-  let pn = 0;
-  for (let i = 0; i < pnLength; i++) pn = pn * 256 + pkt[pnOffset + i]!;
-  pnOffset += pnLength;
-  const plainEnd = protector.open(pn, pkt, 0, pnOffset, pkt.length);
-  if (plainEnd < 0) return false;
-  const r = new ByteReader(pkt.subarray(pnOffset, plainEnd));
+  const opened = openInitialCopy(protector, body, h);
+  if (!opened) return false;
+  const r = new ByteReader(opened.pkt.subarray(opened.start, opened.end));
   try {
     while (r.remaining > 0) {
       const f = decodeFrame(r);
