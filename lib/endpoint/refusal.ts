@@ -10,6 +10,7 @@
  * rate-limits these answers. Sans-IO and platform-neutral.
  */
 import { openInitialCopy } from './initial-check.js';
+import { protectHeader } from '../crypto/packet-protection.js';
 import type { PacketProtector } from '../crypto/types.js';
 import { TransportErrorCode } from '../errors.js';
 import { ByteReader, ByteWriter } from '../wire/buffer.js';
@@ -52,12 +53,7 @@ export function writeRefusal(
   const plainEnd = w.pos;
   patchLongHeaderLength(buf, h.lengthOffset, plainEnd - h.pnOffset + tag);
   const end = o.protector.seal(0, buf, 0, h.payloadOffset, plainEnd);
-  if (o.protector.headerProtection) {
-    const mask = new Uint8Array(5);
-    o.protector.headerMask(buf.subarray(h.pnOffset + 4, h.pnOffset + 20), mask);
-    buf[0]! ^= mask[0]! & 0x0f;
-    buf[h.pnOffset]! ^= mask[1]!;
-  }
+  protectHeader(buf.subarray(0, end), 0, h.pnOffset, 1, o.protector);
   return appendChecksum(buf, end, o.crc);
 }
 
