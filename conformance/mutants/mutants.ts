@@ -143,4 +143,12 @@ export const MUTANTS: readonly Mutant[] = [
     cases: /^transport\/address-validation\/1$/,
     serverArgs: ['--retry'],
   },
+  {
+    name: 'stop-sending-reset-code',
+    breaks: 'answers STOP_SENDING with a RESET_STREAM carrying another error code',
+    file: 'lib/connection/streams/manager.ts',
+    find: '    this.reset(id, errorCode);\n    return null;\n  }',
+    replace: '    this.reset(id, 0);\n    return null;\n  }',
+    cases: /^transport\/stream-limits\/5$/,
+  },
 ];

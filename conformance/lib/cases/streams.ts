@@ -124,6 +124,70 @@ export const streamCases: Case[] = [
     },
   },
   {
+    id: 'streams/final-size/5',
+    spec: { file: 'streams.md', section: 'Final size' },
+    requirement: 'a FIN arrives whose end offset differs from the known final size',
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.connected();
+      p.send('app', [stream(28, 0, 10, true), stream(28, 0, 8, true)]);
+      return expectClose(p, Code.FINAL_SIZE_ERROR, 'a second FIN at 8 after a FIN at 10');
+    },
+  },
+  {
+    id: 'streams/final-size/6',
+    spec: { file: 'streams.md', section: 'Final size' },
+    requirement: "a RESET_STREAM's Final Size is below the highest byte offset already received.",
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.connected();
+      p.send('app', [stream(32, 0, 20), { type: 'reset_stream', streamId: 32, errorCode: 3, finalSize: 10 } as Frame]);
+      return expectClose(p, Code.FINAL_SIZE_ERROR, 'RESET_STREAM final size 10 after bytes up to 20');
+    },
+  },
+  {
+    id: 'transport/stream-limits/5',
+    spec: { file: 'transport.md', section: 'Stream limits' },
+    requirement: 'STOP_SENDING from the peer emits `stream_stop_sending` and answers with RESET_STREAM carrying the same error code',
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.connected();
+      // Open client bidi stream 36 with a few bytes (no FIN), then ask the server to stop sending on it.
+      p.send('app', [stream(36, 0, 5)]);
+      await p.waitAny(50);
+      const mark = p.mark();
+      p.send('app', [{ type: 'stop_sending', streamId: 36, errorCode: 0x77 } as Frame]);
+      const reset = (): Extract<Frame, { type: 'reset_stream' }> | undefined =>
+        p
+          .since(mark)
+          .flatMap((d) => d.packets.flatMap((k) => k.frames ?? []))
+          .find((f): f is Extract<Frame, { type: 'reset_stream' }> => f.type === 'reset_stream' && f.streamId === 36);
+      await p.waitFor(() => reset() !== undefined || p.peerClose !== null, 1500);
+      const r = reset();
+      if (!r) {
+        return fail(p.peerClose ? `closed with 0x${p.peerClose.errorCode.toString(16)} instead` : 'no RESET_STREAM for stream 36 within 1500 ms');
+      }
+      if (r.errorCode !== 0x77) return fail(`RESET_STREAM carries 0x${r.errorCode.toString(16)}, expected 0x77`);
+      return pass('STOP_SENDING(0x77) on stream 36 answered with RESET_STREAM(0x77)');
+    },
+  },
+  {
+    id: 'transport/ack-frequency-and-immediate-ack-what-we-accept/1',
+    spec: { file: 'transport.md', section: 'ACK_FREQUENCY and IMMEDIATE_ACK: what we accept' },
+    requirement:
+      'ACK_FREQUENCY when we did not announce `min_ack_delay` is a PROTOCOL_VIOLATION; so is a `request_max_ack_delay` below our `min_ack_delay` (1000 µs).',
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.connected();
+      const min = p.peerParams!.minAckDelay;
+      // Without min_ack_delay any ACK_FREQUENCY is a violation; with it, one asking for less than it.
+      const ask = min === undefined ? 25_000 : Math.max(0, min - 1);
+      p.send('app', [{ type: 'ack_frequency', sequence: 1, ackElicitingThreshold: 1, requestMaxAckDelay: ask, reorderingThreshold: 1 } as Frame]);
+      const what = min === undefined ? 'ACK_FREQUENCY without min_ack_delay announced' : `ACK_FREQUENCY asking ${ask} µs (min_ack_delay ${min} µs)`;
+      return expectClose(p, Code.PROTOCOL_VIOLATION, what);
+    },
+  },
+  {
     id: 'streams/final-size/4',
     spec: { file: 'streams.md', section: 'Final size' },
     requirement:

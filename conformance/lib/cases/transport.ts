@@ -316,6 +316,39 @@ export const transportCases: Case[] = [
     },
   },
   {
+    id: 'transport/key-update/2',
+    spec: { file: 'transport.md', section: 'Key update' },
+    requirement: 'If it fails authentication it is dropped (`auth_failed`) and nothing changes.',
+    role: 'server',
+    async run(ctx) {
+      if (ctx.insecure) return unsupported('insecure connections never update keys');
+      const p = await ctx.connected();
+      // A packet in the other key phase, sealed with the current key: it cannot open with the next one.
+      p.keyPhase = !p.keyPhase;
+      p.send('app', [{ type: 'ping' } as Frame]);
+      p.keyPhase = !p.keyPhase;
+      const mark = p.mark();
+      p.send('app', [{ type: 'ping' } as Frame]);
+      const answered = await p.waitFor(() => p.since(mark).some((d) => d.packets.some((x) => x.space === 'app' && x.frames !== null)), 1500);
+      if (p.peerClose) return fail(`closed with 0x${p.peerClose.errorCode.toString(16)} after a forged phase change`);
+      if (!answered) return fail('no answer in the current phase after a packet that failed authentication');
+      if (p.since(mark).some((d) => d.packets.some((x) => x.space === 'app' && x.keyPhase === true))) {
+        return fail('the server changed key phase on a packet that did not authenticate');
+      }
+      // Nothing changed: a genuine update afterwards still works.
+      if (!p.keyUpdate()) return unsupported('the session offers no next key generation');
+      const mark2 = p.mark();
+      p.send('app', [{ type: 'ping' } as Frame]);
+      const moved = await p.waitFor(
+        () => p.since(mark2).some((d) => d.packets.some((x) => x.space === 'app' && x.frames !== null && x.keyPhase === true)),
+        1500,
+      );
+      return moved
+        ? pass('the forged phase change was dropped, the server stayed in phase 0, and a real update afterwards moved it to phase 1')
+        : fail('a real key update after the dropped packet was not followed');
+    },
+  },
+  {
     id: 'transport/transport-parameters/1',
     spec: { file: 'transport.md', section: 'Transport parameters' },
     requirement: "initial_source_connection_id is present and equals the Source Connection ID of the peer's first packet",

@@ -154,6 +154,33 @@ export const wireCases: Case[] = [
     },
   },
   {
+    id: 'wire/common-rules/4',
+    spec: { file: 'wire.md', section: 'Common rules' },
+    requirement: 'Field values above 2^53 − 1 are errors',
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.connected();
+      // MAX_DATA (0x10) of 2^53 in the 8-byte varint form: a valid varint, not a valid Petrel field.
+      const over = Uint8Array.of(0x10, 0xc0, 0x20, 0, 0, 0, 0, 0, 0);
+      p.send('app', [], { rawPayload: over });
+      return expectClose(p, Code.FRAME_ENCODING_ERROR, 'MAX_DATA of 2^53');
+    },
+  },
+  {
+    id: 'wire/connection-close-0x1c-transport-0x1d-application/1',
+    spec: { file: 'wire.md', section: 'CONNECTION_CLOSE (0x1c transport, 0x1d application)' },
+    requirement: 'Only 0x1c may appear in Initial and Handshake packets.',
+    role: 'server',
+    async run(ctx) {
+      const p = await ctx.probe();
+      // The ClientHello, then an application close in the same Initial space: a frame the space forbids.
+      p.flushCrypto();
+      if (!(await p.waitFor(() => p.spaces.handshake.read !== null, 2000))) return fail('no ServerHello');
+      p.send('initial', [{ type: 'connection_close', application: true, errorCode: 5, frameType: 0, reason: new Uint8Array(0) } as Frame]);
+      return expectClose(p, Code.PROTOCOL_VIOLATION, 'CONNECTION_CLOSE 0x1d in an Initial packet');
+    },
+  },
+  {
     id: 'transport/stream-limits/4',
     spec: { file: 'transport.md', section: 'Stream limits' },
     requirement: 'a MAX_STREAMS above 2^60 is FRAME_ENCODING_ERROR',
