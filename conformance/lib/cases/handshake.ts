@@ -1,4 +1,6 @@
 /** Cases from spec/handshake.md (failure modes) and transport.md's CRYPTO limit. */
+import { decodeClientHello, encodeClientHello, HandshakeType } from '../../../lib/crypto/handshake/messages.js';
+import { ByteReader } from '../../../lib/wire/buffer.js';
 import type { Frame } from '../../../lib/wire/frame-types.js';
 import { Code, codeName, expectClose, fail, pass, unsupported, type Case } from '../case.js';
 
@@ -33,6 +35,30 @@ export const handshakeCases: Case[] = [
       });
       await p.handshake(1500);
       return expectClose(p, 0x0133, 'client Finished with its last byte flipped', 1500);
+    },
+  },
+  {
+    id: 'handshake/handshake-errors/3',
+    spec: { file: 'handshake.md', section: 'Handshake errors' },
+    requirement: 'no offered suite is accepted',
+    role: 'server',
+    async run(ctx) {
+      if (ctx.insecure) return unsupported('the insecure handshake negotiates no cipher suite');
+      let rewritten = false;
+      const p = await ctx.probe({
+        mutateCrypto: (level, data) => {
+          if (level !== 'initial' || data[0] !== HandshakeType.CLIENT_HELLO) return data;
+          // Re-encode the ClientHello offering only a suite code nobody defines.
+          const r = new ByteReader(data);
+          r.u8();
+          const body = r.bytes(r.varint());
+          rewritten = true;
+          return encodeClientHello({ ...decodeClientHello(body), suites: [0x7a7a] });
+        },
+      });
+      await p.handshake(1500);
+      if (!rewritten) return fail('the runner found no ClientHello to rewrite');
+      return expectClose(p, 0x0128, 'ClientHello offering only suite 0x7a7a', 1500);
     },
   },
   {
