@@ -102,6 +102,19 @@ export class CloseManager {
     return APP;
   }
 
+  /**
+   * Whether a CONNECTION_CLOSE goes in space `id`: the highest space with keys and, until the handshake is
+   * confirmed, every lower space still kept, because the peer may not have the higher keys yet (RFC 9000
+   * §10.2.3). A server that has not yet heard a Handshake packet thus closes in Initial and Handshake.
+   */
+  sendsIn(id: SpaceId): boolean {
+    const top = this.space();
+    if (id === top) return true;
+    if (id > top || this.ctx.handshakeConfirmed) return false;
+    const s = this.ctx.spaces[id];
+    return s.write !== null && !s.discarded;
+  }
+
   write(w: ByteWriter, id: SpaceId, frames: SentFrame[]): void {
     const info = this.info!;
     let reason = utf8.encode(info.reason);

@@ -179,7 +179,7 @@ export class Transmitter {
     const { ack, close, handshake, paths } = this.d;
     const space = ctx.spaces[id];
     if (space.discarded || !space.write) return false;
-    if (ctx.state === 'closing') return close.framePending && close.space() === id;
+    if (ctx.state === 'closing') return close.framePending && close.sendsIn(id);
     if (ack.wantsAck(space, now)) return true;
     if (space.probes > 0) return true;
     // A nearly closed window waits for ACKs instead of dribbling tiny packets.

@@ -22,10 +22,6 @@ const EXPECTED_NOT_PASS: Record<string, readonly string[]> = {
   'transport/datagrams/1': ['UNSUPPORTED'],
   // The echo server is configured with no ALPN protocols, so it takes any offer (handshake.md §Negotiation).
   'handshake/handshake-messages/1': ['UNSUPPORTED'],
-  // Petrel closes in the Handshake space only, which a client without the ServerHello cannot read
-  // (transport.md §Not yet implemented: CONNECTION_CLOSE in several spaces).
-  'transport/transport-parameters/1': ['NON-STRICT'],
-  'transport/transport-parameters/2': ['NON-STRICT'],
   // Timing: the closing state lasts 3 × PTO (tens of ms on loopback); on a loaded machine fewer than 8
   // of our packets may land inside it, so fewer than 4 answers can be correct.
   'transport/immediate-close/1': ['PASS', 'NON-STRICT'],

@@ -6,6 +6,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Pair } from '../helpers/pair.js';
+import { inspectDatagram } from '../helpers/inspect.js';
 import { Simulator } from '../../lib/sim/simulator.js';
 import { SimRandom } from '../../lib/sim/random.js';
 import { EndpointNode } from '../../lib/sim/endpoint-node.js';
@@ -53,6 +54,29 @@ describe('closing', () => {
     }
     expect(endedByClose + endedByIdle).toBe(20);
     expect(endedByClose).toBeGreaterThan(0);
+  });
+
+  it('a server closing before it heard a Handshake packet closes in Initial and Handshake, so a client without the ServerHello reads it', () => {
+    const p = new Pair({ latency: 10 });
+    // The server's whole first flight is lost: the client never gets Handshake keys.
+    p.drop = (dir) => dir === 's2c';
+    expect(p.run(() => p.serverConn !== null, 1000)).toBe(true);
+    const seen: string[][] = [];
+    p.drop = (dir, _i, data) => {
+      if (dir === 's2c') {
+        seen.push(
+          inspectDatagram(data).map(
+            (k) => `${k.kind}:${k.frames.map((f) => (f.type === 'connection_close' ? `close 0x${f.errorCode.toString(16)}` : f.type)).join(',')}`,
+          ),
+        );
+      }
+      return false;
+    };
+    p.serverConn!.close(7, 'go away');
+    expect(p.run(() => closedEvent(p.clientEvents).length > 0, 5000)).toBe(true);
+    // One datagram, both spaces; the application's code stays hidden before the handshake (APPLICATION_ERROR 0x0c).
+    expect(seen[0]).toEqual(['initial:close 0xc', 'handshake:close 0xc']);
+    expect(closedEvent(p.clientEvents)).toEqual([{ errorCode: 0x0c, reason: '', application: false, initiator: 'peer' }]);
   });
 
   it('draining absorbs late packets: a replayed Initial during draining opens no new connection', () => {
