@@ -5,7 +5,17 @@
  * its history until its slot is needed), history per room (`historySize` lines), name and text lengths, and the connection's message size.
  */
 import { listen, type Identity, type PetrelChannel, type PetrelConnection, type PetrelServer } from '../../lib/api/index.js';
-import { CHAT_ALPN, MAX_MESSAGE_BYTES, MAX_NICK, parseClientMessage, type ChatLine, type ServerMessage, type TypingSignal } from './protocol.js';
+import {
+  CHAT_ALPN,
+  MAX_MESSAGE_BYTES,
+  MAX_NICK,
+  WEBSOCKET_PATH,
+  parseClientMessage,
+  type ChatLine,
+  type ServerMessage,
+  type TypingSignal,
+} from './protocol.js';
+import { WebFront } from './web-server.js';
 
 export interface ChatServerOptions {
   host?: string;
@@ -20,6 +30,8 @@ export interface ChatServerOptions {
   maxRooms?: number;
   /** a qlog directory for every connection (see the qlog option of listen()) */
   qlog?: string;
+  /** also serve the web page client on this HTTP address, which takes Petrel over WebSocket too (port 0 = any) */
+  web?: { host?: string; port?: number };
 }
 
 interface Member {
@@ -56,36 +68,57 @@ export const TYPING_INTERVAL = 500;
 
 export class ChatServer {
   readonly server: PetrelServer;
+  private readonly web: WebFront | null;
   private readonly rooms = new Map<string, Room>();
   private readonly nicks = new Map<string, Member>();
   private readonly historySize: number;
   private readonly maxRooms: number;
   private readonly counters = { lines: 0, typingRelayed: 0, typingDropped: 0, rejected: 0 };
 
-  private constructor(server: PetrelServer, o: ChatServerOptions) {
+  private constructor(server: PetrelServer, web: WebFront | null, o: ChatServerOptions) {
     this.server = server;
+    this.web = web;
     this.historySize = o.historySize ?? 50;
     this.maxRooms = o.maxRooms ?? 256;
     server.on('connection', (conn) => this.accept(conn));
   }
 
   static async start(o: ChatServerOptions = {}): Promise<ChatServer> {
-    const server = await listen({
-      host: o.host ?? '127.0.0.1',
-      port: o.port ?? 0,
-      identity: o.identity,
-      insecure: o.insecure,
-      alpn: CHAT_ALPN,
-      maxMessageSize: MAX_MESSAGE_BYTES,
-      keepAlive: 10_000,
-      ...(o.qlog !== undefined ? { qlog: o.qlog } : {}),
-    });
-    return new ChatServer(server, o);
+    const host = o.host ?? '127.0.0.1';
+    const web = o.web === undefined ? null : await WebFront.start({ host: o.web.host ?? host, port: o.web.port ?? 0 });
+    try {
+      const server = await listen({
+        host,
+        port: o.port ?? 0,
+        identity: o.identity,
+        insecure: o.insecure,
+        alpn: CHAT_ALPN,
+        maxMessageSize: MAX_MESSAGE_BYTES,
+        keepAlive: 10_000,
+        ...(o.qlog !== undefined ? { qlog: o.qlog } : {}),
+        // The page's WebSocket: the same connections, channels and rooms as over UDP.
+        ...(web !== null ? { websocket: { server: web.http, path: WEBSOCKET_PATH } } : {}),
+      });
+      web?.setKey(o.identity?.fingerprint ?? null, o.insecure === true);
+      return new ChatServer(server, web, o);
+    } catch (e) {
+      await web?.close();
+      throw e;
+    }
   }
 
+  /** The UDP address. */
   address(): { host: string; port: number } {
     const a = this.server.address();
     return { host: a.address, port: a.port };
+  }
+
+  /** The web page client's URL (`web` option), or null. An unspecified bind address is shown as loopback. */
+  webUrl(): string | null {
+    if (this.web === null) return null;
+    const { host, port } = this.web.address();
+    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
   }
 
   stats(): ChatServerStats {
@@ -101,6 +134,7 @@ export class ChatServer {
 
   async close(): Promise<void> {
     await this.server.close({ reason: 'chat server shutting down' });
+    await this.web?.close();
   }
 
   private accept(conn: PetrelConnection): void {
