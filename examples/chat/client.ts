@@ -18,7 +18,7 @@ export interface ChatClientOptions {
   insecure?: boolean;
   /** a qlog directory for this connection */
   qlog?: string;
-  /** give up connecting after this many ms (default 10000) */
+  /** give up connecting, and then waiting for the welcome, after this many ms each (default 10000) */
   timeout?: number;
 }
 
@@ -72,7 +72,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       ...(o.qlog !== undefined ? { qlog: o.qlog } : {}),
     });
     const client = new ChatClient(conn, o.nick, o.room ?? 'lobby');
-    const welcomed = client.nextWelcome();
+    const welcomed = client.nextWelcome(o.timeout ?? 10_000);
     client.session.hello();
     try {
       await welcomed;
@@ -113,9 +113,14 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     await this.conn.close({ reason: 'bye' });
   }
 
-  private nextWelcome(): Promise<Welcome> {
+  private nextWelcome(timeout = 10_000): Promise<Welcome> {
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no welcome from the server within ${timeout} ms`));
+      }, timeout);
       const done = (): void => {
+        clearTimeout(timer);
         this.off('welcome', onWelcome);
         this.off('closed', onClosed);
         this.off('refused', onRefused);

@@ -225,7 +225,7 @@ export class ChatServer {
     this.leave(member);
     room.members.add(member);
     member.room = room;
-    this.send(member.chat, { t: 'welcome', nick: member.nick, room: room.name, members: names(room), history: room.history });
+    this.send(member.chat, { t: 'welcome', nick: member.nick, room: room.name, members: names(room), history: recentHistory(room.history) });
     this.broadcast(room, { t: 'presence', room: room.name, nick: member.nick, event: 'join', members: names(room) }, member);
   }
 
@@ -280,6 +280,23 @@ export class ChatServer {
       // The connection is closing: its close handler removes the member.
     }
   }
+}
+
+/** Bytes of history one welcome carries at most: with the member list it must stay under MAX_MESSAGE_BYTES, or the
+ *  welcome could not be sent at all (50 lines of 2000 characters would be ~100 kB). */
+export const HISTORY_BUDGET = MAX_MESSAGE_BYTES / 2;
+
+/** The newest lines of `history` whose text fits in HISTORY_BUDGET (UTF-8 bytes, plus a little per line). */
+function recentHistory(history: readonly ChatLine[]): ChatLine[] {
+  let bytes = 0;
+  let i = history.length;
+  while (i > 0) {
+    const l = history[i - 1]!;
+    bytes += 48 + Buffer.byteLength(l.text) + Buffer.byteLength(l.from) + Buffer.byteLength(l.room);
+    if (bytes > HISTORY_BUDGET) break;
+    i--;
+  }
+  return history.slice(i);
 }
 
 function names(room: Room): string[] {
