@@ -2,7 +2,7 @@
  * The HTTP side of the web page client: one HTTP server serves the page (web/index.html), its script (web/app.js,
  * Petrel's browser client and the page bundled for the browser) and /config.json (where to connect and which key to
  * pin), and carries Petrel's WebSocket upgrades on WEBSOCKET_PATH (the chat server's listen() attaches to it).
- * Nothing else is served: three fixed paths, GET/HEAD only, no file system lookups from a request.
+ * Nothing else is served: three fixed paths (and an empty /favicon.ico), GET/HEAD only, no file system lookups from a request.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -102,10 +102,20 @@ export class WebFront {
     }
     const path = (req.url ?? '/').split('?')[0];
     try {
-      if (path === '/' || path === '/index.html') this.send(req, res, 'text/html; charset=utf-8', await this.page);
-      else if (path === '/app.js') this.send(req, res, 'text/javascript; charset=utf-8', await (this.script ??= loadScript()));
-      else if (path === '/config.json') this.send(req, res, 'application/json', JSON.stringify(this.config));
-      else res.writeHead(404, { 'content-type': 'text/plain', ...HEADERS }).end('not found\n');
+      switch (path) {
+        case '/':
+        case '/index.html':
+          return this.send(req, res, 'text/html; charset=utf-8', await this.page);
+        case '/app.js':
+          return this.send(req, res, 'text/javascript; charset=utf-8', await (this.script ??= loadScript()));
+        case '/config.json':
+          return this.send(req, res, 'application/json', JSON.stringify(this.config));
+        case '/favicon.ico': // none, and no 404 in the browser's console
+          res.writeHead(204, HEADERS).end();
+          return;
+        default:
+          res.writeHead(404, { 'content-type': 'text/plain', ...HEADERS }).end('not found\n');
+      }
     } catch (e) {
       if (path === '/app.js') this.script = null; // try again next time
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain', ...HEADERS });

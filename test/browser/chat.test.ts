@@ -70,13 +70,16 @@ describe('the chat web page in headless chromium, with a terminal-protocol clien
     const tab = await browser.newPage();
     const pageErrors: string[] = [];
     tab.on('pageerror', (e) => pageErrors.push(e.message));
+    tab.on('console', (m) => void (m.type() === 'error' && pageErrors.push(`console: ${m.text()}`)));
     await tab.goto(url);
+    expect(await tab.isVisible('#say-form')).toBe(false); // nothing to say before joining
 
     // Join through the form, as a user would.
     await tab.fill('#nick', 'alice');
     await tab.fill('#room', 'lobby');
     await tab.click('#join');
-    await tab.waitForSelector('#say-form:not([hidden])', { timeout: 20_000 });
+    await tab.waitForSelector('#say-form', { state: 'visible', timeout: 20_000 });
+    expect(await tab.isVisible('#join-form')).toBe(false);
     const atServer = server.members().find((m) => m.nick === 'alice');
     expect(atServer?.conn.transport).toBe('websocket');
     expect(await text(tab, '#room-name')).toBe('#lobby');
@@ -157,7 +160,8 @@ describe('the chat web page in headless chromium, with a terminal-protocol clien
     // Leaving: bob sees alice go; the page shows the form again.
     await tab.click('#leave');
     await waitFor(() => bobPresence.some((p) => p.nick === 'alice' && p.event === 'leave'), 10_000, 'bob sees alice leave');
-    await tab.waitForSelector('#join-form:not([hidden])', { timeout: 10_000 });
+    await tab.waitForSelector('#join-form', { state: 'visible', timeout: 10_000 });
+    expect(await tab.isVisible('#say-form')).toBe(false);
     await within(atServer!.conn.closed, 5000, 'the page connection closed at the server');
 
     expect(server.stats().rejected).toBe(0); // the page spoke the protocol exactly
