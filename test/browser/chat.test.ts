@@ -6,6 +6,8 @@
  * both ways, the link figures in the header, and that the server refused nothing the page sent.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../lib/api/index.js';
@@ -167,4 +169,48 @@ describe('the chat web page in headless chromium, with a terminal-protocol clien
     expect(server.stats().rejected).toBe(0); // the page spoke the protocol exactly
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('what the package ships: the built chat command (dist) serves the built page, which chats with a terminal client', async () => {
+    // Needs the build, as the packaging tests do (npm test builds first); a missing build fails, never skips.
+    const cliPath = fileURLToPath(new URL('../../dist/examples/chat/cli.js', import.meta.url));
+    expect(existsSync(cliPath), 'dist missing: run npm run build').toBe(true);
+    const built = (await import(/* @vite-ignore */ cliPath)) as typeof import('../../examples/chat/cli.js');
+    let out = '';
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const running = built.main(['--serve', '--port', '0', '--web', '0', '--insecure'], {
+      out: { write: (t: string) => (out += t) },
+      err: { write: (t: string) => (out += t) },
+      stop: stopped,
+    });
+    cleanup.push(async () => (stop(), await running));
+    await waitFor(() => /web client: open (\S+)/.test(out), 10_000, 'the web client URL');
+    const url = /web client: open (\S+)/.exec(out)![1]!;
+    const port = Number(/chat server on 127\.0\.0\.1:(\d+) \(UDP\)/.exec(out)![1]);
+
+    const browser = await launchChromium();
+    cleanup.push(() => browser.close());
+    const tab = await browser.newPage();
+    const pageErrors: string[] = [];
+    tab.on('pageerror', (e) => pageErrors.push(e.message));
+    await tab.goto(`${url}?nick=web&room=shipped`); // the form is prefilled from the query
+    await tab.click('#join');
+    await tab.waitForSelector('#say-form', { state: 'visible', timeout: 20_000 });
+    expect(await tab.isVisible('#join-form')).toBe(false);
+    const term = await ChatClient.connect({ host: '127.0.0.1', port, nick: 'term', room: 'shipped', insecure: true });
+    cleanup.push(() => term.close());
+    const heard: string[] = [];
+    term.on('line', (l) => heard.push(`${l.from}: ${l.text}`));
+    await tab.fill('#text', 'from the shipped page');
+    await tab.press('#text', 'Enter');
+    await waitFor(() => heard.length === 1, 10_000, 'the terminal client hears the page');
+    term.say('from the terminal');
+    await tab.waitForSelector('#lines li.line[data-from="term"]', { timeout: 10_000 });
+    expect((await pageLines(tab)).map((l) => `${l.from}: ${l.text}`)).toEqual(['web: from the shipped page', 'term: from the terminal']);
+    await waitFor(() => heard.length === 2, 10_000, 'the terminal client hears its own line back');
+    expect(heard).toEqual(['web: from the shipped page', 'term: from the terminal']);
+    expect(pageErrors).toEqual([]);
+    stop();
+    expect(await running).toBe(0);
+  }, 60_000);
 });
