@@ -2,7 +2,8 @@
  * The chat server: rooms, nicknames, join/leave presence and the recent history of a room on join, over one Petrel
  * connection per client. Lines travel on the reliable-ordered `chat` channel; typing hints on the unreliable
  * `typing` channel. Everything a client can make the server hold is bounded: rooms (`maxRooms`; an empty room keeps
- * its history until its slot is needed), history per room (`historySize` lines), name and text lengths, and the connection's message size.
+ * its history until its slot is needed), members per room (`maxMembers`), history per room (`historySize` lines; a
+ * welcome carries what fits HISTORY_BUDGET), name and text lengths, and the connection's message size.
  */
 import { listen, type Identity, type PetrelChannel, type PetrelConnection, type PetrelServer } from '../../lib/api/index.js';
 import {
@@ -28,6 +29,8 @@ export interface ChatServerOptions {
   historySize?: number;
   /** rooms kept at once (default 256): a new room replaces the longest-empty one; when none is empty it is refused */
   maxRooms?: number;
+  /** members per room (default 256, at most MAX_ROOM_MEMBERS): the room's member list rides in every welcome and presence */
+  maxMembers?: number;
   /** a qlog directory for every connection (see the qlog option of listen()) */
   qlog?: string;
   /** also serve the web page client on this HTTP address, which takes Petrel over WebSocket too (port 0 = any) */
@@ -73,6 +76,7 @@ export class ChatServer {
   private readonly nicks = new Map<string, Member>();
   private readonly historySize: number;
   private readonly maxRooms: number;
+  private readonly maxMembers: number;
   private readonly counters = { lines: 0, typingRelayed: 0, typingDropped: 0, rejected: 0 };
 
   private constructor(server: PetrelServer, web: WebFront | null, o: ChatServerOptions) {
@@ -80,6 +84,7 @@ export class ChatServer {
     this.web = web;
     this.historySize = o.historySize ?? 50;
     this.maxRooms = o.maxRooms ?? 256;
+    this.maxMembers = Math.min(o.maxMembers ?? MAX_ROOM_MEMBERS, MAX_ROOM_MEMBERS);
     server.on('connection', (conn) => this.accept(conn));
   }
 
@@ -222,6 +227,11 @@ export class ChatServer {
       room = { name: roomName, members: new Set(), history: [], nextId: 1 };
       this.rooms.set(roomName, room);
     }
+    if (room.members.size >= this.maxMembers) {
+      this.counters.rejected++;
+      this.send(member.chat, { t: 'error', text: `room #${room.name} is full (${this.maxMembers})` });
+      return; // the member stays where it was
+    }
     this.leave(member);
     room.members.add(member);
     member.room = room;
@@ -281,6 +291,10 @@ export class ChatServer {
     }
   }
 }
+
+/** Members per room at most. Their names (24 UTF-16 units, at most 72 bytes of UTF-8 each) ride in every welcome and
+ *  presence message: 256 of them take under 19 KiB, which with HISTORY_BUDGET keeps a welcome under MAX_MESSAGE_BYTES. */
+export const MAX_ROOM_MEMBERS = 256;
 
 /** Bytes of history one welcome carries at most: with the member list it must stay under MAX_MESSAGE_BYTES, or the
  *  welcome could not be sent at all (50 lines of 2000 characters would be ~100 kB). */

@@ -183,6 +183,23 @@ describe('chat server and client', () => {
     expect(s.stats().rooms).toBe(2);
   });
 
+  it('bounds the members of a room; a refused join leaves the member where it was', async () => {
+    const s = await server({ maxMembers: 2 });
+    await join(s, 'a', 'full');
+    await join(s, 'b', 'full');
+    await expect(join(s, 'c', 'full')).rejects.toThrow('refused: room #full is full (2)');
+    const d = await join(s, 'd', 'other');
+    await expect(d.join('full')).rejects.toThrow('refused: room #full is full (2)');
+    expect(d.room).toBe('other');
+    d.say('still here');
+    const lines: string[] = [];
+    d.on('line', (l) => lines.push(`${l.room}: ${l.text}`));
+    await waitFor(() => lines.length === 1, 5000, 'a line in the old room');
+    expect(lines).toEqual(['other: still here']);
+    expect(s.stats().rejected).toBe(2);
+    expect(s.stats().members).toBe(3); // a and b in #full, d in #other; c, refused, is in no room
+  });
+
   it('parseClientMessage and the command line check what they must', () => {
     expect(parseClientMessage({ t: 'say', seq: 1.5, text: 'x' })).toBe('seq must be a positive integer');
     expect(parseClientMessage({ t: 'join', room: 'a b' })).toMatch(/^room must be/);
