@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 // The two builds below run in parallel, so neither may clean: dist/ is emptied once, here, when the config loads.
@@ -50,6 +50,20 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     outDir: 'dist',
+  },
+  // The chat's web page (`petrel chat --serve --web PORT`): its script bundled with the browser client, and the page
+  // copied next to it, where the chat server (dist/examples/chat/cli.js) looks for them.
+  {
+    entry: { 'examples/chat/web/app': 'examples/chat/web/app.ts' },
+    format: ['esm'],
+    sourcemap: false,
+    minify: true,
+    clean: false,
+    target: 'es2022',
+    platform: 'browser',
+    outDir: 'dist',
+    noExternal: [/.*/],
+    onSuccess: async () => copyFileSync('examples/chat/web/index.html', 'dist/examples/chat/web/index.html'),
   },
   // The browser client (lib/browser): one self-contained ES module, no Node built-ins (docs/websocket.md).
   {

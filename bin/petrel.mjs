@@ -15,7 +15,7 @@ const COMMANDS = {
   conformance: { dir: 'conformance', module: 'cli', summary: 'check a Petrel server or client against spec/ (PASS/FAIL per requirement)' },
   qpack: { dir: 'tools/qpack', module: 'cli', summary: 'decode/encode QPACK offline-interop files (QIF text <-> encoded)' },
   'qlog-plot': { dir: 'tools/qlog-plot', module: 'cli', summary: 'plot cwnd, bytes in flight, RTT and losses of a qlog file as an SVG' },
-  chat: { dir: 'examples/chat', module: 'cli', summary: 'the example chat: a server (--serve) or a terminal client (--connect)' },
+  chat: { dir: 'examples/chat', module: 'cli', summary: 'the example chat: a server (--serve; --web PORT adds the browser page) or a terminal client (--connect)' },
 };
 
 function usage(out) {

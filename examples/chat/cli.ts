@@ -10,8 +10,9 @@ import { generateIdentity, identityFromPrivateKey, type Identity } from '../../l
 import { ChatClient } from './client.js';
 import { MAX_TEXT, validName, MAX_NICK, MAX_ROOM, type ChatLine } from './protocol.js';
 import { ChatServer } from './server.js';
+import { linkDetails, linkText } from './session.js';
 
-export const HELP = `Usage: petrel chat --serve [--host H] [--port P] [--identity FILE] [--insecure]
+export const HELP = `Usage: petrel chat --serve [--host H] [--port P] [--web HTTP_PORT] [--identity FILE] [--insecure]
        petrel chat --connect HOST:PORT --nick NAME [--room ROOM] (--key FINGERPRINT | --insecure)
        (from a checkout: npm run chat -- ...same arguments...)
 
@@ -22,6 +23,8 @@ Server:
   --serve              run a chat server (prints its key and the command that joins it)
   --host H             address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
   --port P             UDP port (default 4433; 0 picks a free one)
+  --web HTTP_PORT      also serve the web page client at http://HOST:HTTP_PORT/ (Petrel over WebSocket, same rooms;
+                       0 picks a free port); the server prints the URL to open
   --identity FILE      keep the server's key in FILE (created on first use), so its fingerprint survives restarts
   --history N          lines of history kept per room (default 50)
 
@@ -51,6 +54,7 @@ interface Args {
   insecure: boolean;
   qlog: string | null;
   history: number;
+  web: number | null;
 }
 
 export function parseArgs(argv: readonly string[]): Args | string {
@@ -66,6 +70,7 @@ export function parseArgs(argv: readonly string[]): Args | string {
     insecure: false,
     qlog: null,
     history: 50,
+    web: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -106,6 +111,12 @@ export function parseArgs(argv: readonly string[]): Args | string {
         case '--key':
           a.key = value();
           break;
+        case '--web': {
+          const v = value();
+          if (!/^\d+$/.test(v) || Number(v) > 65535) return `--web: expected an HTTP port 0-65535, got '${v}'`;
+          a.web = Number(v);
+          break;
+        }
         case '--identity':
           a.identity = value();
           break;
@@ -129,6 +140,7 @@ export function parseArgs(argv: readonly string[]): Args | string {
     }
   }
   if (a.serve === (a.connect !== null)) return 'give either --serve or --connect HOST:PORT';
+  if (a.web !== null && !a.serve) return '--web goes with --serve (the server serves the page)';
   if (a.connect !== null) {
     if (a.nick === null) return '--nick is required with --connect';
     if (a.key === null && !a.insecure) return '--key FINGERPRINT (printed by the server) or --insecure is required with --connect';
@@ -153,6 +165,7 @@ async function serve(a: Args, io: CliIO): Promise<number> {
     insecure: a.insecure,
     historySize: a.history,
     ...(a.qlog ? { qlog: a.qlog } : {}),
+    ...(a.web !== null ? { web: { port: a.web } } : {}),
   });
   const { host, port } = server.address();
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -163,6 +176,8 @@ async function serve(a: Args, io: CliIO): Promise<number> {
   io.out.write(
     `through a lossy link:  npx petrel impair --listen 127.0.0.1:9000 --target ${shown}:${port} --loss 5% --delay 30ms  (then --connect 127.0.0.1:9000)\n`,
   );
+  const url = server.webUrl();
+  if (url !== null) io.out.write(`web client: open ${url} in a browser (Petrel over WebSocket, same rooms)\n`);
   const timer = setInterval(() => {
     const s = server.stats();
     io.out.write(
@@ -222,7 +237,7 @@ async function client(a: Args, io: CliIO): Promise<number> {
     const now = Date.now();
     const typing = [...typingUntil].filter(([, until]) => until > now).map(([n]) => n);
     const typingText = typing.length === 0 ? '' : ` | ${typing.join(', ')} typing…`;
-    return `${DIM}[#${chat.room} rtt ${l.smoothedRtt.toFixed(0)}ms loss ${(l.lossRate * 100).toFixed(1)}%${typingText}]${RESET} ${BOLD}${chat.nick}>${RESET} `;
+    return `${DIM}[#${chat.room} ${linkText(l)}${typingText}]${RESET} ${BOLD}${chat.nick}>${RESET} `;
   };
   /** Prints a line above the prompt without disturbing what the user is typing. */
   const show = (text: string): void => {
@@ -298,10 +313,7 @@ async function client(a: Args, io: CliIO): Promise<number> {
       else if (cmd === '/join' && arg !== undefined && validName(arg, MAX_ROOM)) chat.join(arg).catch(() => {});
       else if (cmd === '/who') chat.who();
       else if (cmd === '/stats') {
-        const l = chat.link();
-        show(
-          `${DIM}rtt smoothed ${l.smoothedRtt.toFixed(1)} ms, min ${l.minRtt.toFixed(1)} ms, latest ${l.latestRtt.toFixed(1)} ms; packets sent ${l.packetsSent}, lost ${l.packetsLost} (${(l.lossRate * 100).toFixed(2)}%), retransmitted ${l.packetsRetransmitted}${RESET}`,
-        );
+        show(`${DIM}${linkDetails(chat.link())}${RESET}`);
       } else show(`${DIM}commands: /join ROOM, /who, /stats, /quit${RESET}`);
     } else {
       try {

@@ -3,8 +3,9 @@
  * tests. Connects, says hello, and turns the server's messages into events.
  */
 import { EventEmitter } from 'node:events';
-import { connect, type PetrelChannel, type PetrelConnection, type TrustAnchor } from '../../lib/api/index.js';
-import { CHAT_ALPN, MAX_MESSAGE_BYTES, type ChatLine, type ServerMessage, type TypingSignal } from './protocol.js';
+import { connect, type PetrelConnection, type TrustAnchor } from '../../lib/api/index.js';
+import { CHAT_ALPN, MAX_MESSAGE_BYTES } from './protocol.js';
+import { ChatSession, linkSummary, type ChatSessionEvents, type LinkSummary, type Welcome } from './session.js';
 
 export interface ChatClientOptions {
   host: string;
@@ -17,70 +18,44 @@ export interface ChatClientOptions {
   insecure?: boolean;
   /** a qlog directory for this connection */
   qlog?: string;
-  /** give up connecting after this many ms (default 10000) */
+  /** give up connecting, and then waiting for the welcome, after this many ms each (default 10000) */
   timeout?: number;
 }
 
-export interface Welcome {
-  nick: string;
-  room: string;
-  members: string[];
-  history: ChatLine[];
-}
+export type { LinkSummary, Presence, Welcome } from './session.js';
 
-export interface Presence {
-  room: string;
-  nick: string;
-  event: 'join' | 'leave';
-  members: string[];
-}
-
-export interface ChatClientEvents {
-  welcome: [welcome: Welcome];
-  line: [line: ChatLine];
-  presence: [presence: Presence];
-  typing: [who: { nick: string; room: string }];
-  /** the server refused something we sent */
-  refused: [text: string];
+export interface ChatClientEvents extends ChatSessionEvents {
   closed: [reason: string];
-}
-
-/** What the client shows about its link: from the connection's own statistics. */
-export interface LinkSummary {
-  smoothedRtt: number;
-  minRtt: number;
-  latestRtt: number;
-  packetsSent: number;
-  packetsLost: number;
-  packetsRetransmitted: number;
-  /** packetsLost / packetsSent */
-  lossRate: number;
 }
 
 export class ChatClient extends EventEmitter<ChatClientEvents> {
   readonly conn: PetrelConnection;
-  nick: string;
-  room: string;
-  members: string[] = [];
-  /** the last welcome (members and recent history of the room we are in) */
-  welcome: Welcome | null = null;
-  /** lines said so far (the next `say` carries `seq + 1`) */
-  private seq = 0;
-  private readonly chat: PetrelChannel<unknown>;
-  private readonly typingChannel: PetrelChannel<TypingSignal>;
+  /** the protocol itself, shared with the web page (session.ts) */
+  private readonly session: ChatSession;
 
   private constructor(conn: PetrelConnection, nick: string, room: string) {
     super();
     this.conn = conn;
-    this.nick = nick;
-    this.room = room;
-    this.chat = conn.channel<unknown>('chat', { mode: 'reliable-ordered' });
-    this.typingChannel = conn.channel<TypingSignal>('typing', { mode: 'unreliable' });
-    this.chat.on('message', (m) => this.onMessage(m as ServerMessage));
-    this.typingChannel.on('message', (m) => {
-      if ('nick' in m && typeof m.nick === 'string' && typeof m.room === 'string') this.emit('typing', { nick: m.nick, room: m.room });
-    });
+    const chat = conn.channel<unknown>('chat', { mode: 'reliable-ordered' });
+    const typing = conn.channel<unknown>('typing', { mode: 'unreliable' });
+    // The session's events are a subset of ours (TypeScript cannot relate the two generic tuples by itself).
+    const emit = this.emit.bind(this) as (name: keyof ChatSessionEvents, ...args: unknown[]) => boolean;
+    this.session = new ChatSession(chat, typing, (name, ...args) => void emit(name, ...args), nick, room);
     void conn.closed.then((r) => this.emit('closed', r.reason === '' ? String(r.code) : `${r.code} ${r.reason}`));
+  }
+
+  get nick(): string {
+    return this.session.nick;
+  }
+  get room(): string {
+    return this.session.room;
+  }
+  get members(): string[] {
+    return this.session.members;
+  }
+  /** the last welcome (members and recent history of the room we are in) */
+  get welcome(): Welcome | null {
+    return this.session.welcome;
   }
 
   /** Connects, says hello and resolves once the server welcomed us into the room. */
@@ -97,10 +72,10 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       ...(o.qlog !== undefined ? { qlog: o.qlog } : {}),
     });
     const client = new ChatClient(conn, o.nick, o.room ?? 'lobby');
-    const welcomed = client.nextWelcome();
-    client.chat.send({ t: 'hello', nick: o.nick, room: client.room });
+    const welcomed = client.nextWelcome(o.timeout ?? 10_000);
+    client.session.hello();
     try {
-      client.welcome = await welcomed;
+      await welcomed;
     } catch (e) {
       await conn.close({ reason: 'not welcomed' });
       throw e;
@@ -110,48 +85,42 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
 
   /** Says a line in the current room; returns its sequence number. The server echoes it back as a 'line'. */
   say(text: string): number {
-    this.seq++;
-    this.chat.send({ t: 'say', seq: this.seq, text });
-    return this.seq;
+    return this.session.say(text);
   }
 
   /** Tells the room we are typing (unreliable: it may be lost, which only shortens the indicator). */
   typing(): void {
-    if (this.conn.isOpen) this.typingChannel.send({ typing: true });
+    if (this.conn.isOpen) this.session.typing();
   }
 
   /** Moves to another room; resolves with its welcome (members, recent history). */
   join(room: string): Promise<Welcome> {
     const welcomed = this.nextWelcome();
-    this.chat.send({ t: 'join', room });
+    this.session.join(room);
     return welcomed;
   }
 
   /** Asks who is in the room (answered as a 'presence' event). */
   who(): void {
-    this.chat.send({ t: 'who' });
+    this.session.who();
   }
 
   link(): LinkSummary {
-    const s = this.conn.stats();
-    return {
-      smoothedRtt: s.smoothedRtt,
-      minRtt: s.minRtt,
-      latestRtt: s.latestRtt,
-      packetsSent: s.packetsSent,
-      packetsLost: s.packetsLost,
-      packetsRetransmitted: s.packetsRetransmitted,
-      lossRate: s.packetsSent === 0 ? 0 : s.packetsLost / s.packetsSent,
-    };
+    return linkSummary(this.conn.stats());
   }
 
   async close(): Promise<void> {
     await this.conn.close({ reason: 'bye' });
   }
 
-  private nextWelcome(): Promise<Welcome> {
+  private nextWelcome(timeout = 10_000): Promise<Welcome> {
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no welcome from the server within ${timeout} ms`));
+      }, timeout);
       const done = (): void => {
+        clearTimeout(timer);
         this.off('welcome', onWelcome);
         this.off('closed', onClosed);
         this.off('refused', onRefused);
@@ -173,28 +142,5 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       this.on('closed', onClosed);
       this.on('refused', onRefused);
     });
-  }
-
-  private onMessage(m: ServerMessage): void {
-    if (typeof m !== 'object' || m === null) return;
-    switch (m.t) {
-      case 'welcome':
-        this.nick = m.nick;
-        this.room = m.room;
-        this.members = m.members;
-        this.welcome = { nick: m.nick, room: m.room, members: m.members, history: m.history };
-        this.emit('welcome', { nick: m.nick, room: m.room, members: m.members, history: m.history });
-        break;
-      case 'line':
-        this.emit('line', m.line);
-        break;
-      case 'presence':
-        if (m.room === this.room) this.members = m.members;
-        this.emit('presence', { room: m.room, nick: m.nick, event: m.event, members: m.members });
-        break;
-      case 'error':
-        this.emit('refused', String(m.text));
-        break;
-    }
   }
 }

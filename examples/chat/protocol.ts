@@ -68,3 +68,66 @@ export function parseClientMessage(v: unknown): ClientMessage | string {
       return 'unknown message type';
   }
 }
+
+/** A relayed line, or null when any field is missing or of the wrong type. */
+function parseLine(v: unknown): ChatLine | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const l = v as Record<string, unknown>;
+  const { room, id, from, seq, text, at } = l;
+  if (typeof room !== 'string' || typeof from !== 'string' || typeof text !== 'string') return null;
+  if (!Number.isSafeInteger(id) || !Number.isSafeInteger(seq) || typeof at !== 'number') return null;
+  return { room, id: id as number, from, seq: seq as number, text, at };
+}
+
+function stringList(v: unknown): string[] | null {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : null;
+}
+
+/** A message from the server, or null when it is not one (the client drops it). */
+export function parseServerMessage(v: unknown): ServerMessage | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const m = v as Record<string, unknown>;
+  switch (m['t']) {
+    case 'welcome': {
+      const members = stringList(m['members']);
+      const history = Array.isArray(m['history']) ? m['history'].map(parseLine) : null;
+      if (typeof m['nick'] !== 'string' || typeof m['room'] !== 'string' || members === null || history === null) return null;
+      if (history.some((l) => l === null)) return null;
+      return { t: 'welcome', nick: m['nick'], room: m['room'], members, history: history as ChatLine[] };
+    }
+    case 'line': {
+      const line = parseLine(m['line']);
+      return line === null ? null : { t: 'line', line };
+    }
+    case 'presence': {
+      const members = stringList(m['members']);
+      const event = m['event'];
+      if (typeof m['room'] !== 'string' || typeof m['nick'] !== 'string' || members === null) return null;
+      if (event !== 'join' && event !== 'leave') return null;
+      return { t: 'presence', room: m['room'], nick: m['nick'], event, members };
+    }
+    case 'error':
+      return typeof m['text'] === 'string' ? { t: 'error', text: m['text'] } : null;
+    default:
+      return null;
+  }
+}
+
+/** A relayed typing hint (`{ nick, room }`), or null. */
+export function parseTypingSignal(v: unknown): { nick: string; room: string } | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { nick, room } = v as Record<string, unknown>;
+  return typeof nick === 'string' && typeof room === 'string' ? { nick, room } : null;
+}
+
+/** The web page client: where the chat server takes Petrel over WebSocket, on the HTTP port that serves the page. */
+export const WEBSOCKET_PATH = '/petrel';
+
+/** What the page fetches from `/config.json` before connecting. */
+export interface WebPageConfig {
+  /** the WebSocket path on the page's own host */
+  path: string;
+  /** the server key to pin (null when the server runs insecure) */
+  key: string | null;
+  insecure: boolean;
+}

@@ -2,10 +2,21 @@
  * The chat server: rooms, nicknames, join/leave presence and the recent history of a room on join, over one Petrel
  * connection per client. Lines travel on the reliable-ordered `chat` channel; typing hints on the unreliable
  * `typing` channel. Everything a client can make the server hold is bounded: rooms (`maxRooms`; an empty room keeps
- * its history until its slot is needed), history per room (`historySize` lines), name and text lengths, and the connection's message size.
+ * its history until its slot is needed), members per room (`maxMembers`), history per room (`historySize` lines; a
+ * welcome carries what fits HISTORY_BUDGET), name and text lengths, and the connection's message size.
  */
 import { listen, type Identity, type PetrelChannel, type PetrelConnection, type PetrelServer } from '../../lib/api/index.js';
-import { CHAT_ALPN, MAX_MESSAGE_BYTES, MAX_NICK, parseClientMessage, type ChatLine, type ServerMessage, type TypingSignal } from './protocol.js';
+import {
+  CHAT_ALPN,
+  MAX_MESSAGE_BYTES,
+  MAX_NICK,
+  WEBSOCKET_PATH,
+  parseClientMessage,
+  type ChatLine,
+  type ServerMessage,
+  type TypingSignal,
+} from './protocol.js';
+import { WebFront } from './web-server.js';
 
 export interface ChatServerOptions {
   host?: string;
@@ -18,8 +29,12 @@ export interface ChatServerOptions {
   historySize?: number;
   /** rooms kept at once (default 256): a new room replaces the longest-empty one; when none is empty it is refused */
   maxRooms?: number;
+  /** members per room (default 256, at most MAX_ROOM_MEMBERS): the room's member list rides in every welcome and presence */
+  maxMembers?: number;
   /** a qlog directory for every connection (see the qlog option of listen()) */
   qlog?: string;
+  /** also serve the web page client on this HTTP address, which takes Petrel over WebSocket too (port 0 = any) */
+  web?: { host?: string; port?: number };
 }
 
 interface Member {
@@ -56,36 +71,59 @@ export const TYPING_INTERVAL = 500;
 
 export class ChatServer {
   readonly server: PetrelServer;
+  private readonly web: WebFront | null;
   private readonly rooms = new Map<string, Room>();
   private readonly nicks = new Map<string, Member>();
   private readonly historySize: number;
   private readonly maxRooms: number;
+  private readonly maxMembers: number;
   private readonly counters = { lines: 0, typingRelayed: 0, typingDropped: 0, rejected: 0 };
 
-  private constructor(server: PetrelServer, o: ChatServerOptions) {
+  private constructor(server: PetrelServer, web: WebFront | null, o: ChatServerOptions) {
     this.server = server;
+    this.web = web;
     this.historySize = o.historySize ?? 50;
     this.maxRooms = o.maxRooms ?? 256;
+    this.maxMembers = Math.min(o.maxMembers ?? MAX_ROOM_MEMBERS, MAX_ROOM_MEMBERS);
     server.on('connection', (conn) => this.accept(conn));
   }
 
   static async start(o: ChatServerOptions = {}): Promise<ChatServer> {
-    const server = await listen({
-      host: o.host ?? '127.0.0.1',
-      port: o.port ?? 0,
-      identity: o.identity,
-      insecure: o.insecure,
-      alpn: CHAT_ALPN,
-      maxMessageSize: MAX_MESSAGE_BYTES,
-      keepAlive: 10_000,
-      ...(o.qlog !== undefined ? { qlog: o.qlog } : {}),
-    });
-    return new ChatServer(server, o);
+    const host = o.host ?? '127.0.0.1';
+    const web = o.web === undefined ? null : await WebFront.start({ host: o.web.host ?? host, port: o.web.port ?? 0 });
+    try {
+      const server = await listen({
+        host,
+        port: o.port ?? 0,
+        identity: o.identity,
+        insecure: o.insecure,
+        alpn: CHAT_ALPN,
+        maxMessageSize: MAX_MESSAGE_BYTES,
+        keepAlive: 10_000,
+        ...(o.qlog !== undefined ? { qlog: o.qlog } : {}),
+        // The page's WebSocket: the same connections, channels and rooms as over UDP.
+        ...(web !== null ? { websocket: { server: web.http, path: WEBSOCKET_PATH } } : {}),
+      });
+      web?.setKey(o.identity?.fingerprint ?? null, o.insecure === true);
+      return new ChatServer(server, web, o);
+    } catch (e) {
+      await web?.close();
+      throw e;
+    }
   }
 
+  /** The UDP address. */
   address(): { host: string; port: number } {
     const a = this.server.address();
     return { host: a.address, port: a.port };
+  }
+
+  /** The web page client's URL (`web` option), or null. An unspecified bind address is shown as loopback. */
+  webUrl(): string | null {
+    if (this.web === null) return null;
+    const { host, port } = this.web.address();
+    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
   }
 
   stats(): ChatServerStats {
@@ -101,6 +139,7 @@ export class ChatServer {
 
   async close(): Promise<void> {
     await this.server.close({ reason: 'chat server shutting down' });
+    await this.web?.close();
   }
 
   private accept(conn: PetrelConnection): void {
@@ -188,10 +227,15 @@ export class ChatServer {
       room = { name: roomName, members: new Set(), history: [], nextId: 1 };
       this.rooms.set(roomName, room);
     }
+    if (room.members.size >= this.maxMembers) {
+      this.counters.rejected++;
+      this.send(member.chat, { t: 'error', text: `room #${room.name} is full (${this.maxMembers})` });
+      return; // the member stays where it was
+    }
     this.leave(member);
     room.members.add(member);
     member.room = room;
-    this.send(member.chat, { t: 'welcome', nick: member.nick, room: room.name, members: names(room), history: room.history });
+    this.send(member.chat, { t: 'welcome', nick: member.nick, room: room.name, members: names(room), history: recentHistory(room.history) });
     this.broadcast(room, { t: 'presence', room: room.name, nick: member.nick, event: 'join', members: names(room) }, member);
   }
 
@@ -246,6 +290,27 @@ export class ChatServer {
       // The connection is closing: its close handler removes the member.
     }
   }
+}
+
+/** Members per room at most. Their names (24 UTF-16 units, at most 72 bytes of UTF-8 each) ride in every welcome and
+ *  presence message: 256 of them take under 19 KiB, which with HISTORY_BUDGET keeps a welcome under MAX_MESSAGE_BYTES. */
+export const MAX_ROOM_MEMBERS = 256;
+
+/** Bytes of history one welcome carries at most: with the member list it must stay under MAX_MESSAGE_BYTES, or the
+ *  welcome could not be sent at all (50 lines of 2000 characters would be ~100 kB). */
+export const HISTORY_BUDGET = MAX_MESSAGE_BYTES / 2;
+
+/** The newest lines of `history` whose text fits in HISTORY_BUDGET (UTF-8 bytes, plus a little per line). */
+function recentHistory(history: readonly ChatLine[]): ChatLine[] {
+  let bytes = 0;
+  let i = history.length;
+  while (i > 0) {
+    const l = history[i - 1]!;
+    bytes += 48 + Buffer.byteLength(l.text) + Buffer.byteLength(l.from) + Buffer.byteLength(l.room);
+    if (bytes > HISTORY_BUDGET) break;
+    i--;
+  }
+  return history.slice(i);
 }
 
 function names(room: Room): string[] {

@@ -4,28 +4,21 @@
  * (bundled for platform browser, so a Node built-in would fail the build), and exchanges stream data, channel
  * messages and datagrams with a Node client through that server. Both sides are checked.
  */
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, generateIdentity, listen } from '../../lib/api/index.js';
 import type { PetrelConnection, PetrelServer } from '../../lib/api/index.js';
 import { pattern, readAll, sha, waitFor, within } from '../api/helpers.js';
+import { ensureChromium, launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.PETREL_CHROMIUM ?? '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 let bundle = '';
 
-beforeAll(() => {
-  execFileSync('sh', [`${root}scripts/ensure-chromium.sh`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, PETREL_CHROMIUM: CHROMIUM },
-  });
-}, 300_000);
+beforeAll(ensureChromium, 300_000);
 
 describe('browser client in headless chromium', () => {
   let page: http.Server;
@@ -92,11 +85,7 @@ describe('browser client in headless chromium', () => {
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
     const pagePort = (page.address() as AddressInfo).port;
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-    });
+    const browser = await launchChromium();
     try {
       const tab = await browser.newPage();
       const logs: string[] = [];

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type PetrelChannel } from '../../lib/api/index.js';
 import { ChatClient, type Presence } from '../../examples/chat/client.js';
 import { parseArgs } from '../../examples/chat/cli.js';
-import { CHAT_ALPN, MAX_TEXT, parseClientMessage, type ServerMessage } from '../../examples/chat/protocol.js';
-import { ChatServer, TYPING_INTERVAL } from '../../examples/chat/server.js';
+import { CHAT_ALPN, MAX_MESSAGE_BYTES, MAX_TEXT, parseClientMessage, parseServerMessage, type ServerMessage } from '../../examples/chat/protocol.js';
+import { ChatServer, HISTORY_BUDGET, TYPING_INTERVAL } from '../../examples/chat/server.js';
 import { waitFor } from '../api/helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -122,6 +122,22 @@ describe('chat server and client', () => {
     expect(erin.welcome!.history).toEqual([]); // quiet was forgotten: a new room of that name
   });
 
+  it('a welcome carries only the newest history that fits HISTORY_BUDGET, so long lines never make it unsendable', async () => {
+    const s = await server({ historySize: 50 });
+    const alice = await join(s, 'alice');
+    let n = 0;
+    alice.on('line', () => n++);
+    for (let i = 1; i <= 50; i++) alice.say(`${i}`.padEnd(MAX_TEXT, 'é')); // ~4 kB of UTF-8 each: 200 kB of history
+    await waitFor(() => n === 50, 10_000, 'lines');
+    const bob = await join(s, 'bob');
+    const h = bob.welcome!.history;
+    const bytes = h.reduce((b, l) => b + Buffer.byteLength(l.text), 0);
+    expect(h.length).toBeGreaterThan(3);
+    expect(bytes).toBeLessThanOrEqual(HISTORY_BUDGET);
+    expect(HISTORY_BUDGET).toBeLessThan(MAX_MESSAGE_BYTES);
+    expect(h.map((l) => l.id)).toEqual(Array.from({ length: h.length }, (_, i) => 51 - h.length + i)); // the newest, in order
+  });
+
   it('a taken nickname gets a suffix', async () => {
     const s = await server();
     await join(s, 'dup');
@@ -167,6 +183,23 @@ describe('chat server and client', () => {
     expect(s.stats().rooms).toBe(2);
   });
 
+  it('bounds the members of a room; a refused join leaves the member where it was', async () => {
+    const s = await server({ maxMembers: 2 });
+    await join(s, 'a', 'full');
+    await join(s, 'b', 'full');
+    await expect(join(s, 'c', 'full')).rejects.toThrow('refused: room #full is full (2)');
+    const d = await join(s, 'd', 'other');
+    await expect(d.join('full')).rejects.toThrow('refused: room #full is full (2)');
+    expect(d.room).toBe('other');
+    d.say('still here');
+    const lines: string[] = [];
+    d.on('line', (l) => lines.push(`${l.room}: ${l.text}`));
+    await waitFor(() => lines.length === 1, 5000, 'a line in the old room');
+    expect(lines).toEqual(['other: still here']);
+    expect(s.stats().rejected).toBe(2);
+    expect(s.stats().members).toBe(3); // a and b in #full, d in #other; c, refused, is in no room
+  });
+
   it('parseClientMessage and the command line check what they must', () => {
     expect(parseClientMessage({ t: 'say', seq: 1.5, text: 'x' })).toBe('seq must be a positive integer');
     expect(parseClientMessage({ t: 'join', room: 'a b' })).toMatch(/^room must be/);
@@ -175,5 +208,22 @@ describe('chat server and client', () => {
     expect(parseArgs(['--serve', '--connect', 'h:1'])).toBe('give either --serve or --connect HOST:PORT');
     expect(parseArgs(['--connect', '[::1]:9000', '--nick', 'n', '--insecure'])).toMatchObject({ connect: { host: '::1', port: 9000 } });
     expect(parseArgs(['--serve', '--port', '70000'])).toMatch(/--port/);
+    expect(parseArgs(['--serve', '--web', '8080'])).toMatchObject({ serve: true, web: 8080 });
+    expect(parseArgs(['--serve', '--web', 'x'])).toMatch(/--web: expected an HTTP port/);
+    expect(parseArgs(['--connect', 'h:1', '--nick', 'n', '--insecure', '--web', '80'])).toBe('--web goes with --serve (the server serves the page)');
+  });
+
+  it('parseServerMessage: the clients (terminal and page) drop what is not a well-formed server message', () => {
+    const line = { room: 'r', id: 1, from: 'a', seq: 1, text: 'hi', at: 5 };
+    expect(parseServerMessage({ t: 'line', line })).toEqual({ t: 'line', line });
+    expect(parseServerMessage({ t: 'welcome', nick: 'a', room: 'r', members: ['a'], history: [line] })).toMatchObject({ history: [line] });
+    expect(parseServerMessage({ t: 'welcome', nick: 'a', room: 'r', members: ['a'], history: [{ ...line, id: '1' }] })).toBeNull();
+    expect(parseServerMessage({ t: 'welcome', nick: 'a', room: 'r', members: [1], history: [] })).toBeNull();
+    expect(parseServerMessage({ t: 'line', line: { ...line, text: 5 } })).toBeNull();
+    expect(parseServerMessage({ t: 'presence', room: 'r', nick: 'a', event: 'kick', members: [] })).toBeNull();
+    expect(parseServerMessage({ t: 'error', text: 'no' })).toEqual({ t: 'error', text: 'no' });
+    expect(parseServerMessage({ t: 'error' })).toBeNull();
+    expect(parseServerMessage('welcome')).toBeNull();
+    expect(parseServerMessage(null)).toBeNull();
   });
 });

@@ -8,7 +8,7 @@
  * dependency already satisfied and only unpacks the tarball. Scripts are off (`--ignore-scripts`), so nothing runs
  * inside the linked folders.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -132,6 +132,8 @@ describe('npm pack → npm install --offline → use', () => {
     expect(tarballFiles).toContain('dist/impair.d.ts');
     expect(tarballFiles).toContain('dist/tools/impair/cli.js');
     expect(tarballFiles).toContain('bin/petrel.mjs');
+    expect(tarballFiles).toContain('dist/examples/chat/web/index.html');
+    expect(tarballFiles).toContain('dist/examples/chat/web/app.js');
     expect(tarballFiles.filter((f) => /\.ts$/.test(f) && !/\.d\.c?ts$/.test(f))).toEqual([]);
     expect(tarballFiles.filter((f) => f.startsWith('test/') || f.startsWith('lib/') || f.endsWith('.map'))).toEqual([]);
   });
@@ -173,6 +175,43 @@ describe('npm pack → npm install --offline → use', () => {
     expect(q.out).toContain('  valid\n');
     expect(plot.code, plot.err).toBe(0);
     expect(readFileSync(join(consumer, 'run.svg'), 'utf8')).toContain('Packets declared lost (1)');
+  });
+
+  it('npx petrel chat --serve --web 0 prints the web client URL and serves the built page, script and config', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(consumer, 'node_modules', '.bin', 'petrel'), 'chat', '--serve', '--port', '0', '--web', '0', '--insecure'],
+      {
+        cwd: consumer,
+        env: childEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/web client: open (http:\/\/127\.0\.0\.1:\d+\/)/.test(out) && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = /web client: open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
+      expect(url, out + err).toBeDefined();
+      const [page, script, config] = await Promise.all(['', 'app.js', 'config.json'].map((p) => fetch(url! + p)));
+      expect(page!.status).toBe(200);
+      expect(await page!.text()).toContain('<script type="module" src="app.js"></script>');
+      expect(script!.headers.get('content-type')).toMatch(/^text\/javascript/);
+      const js = await script!.text();
+      expect(js).toBe(readFileSync(join(consumer, 'node_modules', 'petrel', 'dist', 'examples', 'chat', 'web', 'app.js'), 'utf8'));
+      expect(js).not.toMatch(/from\s*["']node:/);
+      expect(await config!.json()).toEqual({ path: '/petrel', key: null, insecure: true });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited, err).toBe(0);
+    expect(out).toContain('chat server stopped');
   });
 
   it('imports both ways; one PetrelError identity across ESM and CJS; petrel/impair both ways', async () => {
