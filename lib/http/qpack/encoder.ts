@@ -79,6 +79,8 @@ export interface InsertPolicy {
   /** Without acknowledgements (nothing is ever evicted): least bytes saved per use, per byte of table taken. */
   minDensity: number;
   lazyDuplicates: number;
+  /** A draining entry used in two sections or more, the last within this many sections, is duplicated. 0 = off. */
+  keepFor: number;
 }
 
 export const DEFAULT_INSERT_POLICY: InsertPolicy = {
@@ -94,6 +96,7 @@ export const DEFAULT_INSERT_POLICY: InsertPolicy = {
   slotGain: 0.5,
   minDensity: 0,
   lazyDuplicates: 0.1,
+  keepFor: 24,
 };
 
 interface Section {
@@ -129,6 +132,8 @@ export class QpackEncoder {
   private readonly lastUsed = new Map<number, number>();
   /** abs → bytes inserted before it (entry sizes), for the distance to eviction. */
   private readonly offset = new Map<number, number>();
+  /** abs → sections that referenced it (a copy inherits the count). */
+  private readonly uses = new Map<number, number>();
   private insertedBytes = 0;
   /** Draining entries referenced since the last encoder-stream write: duplicated with the next one. */
   private readonly toDuplicate = new Set<number>();
@@ -150,6 +155,8 @@ export class QpackEncoder {
   private historyPos = 0;
   private readonly historyCount = new Map<string, number>();
   private readonly historySize: number;
+  /** Required Insert Count of the last section encoded: encoder-stream bytes past it may wait for a later write. */
+  lastRequiredInsertCount = 0;
   /** Bytes of encoder-stream instructions written so far. */
   encoderStreamBytes = 0;
 
@@ -211,6 +218,7 @@ export class QpackEncoder {
       refs.push(abs);
       this.refCount.set(abs, (this.refCount.get(abs) ?? 0) + 1);
       if ((this.lastUsed.get(abs) ?? 0) < this.sectionNo) {
+        this.uses.set(abs, (this.uses.get(abs) ?? 0) + 1);
         const st = this.nameStats.get(t.name(abs));
         if (st !== undefined) st.reused++;
       }
@@ -259,8 +267,11 @@ export class QpackEncoder {
         if (live(this.exact.get(`${name}\0${value}`)) !== undefined) continue;
         const sn = STATIC_NAME.get(name);
         const dn = live(this.byName.get(name));
-        if (this.worthInserting(name, value, r.seen, sn !== undefined || dn !== undefined, mayBlock)) this.insert(name, value, sn, dn);
-        else if (p.insertNames && r.nameSeen && sn === undefined && dn === undefined && value !== '') this.insert(name, '', undefined, undefined);
+        const judged = this.judged(name);
+        if (!judged && this.worthInserting(name, value, r.seen, sn !== undefined || dn !== undefined, mayBlock)) this.insert(name, value, sn, dn);
+        else if (p.insertNames && (r.nameSeen || judged) && sn === undefined && dn === undefined && value !== '') {
+          this.insert(name, '', undefined, undefined);
+        }
       }
     }
     // 3. The rest: a reference to what was just inserted (when the stream may block), or the cheapest literal.
@@ -293,6 +304,7 @@ export class QpackEncoder {
     // Prefix: Required Insert Count and Base = RIC (Delta Base 0), so references are relative.
     const out = this.lines;
     const ric = maxRef + 1;
+    this.lastRequiredInsertCount = ric;
     writePrefixInt(out, 0, 8, ric === 0 ? 0 : (ric % (2 * this.maxEntries)) + 1);
     out.byte(0);
     for (let i = 0; i < n; i++) {
@@ -389,25 +401,35 @@ export class QpackEncoder {
     return seen;
   }
 
+  /** A name whose inserted values were seldom used again. */
+  private judged(name: string): boolean {
+    const p = this.policy;
+    if (p.judgeAfter === 0) return false;
+    const st = this.nameStats.get(name);
+    return st !== undefined && st.inserted >= p.judgeAfter && st.reused < st.inserted * p.minReuse;
+  }
+
   private worthInserting(name: string, value: string, seen: boolean, knownName: boolean, mayBlock: boolean): boolean {
     const p = this.policy;
     const size = entrySize(name, value);
     if (size > this.table.capacity * p.maxEntryFraction) return false;
     // Without acknowledgements nothing is ever evicted: the table's bytes go to the entries saving most per byte.
     if (!this.expectAcks && (this.literalLength(name, value) - 1) / size < p.minDensity) return false;
-    if (p.judgeAfter > 0) {
-      const st = this.nameStats.get(name);
-      if (st !== undefined && st.inserted >= p.judgeAfter && st.reused < st.inserted * p.minReuse) return false;
-    }
     return seen || (p.insertNewNames && !knownName) || (mayBlock && p.insertFirstSeenWhenBlocking);
   }
 
   /** Duplicates the draining entries still live and not already copied. */
   private flushDuplicates(): void {
     const t = this.table;
-    for (const abs of this.toDuplicate) {
-      if (t.has(abs) && this.exact.get(`${t.name(abs)}\0${t.value(abs)}`) === abs) this.duplicate(abs);
+    const p = this.policy;
+    const newest = (abs: number): boolean => t.has(abs) && this.exact.get(`${t.name(abs)}\0${t.value(abs)}`) === abs;
+    // Also the draining entries in steady use (used in two sections or more, lately), even if not in this one.
+    if (p.keepFor > 0) {
+      for (let abs = t.firstAbs; abs < t.insertCount && this.draining(abs); abs++) {
+        if ((this.uses.get(abs) ?? 0) >= 2 && this.sectionNo - (this.lastUsed.get(abs) ?? 0) <= p.keepFor) this.toDuplicate.add(abs);
+      }
     }
+    for (const abs of this.toDuplicate) if (newest(abs)) this.duplicate(abs);
     this.toDuplicate.clear();
   }
 
@@ -420,7 +442,10 @@ export class QpackEncoder {
     const name = t.name(abs);
     const value = t.value(abs);
     writePrefixInt(this.enc, 0x00, 5, t.insertCount - 1 - abs);
-    return this.add(name, value, evictUpTo);
+    const uses = this.uses.get(abs);
+    const copy = this.add(name, value, evictUpTo);
+    if (uses !== undefined) this.uses.set(copy, uses);
+    return copy;
   }
 
   /** Inserts (evicting what it must); returns the new entry's absolute index, or -1 if there is no room. */
@@ -472,6 +497,7 @@ export class QpackEncoder {
     if (this.byName.get(name) === abs) this.byName.delete(name);
     this.lastUsed.delete(abs);
     this.offset.delete(abs);
+    this.uses.delete(abs);
     t.evictOne();
   }
 
