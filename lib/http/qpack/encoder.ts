@@ -4,15 +4,16 @@
  * stream goes in through `decoderStreamData()`.
  *
  * Policy. Exact static matches are indexed. An exact dynamic match is referenced when it is acknowledged or the
- * stream may block; when that entry is close to eviction ("draining") it is first copied to the head of the table
- * with a Duplicate (one or two bytes), so a field in steady use never has to be inserted again. Otherwise a field
- * is inserted when it is likely to repeat: seen recently, or a new name whose values tend to repeat, and never a
- * name whose inserted values were seldom used again (dates, etags). A recurring name whose values do not repeat is
- * inserted alone (empty value) so later lines can reference the name. Literals use the cheapest of a static name, a
- * dynamic name or a literal name, and Huffman when it is shorter. An entry is evicted only once its insertion is
+ * stream may block. Entries close to eviction ("draining") that are in steady use are copied to the head of the
+ * table with a Duplicate (one or two bytes) riding along with the next encoder-stream bytes, so a field in steady
+ * use is never inserted twice. Otherwise a field is inserted when it is likely to repeat (seen recently, or a new
+ * name), never a name whose inserted values were seldom used again (dates, etags): such a name, when it recurs
+ * and is in neither table, is inserted alone (empty value) for its name. A section's inserts go in order of bytes
+ * saved per byte of table, so when room is short the best ones get it. Literals use the cheapest of a static name,
+ * a dynamic name or a literal name, and Huffman when it is shorter. An entry is evicted only once its insertion is
  * acknowledged and no unacknowledged section references it (RFC 9204 §2.1.1), and at most the peer's
  * SETTINGS_QPACK_BLOCKED_STREAMS streams are ever blocked. When the peer never acknowledges (an offline run in ack
- * mode 0), a blocked-stream slot is never returned, so it goes only to a section that saves enough bytes with it.
+ * mode 0), a blocked-stream slot is never returned, so it goes only to a section that saves enough with it.
  * Base = Required Insert Count, so every reference is relative.
  */
 import { HttpError } from '../errors.js';
@@ -76,9 +77,12 @@ export interface InsertPolicy {
    */
   freeSlots: number;
   slotGain: number;
-  /** Without acknowledgements (nothing is ever evicted): least bytes saved per use, per byte of table taken. */
-  minDensity: number;
-  lazyDuplicates: number;
+  /**
+   * When the stream may block, an entry with less than this fraction of the capacity left before eviction is
+   * duplicated at once and the copy referenced (so the original can go); otherwise duplicates wait for the next
+   * encoder-stream write (a Duplicate alone costs a write of its own).
+   */
+  immediateDuplicate: number;
   /** A draining entry used in two sections or more, the last within this many sections, is duplicated. 0 = off. */
   keepFor: number;
 }
@@ -94,8 +98,7 @@ export const DEFAULT_INSERT_POLICY: InsertPolicy = {
   insertNames: true,
   freeSlots: 0.5,
   slotGain: 0.5,
-  minDensity: 0,
-  lazyDuplicates: 0.1,
+  immediateDuplicate: 0.1,
   keepFor: 24,
 };
 
@@ -244,7 +247,7 @@ export class QpackEncoder {
       if (d !== undefined && usable(d)) {
         // Close to eviction: copy it to the head of the table (the copy may evict the original, not yet referenced).
         let use = d;
-        if (useTable && mayBlock && this.draining(d, p.lazyDuplicates)) {
+        if (useTable && mayBlock && this.draining(d, p.immediateDuplicate)) {
           const copy = this.duplicate(d);
           if (copy >= 0 && mayBlock) use = copy;
         } else if (useTable && this.draining(d)) this.toDuplicate.add(d);
@@ -413,8 +416,6 @@ export class QpackEncoder {
     const p = this.policy;
     const size = entrySize(name, value);
     if (size > this.table.capacity * p.maxEntryFraction) return false;
-    // Without acknowledgements nothing is ever evicted: the table's bytes go to the entries saving most per byte.
-    if (!this.expectAcks && (this.literalLength(name, value) - 1) / size < p.minDensity) return false;
     return seen || (p.insertNewNames && !knownName) || (mayBlock && p.insertFirstSeenWhenBlocking);
   }
 
