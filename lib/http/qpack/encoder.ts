@@ -454,7 +454,7 @@ export class QpackEncoder {
     const t = this.table;
     const size = entrySize(name, value);
     if (size > t.capacity * this.policy.maxEntryFraction) return -1;
-    if (this.roomFor(size) < 0) return -1;
+    // Pending duplicates first: they may be what stands between this insert and the room it needs.
     if (this.toDuplicate.size > 0) this.flushDuplicates();
     const evictUpTo = this.roomFor(size);
     if (evictUpTo < 0) return -1;
