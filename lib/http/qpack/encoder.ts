@@ -158,8 +158,7 @@ export class QpackEncoder {
   private historyPos = 0;
   private readonly historyCount = new Map<string, number>();
   private readonly historySize: number;
-  /** Required Insert Count of the last section encoded: encoder-stream bytes past it may wait for a later write. */
-  lastRequiredInsertCount = 0;
+  private lastRic = 0;
   /** Bytes of encoder-stream instructions written so far. */
   encoderStreamBytes = 0;
 
@@ -183,6 +182,11 @@ export class QpackEncoder {
 
   get knownReceivedCount(): number {
     return this.knownReceived;
+  }
+
+  /** Required Insert Count of the last section encoded: encoder-stream bytes past it may wait for a later write. */
+  get lastRequiredInsertCount(): number {
+    return this.lastRic;
   }
 
   get blockedStreamCount(): number {
@@ -307,7 +311,7 @@ export class QpackEncoder {
     // Prefix: Required Insert Count and Base = RIC (Delta Base 0), so references are relative.
     const out = this.lines;
     const ric = maxRef + 1;
-    this.lastRequiredInsertCount = ric;
+    this.lastRic = ric;
     writePrefixInt(out, 0, 8, ric === 0 ? 0 : (ric % (2 * this.maxEntries)) + 1);
     out.byte(0);
     for (let i = 0; i < n; i++) {
