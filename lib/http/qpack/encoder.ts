@@ -96,7 +96,7 @@ export const DEFAULT_INSERT_POLICY: InsertPolicy = {
   minReuse: 0.5,
   drainFraction: 0.25,
   insertNames: true,
-  freeSlots: 0.5,
+  freeSlots: 0.25,
   slotGain: 0.5,
   immediateDuplicate: 0.1,
   keepFor: 24,
