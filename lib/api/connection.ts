@@ -16,6 +16,7 @@ import { MAX_DATAGRAM_MESSAGE_SIZE, type ChannelMode } from '../wire/channel.js'
 import { PetrelChannel, type ChannelSendOptions } from './channel.js';
 import { DEFAULT_MAX_DEPTH, msgpackCodec, rawCodec, type Codec } from './codec.js';
 import { asPetrelError, PetrelStream, type StreamHost } from './stream.js';
+import { request as httpRequest, type BodyInput, type HttpResponse, type RequestOptions } from '../http/node.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_STREAM_HIGH_WATER_MARK, layerOptions, type TransportOptions } from './options.js';
 
 /** How and why a connection ended. */
@@ -175,6 +176,15 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     }
     if (id !== null) return Promise.resolve(this.addStream(id, 'local', priority));
     return new Promise((resolve, reject) => this.openWaiters.push({ bidi, priority, resolve, reject }));
+  }
+
+  /**
+   * Sends an HTTP request (HTTP/3-style framing, QPACK) on a new stream and resolves with the response head; the
+   * body streams after. Same as `request(conn, …)` from lib/http: the requests of a connection share its HTTP
+   * session (control and QPACK streams, dynamic table).
+   */
+  request(opts: RequestOptions, body?: BodyInput): Promise<HttpResponse> {
+    return httpRequest(this, opts, body);
   }
 
   private addStream(id: number, initiator: 'local' | 'peer', priority: OpenStreamOptions['priority'] = 3): PetrelStream {

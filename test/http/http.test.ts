@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen } from '../../lib/api/index.js';
 import type { PetrelConnection, PetrelServer } from '../../lib/api/index.js';
-import { HttpErrorCode, request, serveHttp, type HttpServerHandle, type RequestHandler } from '../../lib/http/index.js';
+import { HttpErrorCode, httpClient, request, serveHttp, type HttpServerHandle, type RequestHandler } from '../../lib/http/index.js';
 import { hashStream, pattern, sha, within } from '../api/helpers.js';
 
 interface Pair {
@@ -53,6 +53,28 @@ describe('HTTP over Petrel', () => {
     expect(r.headers['x-method']).toBe('GET');
     expect(await text(r.body)).toBe('hello world');
     expect(await r.trailers).toEqual({ 'x-checksum': 'abc' });
+  });
+
+  it('conn.request() (the method form) streams a body both ways and shares the HTTP session with request(conn, …)', async () => {
+    const up = pattern(300_000 + 3, 7);
+    const p = await pair(async (req, res) => {
+      const got = await hashStream(req.body);
+      res.writeHead(200, { 'x-upload-sha': got.hash, 'x-method': req.method, 'x-n': req.headers['x-n'] ?? '' });
+      await res.end(up.subarray(0, 1000 + Number(req.headers['x-n'])));
+    });
+    const r1 = await within(p.conn.request({ method: 'POST', path: '/m', headers: { 'x-n': 1 } }, up), 10_000, 'method form');
+    expect(r1.status).toBe(200);
+    expect(r1.headers['x-upload-sha']).toBe(sha(up));
+    expect(r1.headers['x-method']).toBe('POST');
+    expect((await hashStream(r1.body)).hash).toBe(sha(up.subarray(0, 1001)));
+    const ep = httpClient(p.conn);
+    // The function form on the same connection uses the same session (one control stream, one QPACK table).
+    const r2 = await within(request(p.conn, { method: 'POST', path: '/m', headers: { 'x-n': 2 } }, up.subarray(0, 10)), 10_000, 'function form');
+    expect(r2.headers['x-upload-sha']).toBe(sha(up.subarray(0, 10)));
+    expect((await hashStream(r2.body)).hash).toBe(sha(up.subarray(0, 1002)));
+    expect(httpClient(p.conn)).toBe(ep);
+    // One HTTP session per connection on the server too: both requests came on its one endpoint.
+    expect(p.http.endpoint.session.decoder.insertCount).toBeGreaterThan(0);
   });
 
   it('streams large bodies both ways, every byte hashed, with request trailers', async () => {

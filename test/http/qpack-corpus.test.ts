@@ -102,12 +102,13 @@ describe('QPACK corpus: malformed inputs', () => {
 });
 
 describe('QPACK corpus: our encoder', () => {
-  it('round-trips every QIF at every table size, blocked limit and ack mode, and is compared with ls-qpack', () => {
+  it('round-trips every QIF at every table size, blocked limit and ack mode, and is never larger than ls-qpack', () => {
     const ls = encodedFiles().filter((f) => f.impl === 'ls-qpack');
-    const ratios: string[] = [];
+    expect(ls.length).toBe(96);
+    const rows: string[] = [];
     let mine = 0;
     let theirs = 0;
-    let worse = 0;
+    const larger: string[] = [];
     const cache = new Map<string, Field[][]>();
     for (const f of ls) {
       if (!cache.has(f.qif)) cache.set(f.qif, qifLists(f.qif));
@@ -118,14 +119,21 @@ describe('QPACK corpus: our encoder', () => {
       // Our encoder never makes the decoder wait (inserts precede the sections that use them).
       expect(back.blockedSections).toBe(0);
       for (const r of parseInteropFile(out)) expect(r.streamId === 0 || r.data.length > 0).toBe(true);
+      // Whole files on both sides: encoder-stream records, field sections and the 12-byte record headers.
       const lsSize = readFileSync(f.path).length;
       mine += out.length;
       theirs += lsSize;
-      if (out.length > lsSize) worse++;
-      ratios.push(`${f.file} ${(out.length / lsSize).toFixed(3)}`);
+      if (out.length > lsSize) larger.push(`${f.file} ${out.length} > ${lsSize}`);
+      rows.push(`${f.file.padEnd(26)} ${String(out.length).padStart(7)} ${String(lsSize).padStart(7)} ${(out.length / lsSize).toFixed(4)}`);
     }
-    // Sizes are reported, not asserted per file: we are smaller in total but not on every file (see the report).
-    console.log(`QPACK encoder vs ls-qpack: total ratio ${(mine / theirs).toFixed(4)}, ${worse}/${ls.length} files larger\n${ratios.join('\n')}`);
-    expect(mine / theirs).toBeLessThanOrEqual(1.0);
+    console.log(`QPACK encoder vs ls-qpack (file, ours, ls-qpack, ratio): total ${(mine / theirs).toFixed(4)}\n${rows.join('\n')}`);
+    // Duplicate is what keeps the 4096-byte tables with acknowledgements under ls-qpack: without it they are larger.
+    for (const f of ls.filter((x) => x.tableSize === 4096 && x.ack && x.qif.startsWith('fb-resp'))) {
+      const noDup = encodeInteropFile(cache.get(f.qif)!, { ...f, policy: { drainFraction: 0, keepFor: 0, immediateDuplicate: 0 } }).length;
+      expect(noDup, f.file).toBeGreaterThan(encodeInteropFile(cache.get(f.qif)!, f).length);
+    }
+    // Per file, not only in total: no file at any table size, blocked limit or ack mode is larger than ls-qpack's.
+    expect(larger).toEqual([]);
+    expect(mine / theirs).toBeLessThan(0.97);
   });
 });

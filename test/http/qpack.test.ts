@@ -14,7 +14,7 @@ import {
   latin1Bytes,
   type Field,
 } from '../../lib/http/qpack/index.js';
-import { ByteSink, readPrefixInt, writePrefixInt } from '../../lib/http/qpack/prefix-int.js';
+import { ByteSink, readPrefixInt, readStringLiteral, writePrefixInt } from '../../lib/http/qpack/prefix-int.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -309,6 +309,75 @@ describe('QPACK encoder', () => {
         ['x-b', 'w'.repeat(i % 5)],
       ]);
     }
+  });
+
+  /** Encodes `lists` with immediate acknowledgement, checking every section; returns the encoder stream and encoder. */
+  function live(lists: Field[][], opts: ConstructorParameters<typeof QpackEncoder>[0]): { es: Uint8Array[]; e: QpackEncoder } {
+    const e = new QpackEncoder(opts);
+    const d = new QpackDecoder({ maxTableCapacity: opts.maxTableCapacity, maxBlockedStreams: opts.maxBlockedStreams });
+    const es: Uint8Array[] = [];
+    lists.forEach((f, i) => {
+      const block = e.encodeSection(4 * i, f);
+      const ins = e.takeEncoderStreamData();
+      es.push(ins);
+      d.encoderStreamData(ins);
+      expect(d.decodeSection(4 * i, block)).toEqual(f);
+      e.decoderStreamData(d.takeDecoderStreamData());
+    });
+    return { es, e };
+  }
+
+  /** Counts Duplicate instructions (000xxxxx) in encoder-stream chunks, stepping over the other instructions. */
+  function duplicates(chunks: Uint8Array[]): number {
+    let n = 0;
+    const E = 'QPACK_ENCODER_STREAM_ERROR' as const;
+    for (const buf of chunks) {
+      const c = { pos: 0, value: 0 };
+      while (c.pos < buf.length) {
+        const b = buf[c.pos]!;
+        if (b & 0x80) {
+          readPrefixInt(buf, buf.length, c, 6, E);
+          readStringLiteral(buf, buf.length, c, 7, 1 << 16, E);
+        } else if (b & 0x40) {
+          readStringLiteral(buf, buf.length, c, 5, 1 << 16, E);
+          readStringLiteral(buf, buf.length, c, 7, 1 << 16, E);
+        } else if (b & 0x20) readPrefixInt(buf, buf.length, c, 5, E);
+        else {
+          readPrefixInt(buf, buf.length, c, 5, E);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  it('duplicates an entry in steady use before it is evicted (and its decoder follows)', () => {
+    // A 60-byte value in every section; values that each recur for three sections push it towards eviction.
+    const lists: Field[][] = Array.from({ length: 60 }, (_, i) => [
+      ['x-hot', 'h'.repeat(60)],
+      ['x-seq', `${Math.floor(i / 3)}`.padStart(30, 'q')],
+    ]);
+    const opts = { maxTableCapacity: 300, maxBlockedStreams: 16 };
+    expect(duplicates(live(lists, opts).es)).toBeGreaterThan(0);
+    expect(duplicates(live(lists, { ...opts, policy: { drainFraction: 0, keepFor: 0, immediateDuplicate: 0 } }).es)).toBe(0);
+  });
+
+  it('keeps its bookkeeping bounded by the table, whatever the fields (values that never repeat)', () => {
+    const lists: Field[][] = Array.from({ length: 3000 }, (_, i) => [
+      ['x-id', `${i}`],
+      ['date', `Mon, ${i} Jan`],
+      ['x-new-name-' + (i % 500), 'v'],
+      ['user-agent', 'petrel'],
+    ]);
+    const { e } = live(lists, { maxTableCapacity: 1024, maxBlockedStreams: 4 });
+    const inner = e as unknown as Record<string, Map<unknown, unknown> | Set<unknown> | unknown[]>;
+    const entries = 1024 / 32;
+    for (const k of ['refCount', 'lastUsed', 'offset', 'uses', 'exact', 'byName', 'toDuplicate']) {
+      expect((inner[k] as Map<unknown, unknown>).size, k).toBeLessThanOrEqual(entries);
+    }
+    expect((inner['history'] as unknown[]).length).toBeLessThanOrEqual(4 * entries * 2);
+    expect((inner['nameStats'] as Map<unknown, unknown>).size).toBeLessThanOrEqual(1024);
+    expect(e.blockedStreamCount).toBe(0);
   });
 
   it('rejects characters above U+00FF in field values', () => {

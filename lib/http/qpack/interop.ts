@@ -150,18 +150,34 @@ export function encodeInteropFile(lists: ReadonlyArray<ReadonlyArray<readonly [s
       })
     : null;
   const records: InteropRecord[] = [];
+  // Without acknowledgements, encoder-stream bytes no section needs yet wait and go out with the next ones needed
+  // (one record instead of two); with them, they go at once so that the acknowledgement comes back sooner.
+  let held: Uint8Array[] = [];
+  let heldInserts = 0;
+  const flush = (): void => {
+    if (held.length === 0) return;
+    const data = new Uint8Array(held.reduce((n, b) => n + b.length, 0));
+    held.reduce((at, b) => (data.set(b, at), at + b.length), 0);
+    records.push({ streamId: 0, data });
+    if (dec !== null) dec.encoderStreamData(data);
+    held = [];
+  };
   lists.forEach((fields, i) => {
     const streamId = i + 1;
     const block = enc.encodeSection(streamId, fields);
     const es = enc.takeEncoderStreamData();
-    if (es.length > 0) records.push({ streamId: 0, data: es });
+    if (es.length > 0) held.push(es);
+    if (dec !== null || enc.lastRequiredInsertCount > heldInserts) {
+      flush();
+      heldInserts = enc.insertCount;
+    }
     records.push({ streamId, data: block });
     if (dec !== null) {
-      if (es.length > 0) dec.encoderStreamData(es);
       dec.decodeSection(streamId, block);
       enc.decoderStreamData(dec.takeDecoderStreamData());
     }
   });
+  flush();
   return writeInteropFile(records);
 }
 
