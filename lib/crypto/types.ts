@@ -76,6 +76,14 @@ export interface HandshakeSession {
   readonly confirmBeforeConnected?: boolean;
   /** Server: the verified connect token's contents once the handshake is complete (null if none). */
   readonly connectToken?: ConnectTokenInfo | null;
+  /** Client: the fate of 0-RTT data ('none' when not offered); 'rejected' means it must go again in 1-RTT. */
+  readonly earlyData?: 'none' | 'offered' | 'accepted' | 'rejected';
+  /** Client offering 0-RTT: the server's transport parameters remembered with the ticket (they bind 0-RTT). */
+  readonly earlyTransportParameters?: Uint8Array | null;
+  /** Server: 0-RTT bytes this connection takes (0 when none). */
+  readonly maxEarlyData?: number;
+  /** Whether the handshake resumed a session with a ticket. */
+  readonly resumedSession?: boolean;
   /** Next-generation 1-RTT protectors for a key update (RFC 9001 §6), or null when the session cannot update. */
   nextOneRttKeys?(): { read: PacketProtector; write: PacketProtector } | null;
 }
