@@ -24,6 +24,8 @@ export class EarlyData {
   inPacket = false;
   /** 0-RTT data the server rejected, so sent again in 1-RTT (stream frames re-queued). */
   rejected = false;
+  /** Server: streams opened by 0-RTT packets (at most the stream limit; forgotten with the connection). */
+  readonly earlyStreams = new Set<number>();
 
   constructor(
     private readonly ctx: ConnContext,

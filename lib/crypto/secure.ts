@@ -90,7 +90,7 @@ export function secureCrypto(opts: SecureCryptoOptions): CryptoConfig {
         certificateChain: s.certificateChain,
         suites: s.suites,
         connectTokenPolicy: s.connectTokenPolicy,
-        admit: s.admit,
+        admit: s.admit && args.remote ? (info) => s.admit!({ ...info, address: args.remote }) : s.admit,
         tickets: s.tickets,
       });
     },

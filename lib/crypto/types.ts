@@ -101,7 +101,14 @@ export const PLAINTEXT_PROTECTOR: PacketProtector = {
 
 /** Builds the handshake session and Initial protectors for one connection (secure or insecure). */
 export interface CryptoConfig {
-  createSession(args: { isClient: boolean; transportParameters: Uint8Array; alpn: readonly string[]; serverName?: string }): HandshakeSession;
+  createSession(args: {
+    isClient: boolean;
+    transportParameters: Uint8Array;
+    alpn: readonly string[];
+    serverName?: string;
+    /** Server: the client's address (for the accept stage that runs inside the handshake). */
+    remote?: { host: string; port: number };
+  }): HandshakeSession;
   /** Protectors for Initial packets, derived from the client's first destination connection id. */
   initialProtectors(clientDcid: Uint8Array, isClient: boolean): { read: PacketProtector; write: PacketProtector };
 }

@@ -114,6 +114,8 @@ export type EarlyDataState = 'none' | 'offered' | 'accepted' | 'rejected';
 
 /** What the server's accept stage sees once a connect token is verified (spec §Connect tokens). */
 export interface AdmitInfo {
+  /** The client's address, when the connection's driver gave it. */
+  address?: { host: string; port: number };
   alpn: string;
   serverName: string | null;
   connectToken: ConnectTokenInfo;

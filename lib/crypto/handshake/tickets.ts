@@ -339,15 +339,16 @@ export class SessionTicketStore {
     return this.byteCount;
   }
 
-  add(t: SessionTicket): void {
+  /** Keeps `t` under `key` (default its server name; the SDK uses "host:port" for servers without a name). */
+  add(t: SessionTicket, key = t.serverName): void {
     const size = ticketBytes(t);
     if (size > this.maxBytes) return;
-    let list = this.byServer.get(t.serverName);
-    if (!list) this.byServer.set(t.serverName, (list = []));
+    let list = this.byServer.get(key);
+    if (!list) this.byServer.set(key, (list = []));
     list.push(t);
     this.count++;
     this.byteCount += size;
-    if (list.length > this.perServer) this.drop(t.serverName, 0);
+    if (list.length > this.perServer) this.drop(key, 0);
     while (this.count > this.maxEntries || this.byteCount > this.maxBytes) this.evictOldest();
   }
 
