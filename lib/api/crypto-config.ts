@@ -56,8 +56,9 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
   const wantsToken = req.role === 'server' ? req.requireConnectToken !== undefined : req.connectToken !== undefined;
   if (req.insecure === true && wantsToken) throw new PetrelError('INVALID_OPTION', 'connect tokens need the secure handshake (not insecure: true)');
   const wantsTickets = req.role === 'server' ? req.tickets !== undefined : req.ticket !== undefined || req.earlyData === true;
-  if (req.insecure === true && wantsTickets)
+  if (req.insecure === true && wantsTickets) {
     throw new PetrelError('INVALID_OPTION', 'session tickets need the secure handshake (not insecure: true)');
+  }
   if (req.insecure === true) return insecureCrypto;
   if (req.role === 'server') {
     const id = req.identity;

@@ -58,8 +58,9 @@ export function ticketPolicy(
     throw new PetrelError('INVALID_OPTION', `tickets.perConnection must be 1..${MAX_TICKETS_PER_CONNECTION}`);
   }
   const maxBytes = earlyData?.maxBytes ?? 0;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > 2 ** 32 - 1)
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > 2 ** 32 - 1) {
     throw new PetrelError('INVALID_OPTION', 'earlyData.maxBytes must be 0..2^32-1');
+  }
   const freshnessWindow = earlyData?.freshnessWindow ?? 10_000;
   if (!(freshnessWindow >= 0)) throw new PetrelError('INVALID_OPTION', 'earlyData.freshnessWindow must be ≥ 0');
   const now = (): number => Date.now();
