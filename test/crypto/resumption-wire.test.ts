@@ -188,4 +188,23 @@ describe('resumption and 0-RTT over the endpoints', () => {
     expect(policy.stats.earlyAccepted).toBe(1);
     expect(policy.stats.earlyRejected).toBeGreaterThanOrEqual(1);
   });
+
+  it('bounds: 0-RTT beyond maxEarlyData is dropped (counted) and arrives in 1-RTT; 0-RTT to a server without the key is dropped', () => {
+    const policy = ticketPolicy({ maxEarlyData: 1500 });
+    const t = firstTicket(policy, 8);
+    const payload = p.randomBytes(6000);
+    const r = resume(policy, t, payload, 9);
+    expect(r.client.earlyData).toBe('accepted');
+    expect(r.stream.early).toBe(true); // opened by the first 0-RTT packet; the rest came later
+    const server = r.b.serverConn!;
+    expect(server.drops['0rtt_budget']).toBeGreaterThan(0);
+    // The captured 0-RTT datagrams (after the first, which opens with the Initial) sent to a server that never
+    // saw the ClientHello: no connection, no crash.
+    const lone = new Endpoint({
+      env: seededEnv(5),
+      server: { crypto: secureCrypto({ provider: p, server: { identity, tickets: policy } }), options: { alpn: ['game'] } },
+    });
+    for (const d of r.firstFlight.slice(1)) lone.handleDatagram(d.slice(), { host: '10.0.0.7', port: 7 }, 0);
+    expect(lone.pollEvent()).toBeNull();
+  });
 });

@@ -9,7 +9,7 @@
  */
 import { PetrelError } from '../../errors.js';
 import { ByteReader, ByteWriter } from '../../wire/buffer.js';
-import type { CipherSuite, CryptoProvider } from '../provider.js';
+import type { Aead, CipherSuite, CryptoProvider } from '../provider.js';
 import { SUITE_CODES, suiteFromCode } from './messages.js';
 
 export const TICKET_VERSION = 1;
@@ -106,6 +106,8 @@ interface RingKey {
   id: Uint8Array;
   idKey: number;
   key: Uint8Array;
+  /** The key's AEAD object, made once (a provider may import the key on creation, which costs more than a seal). */
+  aead: Aead;
   /** When this key stopped sealing (null while current). */
   retiredAt: number | null;
 }
@@ -153,7 +155,9 @@ export class TicketKeyRing {
   private entry(key: Uint8Array, retiredAt: number | null): RingKey {
     // The id names the key without revealing it: the first 4 bytes of its SHA-256.
     const id = this.opts.provider.sha256(key).slice(0, TICKET_KEY_ID_LENGTH);
-    return { id, idKey: new DataView(id.buffer, id.byteOffset).getUint32(0), key: key.slice(), retiredAt };
+    const own = key.slice();
+    const aead = this.opts.provider.createAead(TICKET_SUITE, own);
+    return { id, idKey: new DataView(id.buffer, id.byteOffset).getUint32(0), key: own, aead, retiredAt };
   }
 
   /** Key ids, current first (for diagnostics and tests). */
@@ -201,7 +205,7 @@ export class TicketKeyRing {
     const start = TICKET_KEY_ID_LENGTH + NONCE_LENGTH;
     out.set(plain, start);
     plain.fill(0);
-    this.opts.provider.createAead(TICKET_SUITE, k.key).seal(nonce, aad(k.id), out, start, start + plain.length);
+    k.aead.seal(nonce, aad(k.id), out, start, start + plain.length);
     return out;
   }
 
@@ -214,7 +218,7 @@ export class TicketKeyRing {
     if (!k) return null;
     const buf = ticket.slice();
     const start = TICKET_KEY_ID_LENGTH + NONCE_LENGTH;
-    const end = this.opts.provider.createAead(TICKET_SUITE, k.key).open(buf.subarray(TICKET_KEY_ID_LENGTH, start), aad(k.id), buf, start, buf.length);
+    const end = k.aead.open(buf.subarray(TICKET_KEY_ID_LENGTH, start), aad(k.id), buf, start, buf.length);
     if (end < 0) return null;
     const state = decodeTicketState(buf.subarray(start, end));
     buf.fill(0);
