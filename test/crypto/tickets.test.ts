@@ -330,4 +330,53 @@ describe('session tickets and resumption', () => {
   });
 });
 
+describe('hostile resumption messages', () => {
+  it('an oversized or truncated psk_offer and bad resumption flags are DECODE_ERROR, never a throw', () => {
+    const clock = { t: 1_000_000 };
+    const pol = policy(clock);
+    const t = firstTicket(clock, pol);
+    const { client, server } = sessions(clock, pol, { ticket: t });
+    client.start();
+    const hello = client.pollOutput()!.data;
+    // The ticket length varint (2 bytes, 0x40 | len) sits right before the ticket bytes: claim 1025 bytes.
+    const at = hello.length - 32 - 4 - t.ticket.length - 2;
+    expect(((hello[at]! & 0x3f) << 8) | hello[at + 1]!).toBe(t.ticket.length);
+    const big = hello.slice();
+    big[at] = 0x40 | (1025 >> 8);
+    big[at + 1] = 1025 & 0xff;
+    expect(server.handleCrypto('initial', big)?.reason).toBe('DECODE_ERROR');
+    const s2 = sessions(clock, pol).server;
+    const cut = Uint8Array.of(hello[0]!, ...encodeLength(bodyOf(hello).length - 40), ...bodyOf(hello).subarray(0, bodyOf(hello).length - 40));
+    expect(s2.handleCrypto('initial', cut)?.reason).toBe('DECODE_ERROR');
+    const s3 = sessions(clock, pol).server;
+    const flags = hello.slice();
+    flags[at - 1] = 7; // the psk_offer flags byte
+    expect(s3.handleCrypto('initial', flags)?.reason).toBe('DECODE_ERROR');
+  });
+
+  it('ServerHello resumption flags that were not asked for are ILLEGAL_PARAMETER; early acceptance without PSK is DECODE_ERROR', () => {
+    const clock = { t: 1_000_000 };
+    const pol = policy(clock);
+    // No ticket offered, but the ServerHello carries a flags byte.
+    let s = sessions(clock, pol);
+    let r = pump(s.client, s.server, (from, level, _i, data) =>
+      from === 'server' && level === 'initial' ? Uint8Array.of(data[0]!, ...encodeLength(bodyOf(data).length + 1), ...bodyOf(data), 1) : data,
+    );
+    expect(r.clientError?.reason).toBe('ILLEGAL_PARAMETER');
+    const t = firstTicket(clock, pol);
+    s = sessions(clock, pol, { ticket: t });
+    r = pump(s.client, s.server, (from, level, _i, data) => {
+      if (from !== 'server' || level !== 'initial') return data;
+      const d = data.slice();
+      d[d.length - 1] = 2;
+      return d;
+    });
+    expect(r.clientError?.reason).toBe('DECODE_ERROR');
+  });
+});
+
+function encodeLength(n: number): number[] {
+  return n < 64 ? [n] : [0x40 | (n >> 8), n & 0xff];
+}
+
 void tryOpen;
