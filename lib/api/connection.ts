@@ -153,7 +153,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
 
   /** True while the connection is established (or, client with earlyData, can send 0-RTT) and not closing. */
   get isOpen(): boolean {
-    return this.result === null && (this.core.state === 'established' || this.core.earlyDataWritable);
+    // A 0-RTT client stays usable while its handshake finishes, even once 0-RTT was rejected (data then waits for 1-RTT).
+    return this.result === null && (this.core.state === 'established' || (this.core.state === 'handshake' && this.core.earlyData !== 'none'));
   }
 
   /** Whether this connection resumed a session with a ticket (no certificate exchanged). */

@@ -86,7 +86,10 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
       identity: o.identity,
       certificateChain: o.certificateChain,
       requireConnectToken: o.requireConnectToken,
-      tickets: (provider) => (this.tickets = ticketPolicy(o.tickets, o.earlyData, provider)),
+      tickets:
+        (o.tickets !== undefined && o.tickets !== false) || o.earlyData
+          ? (provider) => (this.tickets = ticketPolicy(o.tickets, o.earlyData, provider))
+          : undefined,
       // With connect tokens the accept hook runs once the token is verified, so it can see it (issue 15).
       admit:
         o.accept && o.requireConnectToken
