@@ -5,6 +5,16 @@
 import { encodeConnectToken } from '../crypto/handshake/connect-token.js';
 import { nodeCryptoProvider } from '../crypto/node-provider.js';
 import type { CryptoProvider, KeyPair } from '../crypto/provider.js';
+import type { ConnectTokenInfo } from '../crypto/handshake/connect-token.js';
+import type { AcceptInfo } from '../endpoint/endpoint.js';
+
+/**
+ * What listen({ accept }) sees. With requireConnectToken the hook runs once the token is verified (inside the
+ * encrypted handshake) and `connectToken` holds it; a refusal then closes the handshake with REFUSED.
+ */
+export interface ServerAcceptInfo extends AcceptInfo {
+  connectToken?: ConnectTokenInfo;
+}
 
 export type { ConnectTokenInfo } from '../crypto/handshake/connect-token.js';
 

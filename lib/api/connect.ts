@@ -20,6 +20,7 @@ import { reliableCarrierOptions } from '../transport/carrier.js';
 import { CarrierClient, carrierRemote, type CarrierSocket } from '../transport/ws-client.js';
 import { openNodeWebSocket } from '../transport/ws-node.js';
 import { connectAuto } from './happy-eyeballs.js';
+import { SessionTicketStore, type SessionTicket } from './tickets.js';
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { selectCryptoConfig } from './crypto-config.js';
 import { coreOptions, validateOptions, type ConnectOptions } from './options.js';
@@ -88,6 +89,7 @@ export async function connect(options: ConnectOptions): Promise<PetrelConnection
   }
   // Like TLS SNI: a host name doubles as the server name unless one is given.
   const serverName = options.serverName ?? (isIP(options.host) === 0 ? options.host : undefined);
+  const tickets = new TicketSink(options, serverName ?? `${options.host}:${options.port}`);
   const crypto = selectCryptoConfig({
     role: 'client',
     insecure: options.insecure,
@@ -95,12 +97,13 @@ export async function connect(options: ConnectOptions): Promise<PetrelConnection
     trustedCAs: options.trustedCAs,
     serverName,
     connectToken: options.connectToken,
+    ...tickets.cryptoOptions(),
   });
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal);
   const target = await resolveHost(options.host, signal);
   if (signal?.aborted) throw abortError(signal);
-  return new ClientSession(options, serverName, `${options.host}:${options.port}`).start(target, crypto);
+  return new ClientSession(options, serverName, `${options.host}:${options.port}`, tickets).start(target, crypto);
 }
 
 /** connect({ transport: 'websocket', url }): the same connection over one WebSocket (docs/websocket.md). */
@@ -114,6 +117,7 @@ async function connectWebSocket(options: ConnectOptions): Promise<PetrelConnecti
     throw new PetrelError('INVALID_OPTION', `bad websocket url ${JSON.stringify(url)}`, { cause: e });
   }
   const serverName = options.serverName ?? (isIP(remote.host) === 0 ? remote.host : undefined);
+  const tickets = new TicketSink(options, serverName ?? url);
   const crypto = selectCryptoConfig({
     role: 'client',
     insecure: options.insecure,
@@ -121,6 +125,7 @@ async function connectWebSocket(options: ConnectOptions): Promise<PetrelConnecti
     trustedCAs: options.trustedCAs,
     serverName,
     connectToken: options.connectToken,
+    ...tickets.cryptoOptions(),
   });
   const signal = options.signal;
   if (signal?.aborted) throw abortError(signal);
@@ -128,7 +133,37 @@ async function connectWebSocket(options: ConnectOptions): Promise<PetrelConnecti
   const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT;
   const socket = await openNodeWebSocket(url, { signal, handshakeTimeout: timeout });
   const left = Math.max(1, timeout - (performance.now() - t0));
-  return new ClientSession({ ...options, timeout: left }, serverName, url).startOnCarrier(socket, crypto);
+  return new ClientSession({ ...options, timeout: left }, serverName, url, tickets).startOnCarrier(socket, crypto);
+}
+
+/**
+ * The client's side of session tickets: the ticket to offer (connect({ session }) or one taken from the
+ * store), and where the server's new tickets go (the store, and conn.sessionTicket).
+ */
+class TicketSink {
+  latest: SessionTicket | null = null;
+  private readonly ticket: SessionTicket | undefined;
+  /** `key` names the server in the store: its server name, else "host:port" or the URL. */
+  constructor(
+    private readonly o: ConnectOptions,
+    private readonly key: string,
+  ) {
+    if (o.ticketStore !== undefined && !(o.ticketStore instanceof SessionTicketStore)) {
+      throw new PetrelError('INVALID_OPTION', 'ticketStore must be a SessionTicketStore');
+    }
+    this.ticket = o.session ?? o.ticketStore?.take(key, Date.now()) ?? undefined;
+  }
+
+  cryptoOptions(): { ticket?: SessionTicket; earlyData?: boolean; onTicket?: (t: SessionTicket) => void } {
+    return {
+      ticket: this.ticket,
+      earlyData: this.o.earlyData,
+      onTicket: (t) => {
+        this.latest = t;
+        this.o.ticketStore?.add(t, this.key);
+      },
+    };
+  }
 }
 
 /** The driver a client session runs on: the UDP endpoint or a carrier (WebSocket) client. */
@@ -149,7 +184,12 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
   /** host:port or the URL, for error messages. */
   private readonly target: string;
 
-  constructor(options: ConnectOptions, serverName: string | undefined, target: string) {
+  constructor(
+    options: ConnectOptions,
+    serverName: string | undefined,
+    target: string,
+    private readonly tickets: TicketSink,
+  ) {
     this.options = options;
     this.serverName = serverName;
     this.target = target;
@@ -201,9 +241,12 @@ class ClientSession implements EndpointHandler, ConnectionOwner {
     const signal = o.signal;
     this.qlog?.attach(core);
     this.pc = new PetrelConnection(this, core, o, transport);
+    this.pc.sessionTicketSource = () => this.tickets.latest;
     this.connectDeadline = performance.now() + (o.timeout ?? DEFAULT_CONNECT_TIMEOUT);
     return new Promise<PetrelConnection>((resolve, reject) => {
       this.settle = { resolve, reject };
+      // 0-RTT: usable at once; a later handshake failure closes the connection ('close' event) instead.
+      if (core.earlyDataWritable) this.established(this.pc);
       if (signal) {
         this.onAbort = () => this.fail(abortError(signal), true);
         signal.addEventListener('abort', this.onAbort, { once: true });

@@ -6,6 +6,7 @@
  * side has not opened yet), 'close' (CloseResult). It never emits 'error': everything that ends a connection
  * arrives as 'close' and resolves `closed`.
  */
+import type { SessionTicket } from '../crypto/handshake/tickets.js';
 import type { ConnectTokenInfo } from '../crypto/handshake/connect-token.js';
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../connection/connection.js';
@@ -70,7 +71,8 @@ export interface OpenStreamOptions {
 
 export interface PetrelConnectionEvents {
   stream: [stream: PetrelStream];
-  datagram: [data: Uint8Array];
+  /** `info.early`: the datagram arrived in 0-RTT (server, resumed connection). */
+  datagram: [data: Uint8Array, info: { early: boolean }];
   channel: [name: string, mode: ChannelMode];
   /** peerTimeout: nothing heard from the peer for `silentFor` ms; recoverable ('responsive' follows if it is heard again). */
   unresponsive: [info: { silentFor: number }];
@@ -120,6 +122,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   private resolveEnded!: () => void;
   private readonly ended: Promise<void>;
   private established = false;
+  /** Server: 0-RTT streams and datagrams that arrived before the connection was surfaced (bounded by maxEarlyData). */
+  private readonly early: Array<() => void> = [];
 
   /** @internal */
   constructor(owner: ConnectionOwner, core: Connection, options: TransportOptions, transport: 'udp' | 'websocket' = 'udp') {
@@ -148,10 +152,32 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     return this.core.connectToken;
   }
 
-  /** True while the connection is established and not closing. */
+  /** True while the connection is established (or, client with earlyData, can send 0-RTT) and not closing. */
   get isOpen(): boolean {
-    return this.result === null && this.core.state === 'established';
+    // A 0-RTT client stays usable while its handshake finishes, even once 0-RTT was rejected (data then waits for 1-RTT).
+    return this.result === null && (this.core.state === 'established' || (this.core.state === 'handshake' && this.core.earlyData !== 'none'));
   }
+
+  /** Whether this connection resumed a session with a ticket (no certificate exchanged). */
+  get resumed(): boolean {
+    return this.core.resumed;
+  }
+
+  /**
+   * Client: what became of its 0-RTT data: 'none' (not sent), 'offered' (no answer yet), 'accepted', or
+   * 'rejected' (every stream byte was sent again under 1-RTT keys automatically; 0-RTT datagrams are lost).
+   */
+  get earlyData(): 'none' | 'offered' | 'accepted' | 'rejected' {
+    return this.core.earlyData;
+  }
+
+  /** Client: the newest session ticket the server issued on this connection (connect({ session }) resumes with it). */
+  get sessionTicket(): SessionTicket | null {
+    return this.sessionTicketSource?.() ?? null;
+  }
+
+  /** @internal Set by the client session: where its tickets are. */
+  sessionTicketSource: (() => SessionTicket | null) | null = null;
 
   /** The close result once the connection ended, else null. */
   get closeResult(): CloseResult | null {
@@ -342,10 +368,13 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
       case 'connected':
         this.established = true;
         this.owner.established(this);
+        for (const f of this.early.splice(0)) f();
         return;
       case 'stream_opened': {
         const s = this.addStream(e.streamId, 'peer');
-        this.emit('stream', s);
+        s.early = this.core.isEarlyStream(e.streamId);
+        if (this.established) this.emit('stream', s);
+        else this.early.push(() => this.emit('stream', s));
         return;
       }
       case 'stream_readable':
@@ -367,7 +396,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
         this.serviceOpenWaiters(e.bidi);
         return;
       case 'datagram':
-        this.emit('datagram', e.data);
+        if (this.established) this.emit('datagram', e.data, { early: e.early === true });
+        else this.early.push(() => this.emit('datagram', e.data, { early: true }));
         return;
       case 'unresponsive':
         this.emit('unresponsive', { silentFor: e.silentFor });

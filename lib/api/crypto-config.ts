@@ -15,6 +15,9 @@ import type { Identity } from './identity.js';
 import type { TrustAnchor } from './options.js';
 import type { RequireConnectTokenOptions } from './connect-token.js';
 import { ConnectTokenPolicy } from '../crypto/handshake/connect-token.js';
+import type { AdmitInfo } from '../crypto/handshake/session.js';
+import type { SessionTicket, TicketPolicy } from '../crypto/handshake/tickets.js';
+import type { CryptoProvider } from '../crypto/provider.js';
 
 export type CryptoRequest =
   | {
@@ -25,6 +28,10 @@ export type CryptoRequest =
       requireConnectToken?: RequireConnectTokenOptions;
       /** The bound "host:port", read when a token is checked (the socket is bound after the config is built). */
       boundAddress?: () => string;
+      /** Builds the server's ticket policy with the runtime provider (listen({ tickets })). */
+      tickets?: (provider: CryptoProvider) => TicketPolicy | undefined;
+      /** The accept stage after the connect token (requireConnectToken + accept). */
+      admit?: (info: AdmitInfo) => string | null;
     }
   | {
       role: 'client';
@@ -33,6 +40,9 @@ export type CryptoRequest =
       trustedCAs?: readonly TrustAnchor[];
       serverName?: string;
       connectToken?: Uint8Array;
+      ticket?: SessionTicket;
+      earlyData?: boolean;
+      onTicket?: (t: SessionTicket) => void;
     };
 
 /** A trust anchor as the 32 raw key bytes. */
@@ -45,6 +55,10 @@ function anchorKey(a: TrustAnchor, what: string): Uint8Array {
 export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
   const wantsToken = req.role === 'server' ? req.requireConnectToken !== undefined : req.connectToken !== undefined;
   if (req.insecure === true && wantsToken) throw new PetrelError('INVALID_OPTION', 'connect tokens need the secure handshake (not insecure: true)');
+  const wantsTickets = req.role === 'server' ? req.tickets !== undefined : req.ticket !== undefined || req.earlyData === true;
+  if (req.insecure === true && wantsTickets) {
+    throw new PetrelError('INVALID_OPTION', 'session tickets need the secure handshake (not insecure: true)');
+  }
   if (req.insecure === true) return insecureCrypto;
   if (req.role === 'server') {
     const id = req.identity;
@@ -64,7 +78,13 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
       : undefined;
     return secureCrypto({
       provider,
-      server: { identity: { publicKey: id.publicKey, privateKey: id.privateKey }, certificateChain: req.certificateChain, connectTokenPolicy },
+      server: {
+        identity: { publicKey: id.publicKey, privateKey: id.privateKey },
+        certificateChain: req.certificateChain,
+        connectTokenPolicy,
+        admit: req.admit,
+        tickets: req.tickets?.(provider),
+      },
     });
   }
   const serverKey = req.serverKey === undefined ? undefined : anchorKey(req.serverKey, 'serverKey');
@@ -74,7 +94,16 @@ export function selectCryptoConfig(req: CryptoRequest): CryptoConfig {
   }
   return secureCrypto({
     provider: runtimeCryptoProvider(),
-    client: { serverKey, trustedCAs, serverName: req.serverName, now: () => Date.now(), connectToken: req.connectToken },
+    client: {
+      serverKey,
+      trustedCAs,
+      serverName: req.serverName,
+      now: () => Date.now(),
+      connectToken: req.connectToken,
+      ticket: req.ticket,
+      earlyData: req.earlyData,
+      onTicket: req.onTicket,
+    },
   });
 }
 

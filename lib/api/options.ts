@@ -2,7 +2,8 @@
 import type { RequireConnectTokenOptions } from './connect-token.js';
 import type { ConnectionOptions } from '../connection/types.js';
 import type { ChannelLayerOptions } from '../channel/channel-layer.js';
-import type { AcceptInfo } from '../endpoint/endpoint.js';
+import type { ServerAcceptInfo } from './connect-token.js';
+import type { EarlyDataOptions, SessionTicket, SessionTicketStore, TicketOptions } from './tickets.js';
 import { PetrelError } from '../errors.js';
 import type { Identity } from './identity.js';
 import { checkQlogOption, type QlogOption } from './qlog.js';
@@ -89,8 +90,10 @@ export interface ListenOptions extends TransportOptions {
    * Decides on every new connection once its ClientHello is read (address, ALPN, server name): return
    * true/undefined to accept, or a reason string (false: "refused") to refuse; the client's connect() then
    * rejects with PetrelError REFUSED carrying the reason, within one round trip. A hook that throws refuses.
+   * With `requireConnectToken` it runs instead once the client's token is verified, with `info.connectToken`
+   * (clientId, userData…); a refusal then ends the handshake and connect() rejects with PetrelError REFUSED.
    */
-  accept?: (info: AcceptInfo) => boolean | string | undefined;
+  accept?: (info: ServerAcceptInfo) => boolean | string | undefined;
   /** Also accept Petrel over WebSocket (docs/websocket.md): own port, or a path on an existing HTTP server. */
   websocket?: WebSocketListenOptions;
   /** Most connections with an incomplete handshake (1024), and per source /24 or /64 (64). */
@@ -110,6 +113,13 @@ export interface ListenOptions extends TransportOptions {
    * `conn.connectToken` of every accepted connection. Refusals: CONNECT_TOKEN_* (spec/handshake.md). Not with `insecure`.
    */
   requireConnectToken?: RequireConnectTokenOptions;
+  /**
+   * Issue session tickets: a client that comes back with one resumes without the certificate signature
+   * (spec/handshake.md §Resumption). `true` for the defaults. Not with `insecure`.
+   */
+  tickets?: boolean | TicketOptions;
+  /** Take 0-RTT data from resuming clients (needs `tickets`); streams and datagrams that came so are marked early. */
+  earlyData?: EarlyDataOptions;
 }
 
 /** A trust anchor for the server's key: a fingerprint string ("ed25519:…") or a raw 32-byte Ed25519 public key. */
@@ -136,6 +146,15 @@ export interface ConnectOptions extends TransportOptions {
   serverName?: string;
   /** A connect token from the matchmaker (mintConnectToken), sent inside the encrypted handshake. Not with `insecure`. */
   connectToken?: Uint8Array;
+  /** Resume with this ticket (an earlier connection's `conn.sessionTicket`). Unusable tickets are ignored. */
+  session?: SessionTicket;
+  /** Take a ticket for this server from the store (when `session` is not given) and put the new ones in it. */
+  ticketStore?: SessionTicketStore;
+  /**
+   * With a ticket: connect() resolves as soon as the first flight is out and streams/datagrams go in 0-RTT.
+   * If the server rejects 0-RTT, stream data is re-sent in 1-RTT automatically (`conn.earlyData` tells).
+   */
+  earlyData?: boolean;
   /** Cancels the attempt at any stage (PetrelError ABORTED). */
   signal?: AbortSignal;
   /** Gives up after this many ms without a completed handshake (10000): CONNECT_TIMEOUT. */

@@ -14,6 +14,8 @@ import { WsServer, type WsServerStats } from '../transport/ws-server.js';
 import { PetrelConnection, type ConnectionOwner } from './connection.js';
 import { otherModeInitialProtectors, selectCryptoConfig } from './crypto-config.js';
 import type { AcceptInfo } from '../endpoint/endpoint.js';
+import type { TicketPolicy } from '../crypto/handshake/tickets.js';
+import { ticketPolicy, type TicketStats } from './tickets.js';
 
 /** The endpoint's accept hook (a reason or null) from the public one (true/undefined, false or a reason). */
 function acceptHook(fn: (info: AcceptInfo) => boolean | string | undefined): (info: AcceptInfo) => string | null {
@@ -67,6 +69,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   private drained: (() => void) | null = null;
   private stopped = false;
   private qlog: QlogRecorder | null = null;
+  private tickets: TicketPolicy | undefined;
 
   /** @internal Use listen(). */
   constructor(options: ListenOptions) {
@@ -83,6 +86,21 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
       identity: o.identity,
       certificateChain: o.certificateChain,
       requireConnectToken: o.requireConnectToken,
+      tickets:
+        (o.tickets !== undefined && o.tickets !== false) || o.earlyData
+          ? (provider) => (this.tickets = ticketPolicy(o.tickets, o.earlyData, provider))
+          : undefined,
+      // With connect tokens the accept hook runs once the token is verified, so it can see it (issue 15).
+      admit:
+        o.accept && o.requireConnectToken
+          ? (info) =>
+              acceptHook(o.accept!)({
+                address: info.address ?? { host: '', port: 0 },
+                alpn: info.alpn,
+                serverName: info.serverName,
+                connectToken: info.connectToken,
+              } as AcceptInfo)
+          : undefined,
       boundAddress: () => {
         const a = this.udp.address();
         return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
@@ -103,7 +121,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
           crypto,
           options: coreOptions(o),
           maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-          accept: o.accept ? acceptHook(o.accept) : undefined,
+          accept: o.accept && !o.requireConnectToken ? acceptHook(o.accept) : undefined,
           otherModeInitialProtectors: otherModeInitialProtectors(o.insecure),
           maxHalfOpen: o.maxHalfOpen,
           maxHalfOpenPerPrefix: o.maxHalfOpenPerPrefix,
@@ -139,6 +157,20 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   /** The WebSocket carrier's bound address (listen({ websocket })), or null without one. */
   websocketAddress(): { address: string; port: number; family: string } | null {
     return this.ws?.address() ?? null;
+  }
+
+  /**
+   * listen({ tickets }): makes `key` (32 bytes; default a fresh random one) the ticket-sealing key. Tickets
+   * sealed under the previous keys stay usable for one ticket lifetime, then get a full handshake.
+   */
+  rotateTicketKey(key?: Uint8Array): void {
+    if (!this.tickets) throw new PetrelError('INVALID_OPTION', 'this server issues no session tickets (listen({ tickets }))');
+    this.tickets.keys.rotate(key);
+  }
+
+  /** listen({ tickets }): tickets issued, resumptions, offered tickets not usable, 0-RTT accepted and rejected. */
+  ticketStats(): TicketStats | null {
+    return this.tickets ? { ...this.tickets.stats } : null;
   }
 
   address(): { address: string; port: number; family: string } {

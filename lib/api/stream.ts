@@ -33,6 +33,12 @@ export class PetrelStream extends Duplex {
   readonly priority: number;
   /** Why the stream ended abnormally: peer reset / stop-sending, or the connection closing. */
   peerError: PetrelError | null = null;
+  /**
+   * Server: the client opened this stream in 0-RTT (before the handshake completed, under a session ticket).
+   * Such data may be acted on before the client is authenticated by its Finished; Petrel's single-use tickets
+   * keep it from being replayed (spec/handshake.md §Anti-replay), but treat it as you would a first request.
+   */
+  early = false;
   private readonly host: StreamHost;
   private readonly sendHighWater: number;
   private pendingWrite: ((err?: Error | null) => void) | null = null;

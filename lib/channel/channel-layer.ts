@@ -411,7 +411,7 @@ export class ChannelLayer {
         return;
       }
       case 'datagram':
-        this.onDatagram(ev.data, now);
+        this.onDatagram(ev.data, now, ev.early);
         return;
       case 'streams_available':
         if (!ev.bidi) this.serviceWaiting();
@@ -589,7 +589,7 @@ export class ChannelLayer {
     this.countMessageDrop('stream_reset');
   }
 
-  private onDatagram(data: Uint8Array, now: number): void {
+  private onDatagram(data: Uint8Array, now: number, early?: true): void {
     let d;
     try {
       d = decodeChannelDatagram(data);
@@ -601,7 +601,7 @@ export class ChannelLayer {
       throw e;
     }
     if (d.kind === 'raw') {
-      this.push({ type: 'datagram', data: d.payload });
+      this.push(early ? { type: 'datagram', data: d.payload, early } : { type: 'datagram', data: d.payload });
       return;
     }
     const ch = this.inChannels.get(d.channelId);

@@ -244,6 +244,26 @@ export class Connection {
     return this.handshake.session.connectToken ?? null;
   }
 
+  /** Whether the handshake resumed a session with a ticket (spec/handshake.md §Resumption). */
+  get resumed(): boolean {
+    return this.handshake.session.resumedSession === true;
+  }
+
+  /** Client: the fate of its 0-RTT data ('none' when not offered). */
+  get earlyData(): 'none' | 'offered' | 'accepted' | 'rejected' {
+    return this.handshake.session.earlyData ?? 'none';
+  }
+
+  /** Server: whether the peer opened stream `id` with 0-RTT data. */
+  isEarlyStream(id: number): boolean {
+    return this.handshake.early.earlyStreams.has(id);
+  }
+
+  /** Client: application data may be sent now in 0-RTT packets (before the handshake completes). */
+  get earlyDataWritable(): boolean {
+    return this.handshake.early.write !== null;
+  }
+
   /** Both sides announced channels_supported: application streams and datagrams use the channel forms (spec/wire.md §Game channels). */
   get channelsNegotiated(): boolean {
     return this.ctx.opts.channels && !!this.ctx.peerParams?.channelsSupported;

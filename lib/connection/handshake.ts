@@ -7,6 +7,7 @@ import { PetrelWireError, TransportErrorCode } from '../errors.js';
 import type { HandshakeSession, PacketProtector } from '../crypto/types.js';
 import type { SpaceId } from '../recovery/types.js';
 import { ByteWriter } from '../wire/buffer.js';
+import { EarlyData } from './early-data.js';
 import { encodeFrame } from '../wire/frames.js';
 import {
   DEFAULT_TRANSPORT_PARAMETERS,
@@ -93,13 +94,17 @@ export class HandshakeDriver {
   /** Client: 'connected' waits for HANDSHAKE_DONE (the session asked: its server still had a check to make). */
   private connectedOnConfirm = false;
   private sentHandshakePacket = false;
+  /** 0-RTT keys and bookkeeping (early-data.ts); they live outside the application space's 1-RTT keys. */
+  readonly early: EarlyData;
 
   constructor(
     private readonly ctx: ConnContext,
     readonly session: HandshakeSession,
     private readonly originalDcid: Uint8Array,
     private readonly deps: HandshakeDeps,
-  ) {}
+  ) {
+    this.early = new EarlyData(ctx, session, deps.streams);
+  }
 
   /** Moves CRYPTO output and new keys from the session into the spaces. */
   pump(): void {
@@ -109,13 +114,19 @@ export class HandshakeDriver {
       ctx.spaces[levelSpace(out.level)].cryptoSend.write(out.data);
     }
     for (let k = session.pollKeys(); k; k = session.pollKeys()) {
+      if (k.level === '0rtt') {
+        this.early.install(k);
+        continue;
+      }
       const space = ctx.spaces[levelSpace(k.level)];
       if (space.discarded) continue;
       if (k.read) space.read = k.read;
       if (k.write) space.write = k.write;
       if (k.level === 'handshake') ctx.recovery.setHasHandshakeKeys(true);
     }
-    if (!ctx.peerParams && session.peerTransportParameters) {
+    if (this.early.active) this.early.update();
+    if ((!ctx.peerParams || this.early.paramsRemembered) && session.peerTransportParameters) {
+      this.early.paramsRemembered = false;
       const err = this.applyPeerParams(session.peerTransportParameters);
       if (err) {
         this.deps.close.enterClosing({ errorCode: err.code, reason: err.message, application: false, initiator: 'local' }, ctx.now);
@@ -263,7 +274,7 @@ export class HandshakeDriver {
 
   /** Whether 1-RTT packets may carry application data yet (server: as soon as it has 1-RTT keys). */
   get appDataAllowed(): boolean {
-    return this.ctx.handshakeComplete || (!this.ctx.isClient && !!this.ctx.spaces[APP].write);
+    return this.ctx.handshakeComplete || (!this.ctx.isClient && !!this.ctx.spaces[APP].write) || this.early.write !== null;
   }
 
   writeCrypto(space: PacketSpace, w: ByteWriter, frames: SentFrame[], overhead: (offset: number, room: number) => number): boolean {

@@ -148,8 +148,10 @@ export class PacketBuilder {
     const ctx = this.ctx;
     const d = this.d;
     const space = ctx.spaces[id];
-    if (id === APP) d.keys.maybeInitiate();
-    const protector = space.write!;
+    // Client before 1-RTT keys: application data goes in 0-RTT packets (long header, same packet numbers).
+    const early = id === APP && !space.write ? d.handshake.early.write : null;
+    if (id === APP && !early) d.keys.maybeInitiate();
+    const protector = early ?? space.write!;
     const pn = space.nextPn;
     const mtuProbe = d.mtu.probeSize > 0;
     // PTO probes stay at the base size: if larger packets are being black-holed, the probe still gets
@@ -160,13 +162,13 @@ export class PacketBuilder {
     let lengthOffset = -1;
     let pnOffset: number;
     let payloadOffset: number;
-    if (id === APP) {
+    if (id === APP && !early) {
       const h = writeShortHeader(buf, start, { dcid: remoteCid, keyPhase: d.keys.sendPhase === 1, spin: false, pnLength, truncatedPn: truncated });
       pnOffset = h.pnOffset;
       payloadOffset = h.payloadOffset;
     } else {
       const h = writeLongHeader(buf, start, {
-        type: id === INITIAL ? 'initial' : 'handshake',
+        type: id === INITIAL ? 'initial' : early ? '0rtt' : 'handshake',
         version: PETREL_VERSION,
         dcid: remoteCid,
         scid: d.localCid,
@@ -237,7 +239,7 @@ export class PacketBuilder {
     protectHeader(buf, start, pnOffset, pnLength, protector);
     space.nextPn++;
     ctx.counters.packetsSent++;
-    if (id === APP) d.keys.onPacketSent();
+    if (id === APP && !early) d.keys.onPacketSent();
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     if (mtuProbe) ackEliciting = true;

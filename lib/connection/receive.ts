@@ -103,11 +103,13 @@ export class Receiver {
     if (h.form === 'short') spaceId = APP;
     else if (h.type === 'initial') spaceId = INITIAL;
     else if (h.type === 'handshake') spaceId = HANDSHAKE;
-    else return drop('0rtt_unsupported', h.end);
+    else spaceId = APP; // 0-RTT: the application space's numbers, its own key (early-data.ts)
+    const early = h.form === 'long' && h.type === '0rtt' ? this.d.handshake.early : null;
+    if (early && (!early.read || early.budget < h.end - off)) return drop(early.read ? '0rtt_budget' : '0rtt_unsupported', h.end);
     const space = ctx.spaces[spaceId];
-    if (space.discarded || !space.read) return drop(space.discarded ? 'space_discarded' : 'keys_unavailable', h.end);
+    if (!early && (space.discarded || !space.read)) return drop(space.discarded ? 'space_discarded' : 'keys_unavailable', h.end);
     // Header protection, then packet number reconstruction.
-    const protector = space.read;
+    const protector = early ? early.read! : space.read!;
     const pnLength = unprotectHeader(data, off, h.pnOffset, protector, h.end);
     if (pnLength < 0) return drop('short_packet', h.end);
     const firstByte = data[off]!;
@@ -154,7 +156,11 @@ export class Receiver {
       return h.end;
     }
 
-    const ackEliciting = this.processFrames(space, data, payloadOffset, plainEnd, now);
+    let ackEliciting: boolean | null;
+    if (early) {
+      early.budget -= h.end - off;
+      ackEliciting = this.processEarly(space, data, payloadOffset, plainEnd, now);
+    } else ackEliciting = this.processFrames(space, data, payloadOffset, plainEnd, now);
     if (ackEliciting === null) return data.length; // connection closed by a frame error
     this.d.timers.onPacketReceived(now);
     const largest = pn > space.largestRecv;
@@ -165,12 +171,28 @@ export class Receiver {
     return h.end;
   }
 
+  /** A 0-RTT packet's frames (0-RTT rules); the streams it opens and datagrams it carries are marked early. */
+  private processEarly(space: PacketSpace, data: Uint8Array, off: number, end: number, now: number): boolean | null {
+    const events = this.ctx.events;
+    const first = events.length;
+    this.d.handshake.early.inPacket = true;
+    try {
+      return this.processFrames(space, data, off, end, now, '0rtt');
+    } finally {
+      this.d.handshake.early.inPacket = false;
+      for (let i = first; i < events.length; i++) {
+        const e = events[i]!;
+        if (e.type === 'stream_opened') this.d.handshake.early.earlyStreams.add(e.streamId);
+        if (e.type === 'stream_opened' || e.type === 'datagram') e.early = true;
+      }
+    }
+  }
+
   /** Returns whether the packet was ack-eliciting, or null when a violation closed the connection. */
-  private processFrames(space: PacketSpace, data: Uint8Array, off: number, end: number, now: number): boolean | null {
+  private processFrames(space: PacketSpace, data: Uint8Array, off: number, end: number, now: number, level = SPACE_LEVEL[space.id]!): boolean | null {
     const ctx = this.ctx;
     const close = this.d.close;
     const r = this.reader.reset(data, off, end);
-    const level = SPACE_LEVEL[space.id]!;
     let ackEliciting = false;
     this.d.paths.packetNonProbing = false;
     if (off === end) {

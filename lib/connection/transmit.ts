@@ -178,7 +178,7 @@ export class Transmitter {
     const ctx = this.ctx;
     const { ack, close, handshake, paths } = this.d;
     const space = ctx.spaces[id];
-    if (space.discarded || !space.write) return false;
+    if (space.discarded || !(space.write ?? (id === APP ? handshake.early.write : null))) return false;
     if (ctx.state === 'closing') return close.framePending && close.sendsIn(id);
     if (ack.wantsAck(space, now)) return true;
     if (space.probes > 0) return true;

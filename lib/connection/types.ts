@@ -127,7 +127,8 @@ export interface CloseInfo {
 export type ConnectionEvent =
   | { type: 'connected'; alpn: string | null }
   | { type: 'handshake_confirmed' }
-  | { type: 'stream_opened'; streamId: number }
+  /** `early`: opened by 0-RTT data (spec/handshake.md §0-RTT), which the server took before the handshake completed. */
+  | { type: 'stream_opened'; streamId: number; early?: true }
   /** The peer raised its stream limit: openStream may succeed again. */
   | { type: 'streams_available'; bidi: boolean }
   | { type: 'stream_readable'; streamId: number }
@@ -135,7 +136,8 @@ export type ConnectionEvent =
   | { type: 'stream_reset'; streamId: number; errorCode: number }
   | { type: 'stream_stop_sending'; streamId: number; errorCode: number }
   | { type: 'stream_closed'; streamId: number }
-  | { type: 'datagram'; data: Uint8Array }
+  /** `early`: arrived in a 0-RTT packet. */
+  | { type: 'datagram'; data: Uint8Array; early?: true }
   | { type: 'datagram_acked'; id: number }
   | { type: 'datagram_lost'; id: number }
   /** The peer's address changed (NAT rebinding / migration); validation is under way. */

@@ -195,3 +195,20 @@ export function initialSecrets(provider: CryptoProvider, clientDcid: Uint8Array,
     server: hkdfExpandLabel(provider, initial, 'server in', EMPTY, HASH_LENGTH, profile.prefix),
   };
 }
+
+// ───────────── resumption (RFC 8446 §4.2.11, §4.6.1, §7.1): PSK-derived secrets ─────────────
+
+/** binder_key = Derive-Secret(Early Secret, "res binder", H("")): keys the PSK binder of a resumption ClientHello. */
+export function binderKey(provider: CryptoProvider, early: Uint8Array, prefix: string): Uint8Array {
+  return deriveSecret(provider, early, 'res binder', provider.sha256(EMPTY), prefix);
+}
+
+/** client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", H(ClientHello)): the 0-RTT key. */
+export function clientEarlyTrafficSecret(provider: CryptoProvider, early: Uint8Array, clientHelloHash: Uint8Array, prefix: string): Uint8Array {
+  return deriveSecret(provider, early, 'c e traffic', clientHelloHash, prefix);
+}
+
+/** The PSK of one ticket: HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, 32). */
+export function resumptionPsk(provider: CryptoProvider, resumptionMaster: Uint8Array, ticketNonce: Uint8Array, prefix: string): Uint8Array {
+  return hkdfExpandLabel(provider, resumptionMaster, 'resumption', ticketNonce, HASH_LENGTH, prefix);
+}

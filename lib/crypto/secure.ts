@@ -9,6 +9,8 @@ import { initialProtectors } from './packet-protection.js';
 import type { CipherSuite, CryptoProvider, KeyPair } from './provider.js';
 import { ClientHandshake, ServerHandshake, type KeyLogEntry } from './handshake/session.js';
 import type { ConnectTokenPolicy } from './handshake/connect-token.js';
+import type { AdmitInfo } from './handshake/session.js';
+import type { SessionTicket, TicketPolicy } from './handshake/tickets.js';
 
 export interface SecureClientOptions {
   /** Pinned Ed25519 server key (see parseFingerprint). */
@@ -23,6 +25,12 @@ export interface SecureClientOptions {
   suites?: readonly CipherSuite[];
   /** A backend-minted connect token, presented encrypted before the client Finished. */
   connectToken?: Uint8Array;
+  /** A ticket to resume with (spec/handshake.md §Resumption); unusable tickets are ignored. */
+  ticket?: SessionTicket;
+  /** Send 0-RTT data under `ticket`. */
+  earlyData?: boolean;
+  /** Receives the tickets the server issues. */
+  onTicket?: (ticket: SessionTicket) => void;
 }
 
 export interface SecureServerOptions {
@@ -33,6 +41,10 @@ export interface SecureServerOptions {
   suites?: readonly CipherSuite[];
   /** Require a connect token from every client (one policy per server: it holds the seen-token store). */
   connectTokenPolicy?: ConnectTokenPolicy;
+  /** With connectTokenPolicy: the accept stage that sees the verified token; a reason refuses (REFUSED). */
+  admit?: (info: AdmitInfo) => string | null;
+  /** Session tickets, resumption and 0-RTT (one policy per server: it holds the ticket keys and single-use store). */
+  tickets?: TicketPolicy;
 }
 
 export interface SecureCryptoOptions {
@@ -65,6 +77,9 @@ export function secureCrypto(opts: SecureCryptoOptions): CryptoConfig {
           now: c.now,
           suites: c.suites,
           connectToken: c.connectToken,
+          ticket: c.ticket,
+          earlyData: c.earlyData,
+          onTicket: c.onTicket,
         });
       }
       const s = opts.server;
@@ -75,6 +90,8 @@ export function secureCrypto(opts: SecureCryptoOptions): CryptoConfig {
         certificateChain: s.certificateChain,
         suites: s.suites,
         connectTokenPolicy: s.connectTokenPolicy,
+        admit: s.admit && args.remote ? (info) => s.admit!({ ...info, address: args.remote }) : s.admit,
+        tickets: s.tickets,
       });
     },
     initialProtectors(clientDcid, isClient) {

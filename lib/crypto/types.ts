@@ -76,6 +76,14 @@ export interface HandshakeSession {
   readonly confirmBeforeConnected?: boolean;
   /** Server: the verified connect token's contents once the handshake is complete (null if none). */
   readonly connectToken?: ConnectTokenInfo | null;
+  /** Client: the fate of 0-RTT data ('none' when not offered); 'rejected' means it must go again in 1-RTT. */
+  readonly earlyData?: 'none' | 'offered' | 'accepted' | 'rejected';
+  /** Client offering 0-RTT: the server's transport parameters remembered with the ticket (they bind 0-RTT). */
+  readonly earlyTransportParameters?: Uint8Array | null;
+  /** Server: 0-RTT bytes this connection takes (0 when none). */
+  readonly maxEarlyData?: number;
+  /** Whether the handshake resumed a session with a ticket. */
+  readonly resumedSession?: boolean;
   /** Next-generation 1-RTT protectors for a key update (RFC 9001 §6), or null when the session cannot update. */
   nextOneRttKeys?(): { read: PacketProtector; write: PacketProtector } | null;
 }
@@ -93,7 +101,14 @@ export const PLAINTEXT_PROTECTOR: PacketProtector = {
 
 /** Builds the handshake session and Initial protectors for one connection (secure or insecure). */
 export interface CryptoConfig {
-  createSession(args: { isClient: boolean; transportParameters: Uint8Array; alpn: readonly string[]; serverName?: string }): HandshakeSession;
+  createSession(args: {
+    isClient: boolean;
+    transportParameters: Uint8Array;
+    alpn: readonly string[];
+    serverName?: string;
+    /** Server: the client's address (for the accept stage that runs inside the handshake). */
+    remote?: { host: string; port: number };
+  }): HandshakeSession;
   /** Protectors for Initial packets, derived from the client's first destination connection id. */
   initialProtectors(clientDcid: Uint8Array, isClient: boolean): { read: PacketProtector; write: PacketProtector };
 }

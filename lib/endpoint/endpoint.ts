@@ -430,7 +430,7 @@ export class Endpoint {
     // The Initial keys just derived serve the connection too (derivation is most of a junk Initial's cost).
     const keysFor = h.dcid.slice();
     const crypto: CryptoConfig = {
-      createSession: (args) => server.crypto.createSession(args),
+      createSession: (args) => server.crypto.createSession({ ...args, remote: from }),
       initialProtectors: (cid, isClient) =>
         !isClient && cid.length === keysFor.length && cid.every((b, i) => b === keysFor[i])
           ? protectors

@@ -13,6 +13,10 @@
  * A handshake runs from the client's first Initial until the server reported `connected`, the client
  * `handshake_confirmed`, and nothing is left in flight (a delayed ACK still on a timer is not sent).
  *
+ * Resumed modes (issue 15): the client offers a session ticket (a fresh one per handshake, sealed by the
+ * server's ticket key outside the metered blocks), so the server skips Certificate/CertificateVerify but still
+ * does a fresh X25519 exchange, checks the binder and the single-use store, and issues a new ticket.
+ *
  * Also measured: the crypto handshake alone (ServerHandshake fed the client's messages, no packets),
  * and the node:crypto primitives a server handshake is built from.
  */
@@ -32,6 +36,7 @@ import {
   issueCertificate,
   type ServerHandshake,
 } from '../../lib/crypto/handshake/index.js';
+import { newTicketStats, SingleUseStore, TicketKeyRing, type SessionTicket, type TicketPolicy } from '../../lib/crypto/handshake/tickets.js';
 import { nodeEnv } from '../../lib/transport/udp-endpoint.js';
 import { environmentLine, fmt, median, numberArg, quantile, Results, si, table, flag } from './common.js';
 
@@ -69,6 +74,7 @@ const AES: CipherSuite = 'AES_128_GCM_SHA256';
 const CHACHA: CipherSuite = 'CHACHA20_POLY1305_SHA256';
 const SERVER_NAME = 'bench.example';
 const ALPN = ['bench/1'];
+const TRANSPORT_PARAMETERS = new Uint8Array(48).fill(7);
 
 /** Accumulates CPU (cpuUsage, µs) and wall time (hrtime, ns) of the blocks it runs. */
 class Meter {
@@ -113,6 +119,8 @@ interface Mode {
   suite: CipherSuite | null;
   /** Provider of both sides. */
   provider: CryptoProvider;
+  /** 'issue': full handshake, the server issues a ticket; 'resume': resume with a ticket (no certificate, no signature). */
+  resume?: 'issue' | 'resume';
 }
 
 const MODES: Mode[] = [
@@ -134,8 +142,81 @@ const MODES: Mode[] = [
         { key: 'sodium_chacha_ca', label: 'sodium, ChaCha20-Poly1305, CA chain (1 cert)', trust: 'ca' as const, suite: CHACHA, provider: sodium },
       ]
     : []),
+  { key: 'tickets_aes_pinned', label: 'node, AES-128-GCM, pinned key, full + ticket issued', trust: 'pinned', suite: AES, provider, resume: 'issue' },
+  { key: 'resumed_aes_pinned', label: 'node, AES-128-GCM, pinned key, RESUMED (ticket)', trust: 'pinned', suite: AES, provider, resume: 'resume' },
+  { key: 'tickets_aes_ca', label: 'node, AES-128-GCM, CA chain, full + ticket issued', trust: 'ca', suite: AES, provider, resume: 'issue' },
+  { key: 'resumed_aes_ca', label: 'node, AES-128-GCM, CA chain, RESUMED (ticket)', trust: 'ca', suite: AES, provider, resume: 'resume' },
+  ...(sodium
+    ? [
+        {
+          key: 'sodium_resumed_chacha_pinned',
+          label: 'sodium, ChaCha20-Poly1305, pinned key, RESUMED (ticket)',
+          trust: 'pinned' as const,
+          suite: CHACHA,
+          provider: sodium,
+          resume: 'resume' as const,
+        },
+      ]
+    : []),
   { key: 'insecure', label: 'insecure (plaintext handshake)', trust: null, suite: null, provider },
 ];
+
+/**
+ * Resumed modes: the server's ticket policy, and a client config that offers a fresh ticket every time (the
+ * first one earned by a real handshake, the next ones re-sealed with new ids by the same key ring).
+ */
+function resumingCrypto(mode: Mode, serverProvider: CryptoProvider): { client: CryptoConfig; server: CryptoConfig } {
+  const policy: TicketPolicy = {
+    keys: new TicketKeyRing({ provider: mode.provider, now: () => Date.now() }),
+    perConnection: 1,
+    maxEarlyData: 0,
+    freshnessWindow: 10_000,
+    singleUse: new SingleUseStore({ maxEntries: 1_000_000 }),
+    now: () => Date.now(),
+    stats: newTicketStats(),
+  };
+  const server = secureCrypto({
+    provider: serverProvider,
+    server: { identity: serverId, certificateChain: mode.trust === 'ca' ? [certificate] : undefined, tickets: policy },
+  });
+  let first: SessionTicket | null = null;
+  const trust = { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite!] };
+  const c = createClientSession({
+    provider: mode.provider,
+    alpn: ALPN,
+    transportParameters: TRANSPORT_PARAMETERS,
+    onTicket: (t) => (first = t),
+    ...trust,
+  });
+  const s = server.createSession({ isClient: false, transportParameters: TRANSPORT_PARAMETERS, alpn: ALPN });
+  c.start();
+  for (let moved = true; moved && !first;) {
+    moved = false;
+    for (const [src, dst] of [
+      [c, s],
+      [s, c],
+    ] as const) {
+      for (let o = src.pollOutput(); o; o = src.pollOutput()) {
+        moved = true;
+        dst.handleCrypto(o.level, o.data);
+      }
+    }
+  }
+  const base = first as SessionTicket | null;
+  if (!base) throw new Error(`${mode.key}: no ticket`);
+  const state = policy.keys.open(base.ticket)!;
+  const clientInitial = secureCrypto({ provider: mode.provider, client: trust });
+  if (mode.resume === 'issue') return { client: clientInitial, server };
+  const client: CryptoConfig = {
+    createSession(args) {
+      const ticket = policy.keys.seal({ ...state, ticketId: mode.provider.randomBytes(16), issuedAt: Date.now() });
+      return secureCrypto({ provider: mode.provider, client: { ...trust, ticket: { ...base, ticket, receivedAt: Date.now() } } }).createSession(args);
+    },
+    // The client's Initial keys on the client's provider: the attribution table meters only the server's.
+    initialProtectors: (dcid, isClient) => clientInitial.initialProtectors(dcid, isClient),
+  };
+  return { client, server };
+}
 
 function clientTrust(mode: Mode): { serverKey?: Uint8Array; trustedCAs?: Uint8Array[] } {
   return mode.trust === 'pinned' ? { serverKey: serverId.publicKey } : { trustedCAs: [caId.publicKey] };
@@ -147,6 +228,18 @@ function cryptoFor(
   serverProvider: CryptoProvider = mode.provider,
 ): { client: CryptoConfig; server: CryptoConfig; lastServer: () => HandshakeSession | null } {
   if (mode.suite === null) return { client: insecureCrypto, server: insecureCrypto, lastServer: () => null };
+  if (mode.resume) {
+    const r = resumingCrypto(mode, serverProvider);
+    let lastResumed: HandshakeSession | null = null;
+    const server: CryptoConfig = {
+      createSession(args) {
+        lastResumed = r.server.createSession(args);
+        return lastResumed;
+      },
+      initialProtectors: (dcid, isClient) => r.server.initialProtectors(dcid, isClient),
+    };
+    return { client: r.client, server, lastServer: () => lastResumed };
+  }
   const client = secureCrypto({
     provider: mode.provider,
     client: { ...clientTrust(mode), serverName: SERVER_NAME, now: () => Date.now(), suites: [mode.suite] },
@@ -256,38 +349,43 @@ function endpointHandshake(mode: Mode, crypto: ReturnType<typeof cryptoFor>, ser
   }
   const s = crypto.lastServer() as ServerHandshake | null;
   if (mode.suite !== null && s?.cipherSuite !== mode.suite) throw new Error(`${mode.key}: negotiated ${String(s?.cipherSuite)}`);
+  if ((mode.resume === 'resume') !== (s?.resumedSession === true) && mode.suite !== null) {
+    throw new Error(`${mode.key}: resumed = ${String(s?.resumedSession)}`);
+  }
   return { datagrams };
 }
 
 // ───────────────────────────── crypto handshake alone ─────────────────────────────
 
-const TRANSPORT_PARAMETERS = new Uint8Array(48).fill(7);
-
 /** One ServerHandshake fed a ClientHandshake's messages directly; only server session calls are metered. */
-function sessionHandshake(mode: Mode, server: Meter, client: Meter): void {
+function sessionHandshake(mode: Mode, server: Meter, client: Meter, crypto?: ReturnType<typeof cryptoFor>): void {
   const suites = [mode.suite!];
   let c!: HandshakeSession;
   let s!: HandshakeSession;
   client.run(() => {
-    c = createClientSession({
-      provider: mode.provider,
-      suites,
-      alpn: ALPN,
-      transportParameters: TRANSPORT_PARAMETERS,
-      serverName: SERVER_NAME,
-      now: () => Date.now(),
-      ...clientTrust(mode),
-    });
+    c = mode.resume
+      ? crypto!.client.createSession({ isClient: true, transportParameters: TRANSPORT_PARAMETERS, alpn: ALPN, serverName: SERVER_NAME })
+      : createClientSession({
+          provider: mode.provider,
+          suites,
+          alpn: ALPN,
+          transportParameters: TRANSPORT_PARAMETERS,
+          serverName: SERVER_NAME,
+          now: () => Date.now(),
+          ...clientTrust(mode),
+        });
     c.start();
   });
   server.run(() => {
-    s = createServerSession({
-      provider: mode.provider,
-      alpn: ALPN,
-      transportParameters: TRANSPORT_PARAMETERS,
-      identity: serverId,
-      certificateChain: mode.trust === 'ca' ? [certificate] : [],
-    });
+    s = mode.resume
+      ? crypto!.server.createSession({ isClient: false, transportParameters: TRANSPORT_PARAMETERS, alpn: ALPN })
+      : createServerSession({
+          provider: mode.provider,
+          alpn: ALPN,
+          transportParameters: TRANSPORT_PARAMETERS,
+          identity: serverId,
+          certificateChain: mode.trust === 'ca' ? [certificate] : [],
+        });
     s.start();
   });
   const out: Array<{ level: Parameters<HandshakeSession['handleCrypto']>[0]; data: Uint8Array }> = [];
@@ -357,7 +455,7 @@ function runAll(): void {
     server.reset();
     client.reset();
     let datagrams = 0;
-    if (sessionLevel) sessionHandshake(m, server, client);
+    if (sessionLevel) sessionHandshake(m, server, client, cryptos.get(m.key));
     else datagrams = endpointHandshake(m, cryptos.get(m.key)!, server, client).datagrams;
     if (!record) return;
     const s = (sessionLevel ? sess : ep).get(m.key)!;
@@ -439,7 +537,7 @@ function runAll(): void {
   results.set('block_overhead_us', blockOverheadUs);
 
   // Where the server's time goes: the AES pinned-key handshake again, its server on a metered provider.
-  const attributedModes = MODES.filter((m) => m.key === 'aes_pinned' || m.key === 'sodium_chacha_pinned');
+  const attributedModes = MODES.filter((m) => m.key === 'aes_pinned' || m.key === 'resumed_aes_pinned' || m.key === 'sodium_chacha_pinned');
   for (const aes of attributedModes) {
     const metered = meteredProvider(aes.provider);
     const attributed = cryptoFor(aes, metered.provider);

@@ -28,6 +28,8 @@ export const HANDSHAKE_ALERTS = {
   CONNECT_TOKEN_WRONG_SERVER: 46, // certificate_unknown: for another server
   CONNECT_TOKEN_REUSED: 49, // access_denied: used more often than the server allows
   CONNECT_TOKEN_STORE_FULL: 49, // access_denied: the seen-token store is full of live ids (fails closed)
+  REFUSED: 49, // access_denied: the server's accept hook refused the client once its connect token was verified
+  BAD_BINDER: 51, // decrypt_error: a ticket that opens, with a PSK binder that does not verify
 } as const;
 
 export type HandshakeReason = keyof typeof HANDSHAKE_ALERTS;

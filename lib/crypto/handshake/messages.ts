@@ -14,6 +14,8 @@ import { fail, handshakeErrorCode } from './errors.js';
 export const HandshakeType = {
   CLIENT_HELLO: 1,
   SERVER_HELLO: 2,
+  /** A session ticket, server to client at the 1-RTT level after the handshake (spec §Session tickets). */
+  NEW_SESSION_TICKET: 4,
   ENCRYPTED_EXTENSIONS: 8,
   CERTIFICATE: 11,
   CERTIFICATE_VERIFY: 15,
@@ -52,7 +54,35 @@ export const LIMITS = {
   transportParameters: 4096,
   chain: 4,
   certificate: 1024,
+  ticket: 1024,
+  ticketNonce: 255,
 } as const;
+
+/** ServerHello resumption flags (present only when the ClientHello offered a ticket). */
+export const RESUMPTION_FLAGS = { PSK_ACCEPTED: 0x01, EARLY_DATA_ACCEPTED: 0x02 } as const;
+export const BINDER_LENGTH = 32;
+
+/** A ticket offered in a ClientHello (TLS 1.3's pre_shared_key + early_data + psk_dhe_ke, in one block). */
+export interface PskOffer {
+  /** The client will send 0-RTT data under this ticket. */
+  earlyData: boolean;
+  /** The sealed ticket, as the server issued it. */
+  identity: Uint8Array;
+  /** (ms since the ticket was received + age_add) mod 2^32. */
+  obfuscatedAge: number;
+  /** HMAC over the ClientHello up to the binder (32 bytes; zeros while the binder is computed). */
+  binder: Uint8Array;
+}
+
+export interface NewSessionTicket {
+  /** ms the ticket may be used for. */
+  lifetime: number;
+  ageAdd: number;
+  nonce: Uint8Array;
+  ticket: Uint8Array;
+  /** 0-RTT bytes the server will take with this ticket (0 = none). */
+  maxEarlyData: number;
+}
 
 export interface ClientHello {
   random: Uint8Array;
@@ -62,12 +92,16 @@ export interface ClientHello {
   alpn: string[];
   transportParameters: Uint8Array;
   serverName: string;
+  /** A resumption offer; absent in a first connection (whose ClientHello is then byte-for-byte unchanged). */
+  psk?: PskOffer;
 }
 
 export interface ServerHello {
   random: Uint8Array;
   keyShare: Uint8Array;
   suite: number;
+  /** RESUMPTION_FLAGS, present exactly when the ClientHello offered a ticket. */
+  resumption?: number;
 }
 
 export interface EncryptedExtensions {
@@ -154,7 +188,13 @@ export function encodeClientHello(m: ClientHello): Uint8Array {
     varintSize(alpn.length) +
     alpn.reduce((n, a) => n + vecSize(a.length), 0) +
     vecSize(m.transportParameters.length) +
-    vecSize(name.length);
+    vecSize(name.length) +
+    (m.psk ? 1 + vecSize(m.psk.identity.length) + 4 + BINDER_LENGTH : 0);
+  if (m.psk) {
+    if (m.psk.identity.length === 0) throw new RangeError('empty ticket');
+    checkMax(m.psk.identity.length, LIMITS.ticket, 'ticket length');
+    checkLength(m.psk.binder, BINDER_LENGTH, 'binder');
+  }
   return build(HandshakeType.CLIENT_HELLO, size, (w) => {
     w.bytes(m.random);
     w.bytes(m.keyShare);
@@ -163,16 +203,49 @@ export function encodeClientHello(m: ClientHello): Uint8Array {
     for (const a of alpn) writeVec(w, a);
     writeVec(w, m.transportParameters);
     writeVec(w, name);
+    if (m.psk) {
+      w.u8(m.psk.earlyData ? 1 : 0);
+      writeVec(w, m.psk.identity);
+      w.u32(m.psk.obfuscatedAge >>> 0);
+      w.bytes(m.psk.binder); // last: the binder covers every byte before it
+    }
+  });
+}
+
+export function encodeNewSessionTicket(m: NewSessionTicket): Uint8Array {
+  checkMax(m.nonce.length, LIMITS.ticketNonce, 'ticket nonce length');
+  if (m.ticket.length === 0) throw new RangeError('empty ticket');
+  checkMax(m.ticket.length, LIMITS.ticket, 'ticket length');
+  const size = 4 + 4 + vecSize(m.nonce.length) + vecSize(m.ticket.length) + 4;
+  return build(HandshakeType.NEW_SESSION_TICKET, size, (w) => {
+    w.u32(m.lifetime);
+    w.u32(m.ageAdd >>> 0);
+    writeVec(w, m.nonce);
+    writeVec(w, m.ticket);
+    w.u32(m.maxEarlyData);
+  });
+}
+
+export function decodeNewSessionTicket(body: Uint8Array): NewSessionTicket {
+  return decodeBody(body, 'NewSessionTicket', (r) => {
+    const lifetime = r.u32();
+    const ageAdd = r.u32();
+    const nonce = readVec(r, LIMITS.ticketNonce, 'ticket nonce');
+    const ticket = readVec(r, LIMITS.ticket, 'ticket');
+    if (ticket.length === 0) r.fail('empty ticket');
+    return { lifetime, ageAdd, nonce, ticket, maxEarlyData: r.u32() };
   });
 }
 
 export function encodeServerHello(m: ServerHello): Uint8Array {
   checkLength(m.random, RANDOM_LENGTH, 'random');
   checkLength(m.keyShare, KEY_SHARE_LENGTH, 'key share');
-  return build(HandshakeType.SERVER_HELLO, RANDOM_LENGTH + KEY_SHARE_LENGTH + 2, (w) => {
+  const flags = m.resumption;
+  return build(HandshakeType.SERVER_HELLO, RANDOM_LENGTH + KEY_SHARE_LENGTH + 2 + (flags === undefined ? 0 : 1), (w) => {
     w.bytes(m.random);
     w.bytes(m.keyShare);
     w.u16(m.suite);
+    if (flags !== undefined) w.u8(flags);
   });
 }
 
@@ -270,16 +343,26 @@ export function decodeClientHello(body: Uint8Array): ClientHello {
     }
     const transportParameters = readVec(r, LIMITS.transportParameters, 'transport parameters');
     const serverName = readString(r, LIMITS.serverName, 'server name');
-    return { random, keyShare, suites, alpn, transportParameters, serverName };
+    if (r.remaining === 0) return { random, keyShare, suites, alpn, transportParameters, serverName };
+    const flags = r.u8();
+    if (flags > 1) r.fail(`unknown PSK offer flags ${flags}`);
+    const identity = readVec(r, LIMITS.ticket, 'ticket');
+    if (identity.length === 0) r.fail('empty ticket');
+    const obfuscatedAge = r.u32();
+    const binder = r.bytes(BINDER_LENGTH).slice();
+    return { random, keyShare, suites, alpn, transportParameters, serverName, psk: { earlyData: flags === 1, identity, obfuscatedAge, binder } };
   });
 }
 
 export function decodeServerHello(body: Uint8Array): ServerHello {
-  return decodeBody(body, 'ServerHello', (r) => ({
-    random: r.bytes(RANDOM_LENGTH).slice(),
-    keyShare: r.bytes(KEY_SHARE_LENGTH).slice(),
-    suite: r.u16(),
-  }));
+  return decodeBody(body, 'ServerHello', (r) => {
+    const m: ServerHello = { random: r.bytes(RANDOM_LENGTH).slice(), keyShare: r.bytes(KEY_SHARE_LENGTH).slice(), suite: r.u16() };
+    if (r.remaining > 0) {
+      m.resumption = r.u8();
+      if (m.resumption > 3 || m.resumption === RESUMPTION_FLAGS.EARLY_DATA_ACCEPTED) r.fail(`bad resumption flags ${m.resumption}`);
+    }
+    return m;
+  });
 }
 
 export function decodeEncryptedExtensions(body: Uint8Array): EncryptedExtensions {

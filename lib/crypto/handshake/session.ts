@@ -24,6 +24,7 @@ import {
   masterSecret,
   nextTrafficSecret,
   PETREL_PROFILE,
+  resumptionMasterSecret,
   verifyFinished,
   type TrafficSecrets,
 } from '../key-schedule.js';
@@ -39,9 +40,14 @@ import {
   verifyServerIdentity,
   verifyWithContext,
 } from './identity.js';
+import { Transcript } from './transcript.js';
+import { bindHello, clientOffer, earlyTrafficSecret, newSessionTickets, serverResumption, ticketFromMessage } from './resumption.js';
+import { MAX_TICKETS_PER_CONNECTION, type SessionTicket, type TicketPolicy } from './tickets.js';
 import {
   decodeCertificate,
   decodeCertificateVerify,
+  decodeNewSessionTicket,
+  RESUMPTION_FLAGS,
   decodeClientHello,
   decodeEncryptedExtensions,
   decodeFinished,
@@ -95,6 +101,24 @@ export interface ClientSessionOptions extends CommonOptions {
   now: () => number;
   /** A backend-minted connect token (mintConnectToken), sent encrypted just before the client Finished. */
   connectToken?: Uint8Array;
+  /** A ticket from an earlier connection to offer (ignored when it cannot serve this one: name, key, ALPN, suite, age). */
+  ticket?: SessionTicket;
+  /** Send 0-RTT data under `ticket` (installs 0-RTT write keys right after the ClientHello). */
+  earlyData?: boolean;
+  /** Receives each ticket the server issues after the handshake. */
+  onTicket?: (ticket: SessionTicket) => void;
+}
+
+/** What the client knows about its 0-RTT data: not offered, offered (no answer yet), accepted or rejected. */
+export type EarlyDataState = 'none' | 'offered' | 'accepted' | 'rejected';
+
+/** What the server's accept stage sees once a connect token is verified (spec §Connect tokens). */
+export interface AdmitInfo {
+  /** The client's address, when the connection's driver gave it. */
+  address?: { host: string; port: number };
+  alpn: string;
+  serverName: string | null;
+  connectToken: ConnectTokenInfo;
 }
 
 export interface ServerSessionOptions extends CommonOptions {
@@ -104,6 +128,10 @@ export interface ServerSessionOptions extends CommonOptions {
   certificateChain?: readonly Uint8Array[];
   /** Require a connect token from every client, checked by this (server-wide) policy. */
   connectTokenPolicy?: ConnectTokenPolicy;
+  /** With connectTokenPolicy: decides on the client once its token is verified; a reason refuses it (REFUSED). */
+  admit?: (info: AdmitInfo) => string | null;
+  /** Issue session tickets and take resumptions (and 0-RTT when its maxEarlyData > 0). One per server. */
+  tickets?: TicketPolicy;
 }
 
 function invalid(message: string): never {
@@ -126,26 +154,6 @@ function checkCommon(o: CommonOptions): CipherSuite[] {
 
 function sameCodes(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** The handshake transcript: messages as framed on the wire, hashed whole at each point (few, short messages). */
-class Transcript {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
-  constructor(private readonly provider: CryptoProvider) {}
-  add(message: Uint8Array): void {
-    this.parts.push(message);
-    this.length += message.length;
-  }
-  hash(): Uint8Array {
-    const all = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    return this.provider.sha256(all);
-  }
 }
 
 interface OneRttState {
@@ -174,6 +182,7 @@ abstract class SecureHandshake implements HandshakeSession {
   private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
   private readonly keys: KeyInstall[] = [];
   private readonly inbox = new MessageBuffer();
+  private readonly postHandshake = new MessageBuffer();
   private readonly keyLog: ((entry: KeyLogEntry) => void) | undefined;
 
   constructor(opts: CommonOptions) {
@@ -202,6 +211,10 @@ abstract class SecureHandshake implements HandshakeSession {
   /** The message type and level expected next, or null when no message may arrive. */
   protected abstract expected(): { type: number; level: EncryptionLevel; alt?: number } | null;
   protected abstract onMessage(m: RawMessage): void;
+  /** A message at the 1-RTT level after the handshake (client: NewSessionTicket). */
+  protected onPostHandshake(m: RawMessage): void {
+    fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} after the handshake`);
+  }
 
   abstract start(): void;
 
@@ -209,6 +222,11 @@ abstract class SecureHandshake implements HandshakeSession {
     if (this.failure) return this.failure;
     if (data.length === 0) return null;
     try {
+      if (this.done && level === '1rtt' && this.isClient) {
+        this.postHandshake.push(data);
+        for (let m = this.postHandshake.next(); m; m = this.postHandshake.next()) this.onPostHandshake(m);
+        return null;
+      }
       const want = this.expected();
       // Every byte must arrive at the level of the message expected next: handshake messages never span
       // a key change, and nothing may follow the last message (RFC 8446 §5.1).
@@ -290,10 +308,11 @@ abstract class SecureHandshake implements HandshakeSession {
   }
 
   /** Handshake secrets over H(ClientHello..ServerHello); installs the handshake keys. */
-  protected deriveHandshakeKeys(shared: Uint8Array): void {
+  protected deriveHandshakeKeys(shared: Uint8Array, psk?: Uint8Array): void {
     const p = this.provider;
     const suite = this.suite!;
-    const hs = handshakeSecret(p, earlySecret(p), shared, PREFIX);
+    // psk_dhe_ke: the PSK enters at the Early Secret, the fresh X25519 secret at the Handshake Secret.
+    const hs = handshakeSecret(p, earlySecret(p, psk), shared, PREFIX);
     shared.fill(0);
     const secrets = handshakeTrafficSecrets(p, hs, this.transcript.hash(), PREFIX);
     this.handshakeSecrets = secrets;
@@ -311,8 +330,6 @@ abstract class SecureHandshake implements HandshakeSession {
     const p = this.provider;
     const suite = this.suite!;
     const app = applicationTrafficSecrets(p, this.master!, serverFinishedHash, PREFIX);
-    this.master!.fill(0);
-    this.master = null;
     this.log('CLIENT_TRAFFIC_SECRET_0', app.client);
     this.log('SERVER_TRAFFIC_SECRET_0', app.server);
     const [read, write] = this.isClient ? [app.server, app.client] : [app.client, app.server];
@@ -325,6 +342,18 @@ abstract class SecureHandshake implements HandshakeSession {
       writeProtector: protectorsFromSecret(p, suite, write, PETREL_PROFILE),
     };
     return this.oneRtt;
+  }
+
+  /** resumption_master_secret over H(ClientHello..client Finished); forgets the master secret. */
+  protected takeResumptionMaster(): Uint8Array {
+    const res = resumptionMasterSecret(this.provider, this.master!, this.transcript.hash(), PREFIX);
+    this.forgetMaster();
+    return res;
+  }
+
+  protected forgetMaster(): void {
+    this.master?.fill(0);
+    this.master = null;
   }
 
   protected forgetHandshakeSecrets(): void {
@@ -375,6 +404,13 @@ export class ClientHandshake extends SecureHandshake {
   private pendingAlpn = '';
   private pendingParams: Uint8Array | null = null;
   private tokenRequested = false;
+  /** The ticket offered in the ClientHello, if any, and whether the server took it. */
+  private offeredTicket: SessionTicket | null = null;
+  private resumed = false;
+  private early: EarlyDataState = 'none';
+  private resumptionMaster: Uint8Array | null = null;
+  private ticketsReceived = 0;
+  private latestTicket: SessionTicket | null = null;
 
   constructor(opts: ClientSessionOptions) {
     super(opts);
@@ -402,27 +438,70 @@ export class ClientHandshake extends SecureHandshake {
     return this.complete ? this.serverKey : null;
   }
 
+  /** Whether the server took our ticket (no certificate was sent: it proved itself with the PSK). */
+  get resumedSession(): boolean {
+    return this.resumed;
+  }
+
+  /** The fate of our 0-RTT data: 'rejected' means the connection must send it again under 1-RTT keys. */
+  get earlyData(): EarlyDataState {
+    return this.early;
+  }
+
+  /** The server's transport parameters remembered with the ticket: they bind 0-RTT until the real ones arrive. */
+  get earlyTransportParameters(): Uint8Array | null {
+    return this.early === 'offered' ? this.offeredTicket!.transportParameters : null;
+  }
+
+  /** The newest ticket the server issued on this connection (null before one arrives). */
+  get sessionTicket(): SessionTicket | null {
+    return this.latestTicket;
+  }
+
   start(): void {
     if (this.state !== 'idle') return;
     const p = this.provider;
     this.ephemeral = p.x25519Generate();
     this.clientRandom = p.randomBytes(RANDOM_LENGTH);
-    this.send(
-      'initial',
-      encodeClientHello({
-        random: this.clientRandom,
-        keyShare: this.ephemeral.publicKey,
-        suites: this.offeredCodes,
-        alpn: [...this.opts.alpn],
-        transportParameters: this.opts.transportParameters,
-        serverName: this.opts.serverName,
-      }),
-    );
+    const t = this.opts.ticket;
+    const psk = t
+      ? clientOffer(t, {
+          serverName: this.opts.serverName,
+          serverKey: this.opts.serverKey,
+          alpn: this.opts.alpn,
+          suites: this.offered,
+          earlyData: this.opts.earlyData === true,
+          now: this.opts.now(),
+        })
+      : null;
+    const hello = encodeClientHello({
+      random: this.clientRandom,
+      keyShare: this.ephemeral.publicKey,
+      suites: this.offeredCodes,
+      alpn: [...this.opts.alpn],
+      transportParameters: this.opts.transportParameters,
+      serverName: this.opts.serverName,
+      psk: psk ?? undefined,
+    });
+    if (psk) {
+      this.offeredTicket = t!;
+      bindHello(p, t!.psk, hello);
+    }
+    this.send('initial', hello);
+    if (psk?.earlyData) {
+      // 0-RTT keys: the ticket's PSK and this ClientHello, usable before the server has answered.
+      const secret = earlyTrafficSecret(p, t!.psk, this.transcript.hash());
+      this.install({ level: '0rtt', write: protectorsFromSecret(p, t!.suite, secret, PETREL_PROFILE) });
+      secret.fill(0);
+      this.early = 'offered';
+    }
     this.state = 'server_hello';
   }
 
   protected expected(): { type: number; level: EncryptionLevel; alt?: number } | null {
     const e = CLIENT_EXPECTS[this.state];
+    // Resumed: no Certificate, so a ConnectTokenRequest may come right before the Finished.
+    if (this.state === 'finished' && this.resumed && !this.tokenRequested) return { ...e!, alt: HandshakeType.CONNECT_TOKEN_REQUEST };
     return this.tokenRequested && e?.alt !== undefined ? { type: e.type, level: e.level } : e;
   }
 
@@ -435,9 +514,20 @@ export class ClientHandshake extends SecureHandshake {
         if (suite === null || !this.offered.includes(suite)) {
           fail('ILLEGAL_PARAMETER', `server chose suite 0x${sh.suite.toString(16)}, which was not offered`);
         }
+        const ticket = this.offeredTicket;
+        if ((sh.resumption === undefined) !== (ticket === null)) {
+          fail('ILLEGAL_PARAMETER', 'resumption flags present exactly when a ticket is offered');
+        }
+        const flags = sh.resumption ?? 0;
+        this.resumed = (flags & RESUMPTION_FLAGS.PSK_ACCEPTED) !== 0;
+        if (this.resumed && suite !== ticket!.suite) fail('ILLEGAL_PARAMETER', 'a resumed session must keep the ticket suite');
+        const earlyTaken = (flags & RESUMPTION_FLAGS.EARLY_DATA_ACCEPTED) !== 0;
+        if (earlyTaken && this.early !== 'offered') fail('ILLEGAL_PARAMETER', 'the server accepted 0-RTT data that was not offered');
+        if (this.early === 'offered') this.early = earlyTaken ? 'accepted' : 'rejected';
         this.suite = suite;
         this.transcript.add(m.raw);
-        this.deriveHandshakeKeys(this.sharedSecret(this.ephemeral!.privateKey, sh.keyShare));
+        this.deriveHandshakeKeys(this.sharedSecret(this.ephemeral!.privateKey, sh.keyShare), this.resumed ? ticket!.psk : undefined);
+        if (this.resumed) this.serverKey = ticket!.serverKey;
         this.ephemeral = null;
         this.state = 'encrypted_extensions';
         return;
@@ -456,7 +546,7 @@ export class ClientHandshake extends SecureHandshake {
         this.pendingAlpn = ee.alpn;
         this.pendingParams = ee.transportParameters;
         this.transcript.add(m.raw);
-        this.state = 'certificate';
+        this.state = this.resumed ? 'finished' : 'certificate';
         return;
       }
       case 'certificate': {
@@ -488,6 +578,12 @@ export class ClientHandshake extends SecureHandshake {
         return;
       }
       case 'finished': {
+        if (m.type === HandshakeType.CONNECT_TOKEN_REQUEST) {
+          if (m.body.length !== 0) fail('DECODE_ERROR', 'ConnectTokenRequest has an empty body');
+          this.tokenRequested = true;
+          this.transcript.add(m.raw);
+          return;
+        }
         const received = decodeFinished(m.body);
         const secrets = this.handshakeSecrets!;
         if (!verifyFinished(p, finishedKey(p, secrets.server, PREFIX), this.transcript.hash(), received)) {
@@ -502,6 +598,7 @@ export class ClientHandshake extends SecureHandshake {
         // The token goes first so that the client Finished MAC covers it (spec §Connect tokens).
         if (this.tokenRequested) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN, this.opts.connectToken!));
         this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.client, PREFIX), this.transcript.hash())));
+        this.resumptionMaster = this.takeResumptionMaster();
         this.forgetHandshakeSecrets();
         this.install({ level: '1rtt', read: keys.readProtector, write: keys.writeProtector });
         // Only now is the server authenticated, so only now are its choices exposed.
@@ -515,6 +612,27 @@ export class ClientHandshake extends SecureHandshake {
         fail('UNEXPECTED_MESSAGE', `no message expected in state ${this.state}`);
     }
   }
+
+  /** NewSessionTicket: derive its PSK and hand it out; past MAX_TICKETS_PER_CONNECTION tickets are ignored. */
+  protected override onPostHandshake(m: RawMessage): void {
+    if (m.type !== HandshakeType.NEW_SESSION_TICKET) fail('UNEXPECTED_MESSAGE', `handshake message type ${m.type} after the handshake`);
+    const nst = decodeNewSessionTicket(m.body);
+    if (++this.ticketsReceived > MAX_TICKETS_PER_CONNECTION || !this.resumptionMaster || nst.lifetime === 0) return;
+    const ticket = ticketFromMessage(this.provider, nst, this.resumptionMaster, {
+      serverName: this.opts.serverName,
+      serverKey: this.serverKey!,
+      alpn: this.protocol ?? '',
+      suite: this.suite!,
+      receivedAt: this.opts.now(),
+      transportParameters: this.peerParams!,
+    });
+    if (this.ticketsReceived === MAX_TICKETS_PER_CONNECTION) {
+      this.resumptionMaster.fill(0);
+      this.resumptionMaster = null;
+    }
+    this.latestTicket = ticket;
+    this.opts.onTicket?.(ticket);
+  }
 }
 
 export class ServerHandshake extends SecureHandshake {
@@ -526,6 +644,8 @@ export class ServerHandshake extends SecureHandshake {
   private clientServerName: string | null = null;
   private tokenInfo: ConnectTokenInfo | null = null;
   private tokenBytes: Uint8Array | null = null;
+  private resumed = false;
+  private earlyAccepted = false;
 
   constructor(opts: ServerSessionOptions) {
     super(opts);
@@ -553,6 +673,16 @@ export class ServerHandshake extends SecureHandshake {
   /** The verified connect token's contents, once the client Finished has confirmed it (null otherwise). */
   get connectToken(): ConnectTokenInfo | null {
     return this.complete ? this.tokenInfo : null;
+  }
+
+  /** Whether the client resumed with a ticket (no certificate or signature was sent). */
+  get resumedSession(): boolean {
+    return this.resumed;
+  }
+
+  /** 0-RTT bytes this connection takes (0 when 0-RTT was not offered or not accepted). */
+  get maxEarlyData(): number {
+    return this.earlyAccepted ? this.opts.tickets!.maxEarlyData : 0;
   }
 
   start(): void {
@@ -594,21 +724,33 @@ export class ServerHandshake extends SecureHandshake {
     const suite = this.accepted.find((s) => ch.suites.includes(SUITE_CODES[s]));
     if (suite === undefined) fail('NO_COMMON_SUITE', 'no offered cipher suite is accepted');
     const alpn = this.chooseAlpn(ch.alpn);
-    this.suite = suite;
+    const policy = this.opts.tickets;
+    const resumption = ch.psk && policy ? serverResumption(p, policy, ch, m.raw, { suite, alpn, acceptedSuites: this.accepted }) : null;
+    this.resumed = resumption !== null;
+    this.earlyAccepted = resumption?.early === true;
+    this.suite = resumption ? resumption.state.suite : suite;
     this.clientRandom = ch.random;
     this.clientServerName = ch.serverName;
     this.transcript.add(m.raw);
+    const psk = resumption?.state.psk;
+    if (psk && this.earlyAccepted) {
+      const secret = earlyTrafficSecret(p, psk, this.transcript.hash());
+      this.install({ level: '0rtt', read: protectorsFromSecret(p, this.suite, secret, PETREL_PROFILE) });
+      secret.fill(0);
+    }
 
     const eph = p.x25519Generate();
     const shared = this.sharedSecret(eph.privateKey, ch.keyShare);
-    this.send('initial', encodeServerHello({ random: p.randomBytes(RANDOM_LENGTH), keyShare: eph.publicKey, suite: SUITE_CODES[suite] }));
-    this.deriveHandshakeKeys(shared);
+    const flags = ch.psk
+      ? (this.resumed ? RESUMPTION_FLAGS.PSK_ACCEPTED : 0) | (this.earlyAccepted ? RESUMPTION_FLAGS.EARLY_DATA_ACCEPTED : 0)
+      : undefined;
+    const hello = { random: p.randomBytes(RANDOM_LENGTH), keyShare: eph.publicKey, suite: SUITE_CODES[this.suite], resumption: flags };
+    this.send('initial', encodeServerHello(hello));
+    this.deriveHandshakeKeys(shared, psk);
 
     this.send('handshake', encodeEncryptedExtensions({ alpn, transportParameters: this.opts.transportParameters, offeredSuites: ch.suites }));
     if (this.opts.connectTokenPolicy) this.send('handshake', frameMessage(HandshakeType.CONNECT_TOKEN_REQUEST, new Uint8Array(0)));
-    this.send('handshake', encodeCertificate({ publicKey: this.opts.identity.publicKey, chain: [...(this.opts.certificateChain ?? [])] }));
-    const signature = signWithContext(p, this.opts.identity.privateKey, SignatureContext.SERVER_CERTIFICATE_VERIFY, this.transcript.hash());
-    this.send('handshake', encodeCertificateVerify(signature));
+    if (!this.resumed) this.sendCertificate();
     const secrets = this.handshakeSecrets!;
     this.send('handshake', encodeFinished(finishedMac(p, finishedKey(p, secrets.server, PREFIX), this.transcript.hash())));
 
@@ -621,6 +763,14 @@ export class ServerHandshake extends SecureHandshake {
     this.state = 'finished';
   }
 
+  /** Certificate and CertificateVerify: the signature a resumed handshake saves. */
+  private sendCertificate(): void {
+    const p = this.provider;
+    this.send('handshake', encodeCertificate({ publicKey: this.opts.identity.publicKey, chain: [...(this.opts.certificateChain ?? [])] }));
+    const signature = signWithContext(p, this.opts.identity.privateKey, SignatureContext.SERVER_CERTIFICATE_VERIFY, this.transcript.hash());
+    this.send('handshake', encodeCertificateVerify(signature));
+  }
+
   private onClientFinished(m: RawMessage): void {
     const received = decodeFinished(m.body);
     if (!verifyFinished(this.provider, this.clientFinishedKey!, this.transcript.hash(), received)) {
@@ -631,10 +781,17 @@ export class ServerHandshake extends SecureHandshake {
     if (policy) {
       if (!this.tokenBytes) fail('CONNECT_TOKEN_MISSING', 'this server requires a connect token');
       this.tokenInfo = policy.verify(this.tokenBytes);
+      // The accept stage that needs the token (spec §Connect tokens): only now is its user data known.
+      const refusal = this.opts.admit?.({ alpn: this.protocol ?? '', serverName: this.clientServerName, connectToken: this.tokenInfo });
+      if (refusal != null) fail('REFUSED', refusal);
     }
     this.transcript.add(m.raw);
     this.clientFinishedKey!.fill(0);
     this.clientFinishedKey = null;
+    if (this.opts.tickets && this.opts.tickets.perConnection > 0) {
+      const info = { suite: this.suite!, alpn: this.protocol ?? '', serverName: this.clientServerName ?? '' };
+      for (const nst of newSessionTickets(this.provider, this.opts.tickets, this.takeResumptionMaster(), info)) this.send('1rtt', nst);
+    } else this.forgetMaster();
     this.forgetHandshakeSecrets();
     this.install({ level: '1rtt', read: this.oneRtt!.readProtector });
     this.done = true;
