@@ -387,10 +387,13 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     if (this.result !== null) return;
     const result: CloseResult = { code: info.errorCode, reason: info.reason, initiator: info.initiator, application: info.application };
     this.result = result;
-    const err = this.closedError();
-    for (const w of this.openWaiters.splice(0)) w.reject(err);
-    for (const s of [...this.streams.values()]) s.onConnectionClosed(err);
-    this.streams.clear();
+    // The error (a stack capture) only when someone is waiting for it: most connections end with neither.
+    if (this.openWaiters.length > 0 || this.streams.size > 0) {
+      const err = this.closedError();
+      for (const w of this.openWaiters.splice(0)) w.reject(err);
+      for (const s of [...this.streams.values()]) s.onConnectionClosed(err);
+      this.streams.clear();
+    }
     for (const ch of this.channels.values()) ch.emit('close');
     this.unclaimed.clear();
     this.resolveClosed(result);
