@@ -2,7 +2,7 @@
  * Per-connection cost through the public API (listen()/connect() on 127.0.0.1, server and client in two
  * processes), A/B between builds of the library in one run:
  *
- *   node --import tsx tools/bench/api-cost.ts [--lib A.mjs,B.mjs] [--reps 5] [--n 600] [--idle 1000] [--insecure]
+ *   node --import tsx tools/bench/api-cost.ts [--lib A.mjs,B.mjs] [--reps 5] [--n 600] [--idle 1000] [--insecure] [--quick]
  *
  * `--lib` takes library entry points (default: lib/index.ts of this checkout); bundle a baseline with
  * `npx esbuild lib/index.ts --bundle --platform=node --format=esm --packages=external --outfile=.bench/base.mjs`
@@ -18,7 +18,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { arg, environmentLine, flag, fmt, median, numberArg, table } from './common.js';
+import { arg, environmentLine, flag, fmt, median, numberArg, Results, table } from './common.js';
 
 type Lib = typeof import('../../lib/index.js');
 type Msg = { port?: number; fingerprint?: string; cpuUs?: number; heap?: number; external?: number; done?: number };
@@ -27,6 +27,8 @@ const SELF = fileURLToPath(import.meta.url);
 const HOST = '127.0.0.1';
 const role = arg('role') ?? 'driver';
 const insecure = flag('insecure');
+/** Smoke mode (test/tools/bench-smoke.test.ts): one repetition of a few connections, meaningless figures. */
+const quick = flag('quick');
 
 async function load(lib: string): Promise<Lib> {
   return (await import(lib)) as Lib;
@@ -123,7 +125,7 @@ async function one(lib: string, n: number, idle: number): Promise<{ cpuPerHs: nu
   const hello = await call(srv, {});
   const cli = spawnRole('client', lib, ['--port', String(hello.port), ...(hello.fingerprint ? ['--fingerprint', hello.fingerprint] : [])]);
   await call(cli, {});
-  await call(cli, { op: 'run', n: Math.max(50, n / 5) });
+  await call(cli, { op: 'run', n: quick ? 2 : Math.max(50, n / 5) });
   await new Promise((r) => setTimeout(r, 300));
   await call(srv, { op: 'mark' });
   const ended = call(srv, { op: 'ended', n });
@@ -147,9 +149,9 @@ async function one(lib: string, n: number, idle: number): Promise<{ cpuPerHs: nu
 
 async function driver(): Promise<void> {
   const libs = (arg('lib') ?? '../../lib/index.ts').split(',');
-  const reps = numberArg('reps', 5);
-  const n = numberArg('n', 600);
-  const idle = arg('idle') === '0' ? 0 : numberArg('idle', 1000);
+  const reps = numberArg('reps', quick ? 1 : 5);
+  const n = numberArg('n', quick ? 10 : 600);
+  const idle = arg('idle') === '0' ? 0 : numberArg('idle', quick ? 10 : 1000);
   const res = new Map(libs.map((l) => [l, { cpu: [] as number[], heap: [] as number[], ext: [] as number[] }]));
   for (let r = 0; r < reps; r++) {
     for (const l of libs) {
@@ -174,6 +176,18 @@ async function driver(): Promise<void> {
       }),
     ),
   );
+  // Final line: lib0_…, lib1_… in --lib order.
+  const results = new Results();
+  libs.forEach((l, i) => {
+    const e = res.get(l)!;
+    results.set(`lib${i}_server_cpu_us_per_handshake`, median(e.cpu));
+    if (idle > 0) {
+      results.set(`lib${i}_heap_bytes_per_conn`, median(e.heap));
+      results.set(`lib${i}_external_bytes_per_conn`, median(e.ext));
+    }
+  });
+  results.set('handshakes', n);
+  console.log(`\n${results.line()}`);
 }
 
 if (role === 'driver') await driver();
