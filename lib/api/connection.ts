@@ -88,13 +88,19 @@ export interface ConnectionOwner {
   closed(conn: PetrelConnection): void;
 }
 
+/**
+ * Shared empty collections an idle connection reads until it first needs its own (an empty Map is ~180 bytes,
+ * and most server connections never open a stream or a channel here). Never written: writes go through own*().
+ */
+const NO_STREAMS: ReadonlyMap<number, PetrelStream> = new Map();
+const NO_CHANNELS: ReadonlyMap<string, PetrelChannel<unknown>> = new Map();
+const NO_UNCLAIMED: ReadonlyMap<string, Uint8Array[]> = new Map();
+
 /** Messages held for channel names the application has not opened yet, per connection. */
 const UNCLAIMED_MAX_MESSAGES = 1024;
 const UNCLAIMED_MAX_BYTES = 4 * 1024 * 1024;
 
 export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> implements StreamHost {
-  /** Resolves once, when the connection is over (never rejects). */
-  readonly closed: Promise<CloseResult>;
   readonly remoteAddress: string;
   readonly remotePort: number;
   /** The carrier under this connection: 'udp' or 'websocket'. */
@@ -105,22 +111,25 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
   readonly layer: ChannelLayer;
   private readonly owner: ConnectionOwner;
   private readonly options: TransportOptions;
-  private readonly streams = new Map<number, PetrelStream>();
-  private readonly channels = new Map<string, PetrelChannel<unknown>>();
-  private readonly unclaimed = new Map<string, Uint8Array[]>();
+  private streams: ReadonlyMap<number, PetrelStream> = NO_STREAMS;
+  private channels: ReadonlyMap<string, PetrelChannel<unknown>> = NO_CHANNELS;
+  private unclaimed: ReadonlyMap<string, Uint8Array[]> = NO_UNCLAIMED;
   private unclaimedCount = 0;
   private unclaimedBytes = 0;
   private unclaimedDropped = 0;
-  private readonly openWaiters: Array<{
+  private openWaiters: Array<{
     bidi: boolean;
     priority: OpenStreamOptions['priority'];
     resolve: (s: PetrelStream) => void;
     reject: (e: Error) => void;
-  }> = [];
+  }> | null = null;
   private result: CloseResult | null = null;
-  private resolveClosed!: (r: CloseResult) => void;
-  private resolveEnded!: () => void;
-  private readonly ended: Promise<void>;
+  // The two promises exist once asked for (most connections are never awaited on both).
+  private closedPromise: Promise<CloseResult> | null = null;
+  private resolveClosed: ((r: CloseResult) => void) | null = null;
+  private endedPromise: Promise<void> | null = null;
+  private resolveEnded: (() => void) | null = null;
+  private isEnded = false;
   private established = false;
   /** Server: 0-RTT streams and datagrams that arrived before the connection was surfaced (bounded by maxEarlyData). */
   private readonly early: Array<() => void> = [];
@@ -135,8 +144,34 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     this.layer = new ChannelLayer(core, layerOptions(options));
     this.remoteAddress = core.remote.host;
     this.remotePort = core.remote.port;
-    this.closed = new Promise<CloseResult>((r) => (this.resolveClosed = r));
-    this.ended = new Promise<void>((r) => (this.resolveEnded = r));
+  }
+
+  /** Resolves once, when the connection is over (never rejects). */
+  get closed(): Promise<CloseResult> {
+    if (this.closedPromise === null) {
+      const r = this.result;
+      this.closedPromise = r !== null ? Promise.resolve(r) : new Promise<CloseResult>((resolve) => (this.resolveClosed = resolve));
+    }
+    return this.closedPromise;
+  }
+
+  private ownStreams(): Map<number, PetrelStream> {
+    if (this.streams === NO_STREAMS) this.streams = new Map();
+    return this.streams as Map<number, PetrelStream>;
+  }
+
+  private ownChannels(): Map<string, PetrelChannel<unknown>> {
+    if (this.channels === NO_CHANNELS) this.channels = new Map();
+    return this.channels as Map<string, PetrelChannel<unknown>>;
+  }
+
+  private ownUnclaimed(): Map<string, Uint8Array[]> {
+    if (this.unclaimed === NO_UNCLAIMED) this.unclaimed = new Map();
+    return this.unclaimed as Map<string, Uint8Array[]>;
+  }
+
+  private waiters(): NonNullable<PetrelConnection['openWaiters']> {
+    return (this.openWaiters ??= []);
   }
 
   /** The negotiated application protocol ('' when none was offered). */
@@ -191,8 +226,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     const bidi = !opts.unidirectional;
     const priority = opts.priority ?? 3;
     if (!this.isOpen) return Promise.reject(this.closedError());
-    if (this.openWaiters.some((w) => w.bidi === bidi)) {
-      return new Promise((resolve, reject) => this.openWaiters.push({ bidi, priority, resolve, reject }));
+    if (this.openWaiters?.some((w) => w.bidi === bidi)) {
+      return new Promise((resolve, reject) => this.waiters().push({ bidi, priority, resolve, reject }));
     }
     let id: number | null;
     try {
@@ -201,7 +236,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
       return Promise.reject(asPetrelError(e));
     }
     if (id !== null) return Promise.resolve(this.addStream(id, 'local', priority));
-    return new Promise((resolve, reject) => this.openWaiters.push({ bidi, priority, resolve, reject }));
+    return new Promise((resolve, reject) => this.waiters().push({ bidi, priority, resolve, reject }));
   }
 
   /**
@@ -220,27 +255,29 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
       highWaterMark: this.options.streamHighWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK,
       priority: p.urgency ?? 3,
     });
-    this.streams.set(id, s);
+    this.ownStreams().set(id, s);
     return s;
   }
 
   private serviceOpenWaiters(bidi: boolean): void {
-    for (let i = 0; i < this.openWaiters.length;) {
-      const w = this.openWaiters[i]!;
+    const waiting = this.openWaiters;
+    if (waiting === null) return;
+    for (let i = 0; i < waiting.length;) {
+      const w = waiting[i]!;
       if (w.bidi !== bidi) {
         i++;
         continue;
       }
       const id = this.layer.openStream(bidi);
       if (id === null) return;
-      this.openWaiters.splice(i, 1);
+      waiting.splice(i, 1);
       w.resolve(this.addStream(id, 'local', w.priority));
     }
   }
 
   /** @internal StreamHost */
   streamGone(id: number): void {
-    this.streams.delete(id);
+    if (this.streams !== NO_STREAMS) (this.streams as Map<number, PetrelStream>).delete(id);
   }
 
   // ─────────────── datagrams ───────────────
@@ -283,10 +320,10 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     if (opts.maxAge !== undefined && !(opts.maxAge >= 0)) throw new PetrelError('INVALID_OPTION', 'maxAge must be >= 0 (ms)');
     const id = this.layer.channel(name, mode, opts.priority ?? 3, opts.maxAge ?? Infinity);
     const ch = new PetrelChannel<T>({ sendOnChannel: (cid, bytes, o) => this.sendOnChannel(cid, bytes, o) }, id, name, mode, codec);
-    this.channels.set(name, ch as PetrelChannel<unknown>);
+    this.ownChannels().set(name, ch as PetrelChannel<unknown>);
     const held = this.unclaimed.get(name);
     if (held) {
-      this.unclaimed.delete(name);
+      this.ownUnclaimed().delete(name);
       this.unclaimedCount -= held.length;
       for (const m of held) this.unclaimedBytes -= m.length;
       // After the caller attached its listeners, and before any later message (those come from I/O).
@@ -316,7 +353,7 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     if (this.unclaimedCount >= UNCLAIMED_MAX_MESSAGES || this.unclaimedBytes + data.length > UNCLAIMED_MAX_BYTES) {
       this.unclaimedDropped++;
     } else {
-      if (!q) this.unclaimed.set(name, (q = []));
+      if (!q) this.ownUnclaimed().set(name, (q = []));
       q.push(data);
       this.unclaimedCount++;
       this.unclaimedBytes += data.length;
@@ -336,7 +373,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
    */
   close(opts: { code?: number; reason?: string } = {}): Promise<void> {
     if (this.result === null && this.core.state !== 'closed') this.core.close(opts.code ?? 0, opts.reason ?? '', true);
-    return this.ended;
+    this.endedPromise ??= this.isEnded ? Promise.resolve() : new Promise<void>((resolve) => (this.resolveEnded = resolve));
+    return this.endedPromise;
   }
 
   // ─────────────── driven by the owner ───────────────
@@ -427,20 +465,27 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     if (this.result !== null) return;
     const result: CloseResult = { code: info.errorCode, reason: info.reason, initiator: info.initiator, application: info.application };
     this.result = result;
-    const err = this.closedError();
-    for (const w of this.openWaiters.splice(0)) w.reject(err);
-    for (const s of [...this.streams.values()]) s.onConnectionClosed(err);
-    this.streams.clear();
+    // The error (a stack capture) only when someone is waiting for it: most connections end with neither.
+    const waiting = this.openWaiters;
+    if ((waiting !== null && waiting.length > 0) || this.streams.size > 0) {
+      const err = this.closedError();
+      if (waiting !== null) for (const w of waiting.splice(0)) w.reject(err);
+      for (const s of [...this.streams.values()]) s.onConnectionClosed(err);
+      this.streams = NO_STREAMS;
+    }
     for (const ch of this.channels.values()) ch.emit('close');
-    this.unclaimed.clear();
-    this.resolveClosed(result);
+    this.unclaimed = NO_UNCLAIMED;
+    this.resolveClosed?.(result);
+    this.resolveClosed = null;
     this.owner.closed(this);
     if (this.established) this.emit('close', result);
   }
 
   /** @internal The core connection is gone (closing period over) and its resources released. */
   markEnded(): void {
-    this.resolveEnded();
+    this.isEnded = true;
+    this.resolveEnded?.();
+    this.resolveEnded = null;
   }
 
   private closedError(): PetrelError {

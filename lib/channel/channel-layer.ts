@@ -95,8 +95,15 @@ export class ChannelLayer {
   private failed = false;
   private closed = false;
 
-  private readonly scratch = new Uint8Array(2048);
-  private readonly writer = new ByteWriter(this.scratch);
+  // Allocated on first send: an idle connection holds no scratch space.
+  private scratchBuf: Uint8Array | null = null;
+  private writerObj: ByteWriter | null = null;
+  private get scratch(): Uint8Array {
+    return (this.scratchBuf ??= new Uint8Array(2048));
+  }
+  private get writer(): ByteWriter {
+    return (this.writerObj ??= new ByteWriter(this.scratch));
+  }
   private readonly counters = { messagesSent: 0, messagesReceived: 0, fragmentsSent: 0, fragmentsReceived: 0 };
   private readonly datagramDrops: Record<string, number> = {};
   private readonly messageDrops: Record<string, number> = {};

@@ -21,8 +21,15 @@ export class UnreliableSender {
   private readonly maxHeld: number;
   private readonly heldChannels = new Set<OutChannel>();
   private held = 0;
-  private readonly scratch = new Uint8Array(2048);
-  private readonly writer = new ByteWriter(this.scratch);
+  // Allocated on first send: an idle connection holds no scratch space.
+  private scratchBuf: Uint8Array | null = null;
+  private writerObj: ByteWriter | null = null;
+  private get scratch(): Uint8Array {
+    return (this.scratchBuf ??= new Uint8Array(2048));
+  }
+  private get writer(): ByteWriter {
+    return (this.writerObj ??= new ByteWriter(this.scratch));
+  }
 
   constructor(conn: Connection, counters: UnreliableCounters, countDrop: (reason: string) => void, maxHeld: number) {
     this.conn = conn;

@@ -65,9 +65,11 @@ export class CidController {
     const limit = Math.min(ctx.peerParams?.activeConnectionIdLimit ?? 2, MAX_ACTIVE_CIDS);
     const added: Uint8Array[] = [];
     while (this.local.count < limit) {
-      const cid = new Uint8Array(CID_LENGTH);
+      // The id and its token share one buffer (one ArrayBuffer per entry instead of two).
+      const entry = new Uint8Array(CID_LENGTH + 16);
+      const cid = entry.subarray(0, CID_LENGTH);
       ctx.env.randomFill(cid);
-      const token = new Uint8Array(16);
+      const token = entry.subarray(CID_LENGTH);
       if (ctx.env.resetToken) token.set(ctx.env.resetToken(cid));
       else ctx.env.randomFill(token);
       this.local.issue(cid, token);

@@ -418,6 +418,7 @@ export class Connection {
     this.ctx.now = now;
     if (this.ctx.state === 'closed') return;
     this.receiver.handleDatagram(data, from, now);
+    this.receiver.release();
   }
 
   /** Earliest time `handleTimeout` must be called, or null. */

@@ -45,6 +45,11 @@ export interface ReceiveDeps {
 export class Receiver {
   private readonly reader = new ByteReader(EMPTY);
 
+  /** Lets go of the last datagram (the reader's view would keep it alive while the connection idles). */
+  release(): void {
+    this.reader.reset(EMPTY);
+  }
+
   constructor(
     private readonly ctx: ConnContext,
     private readonly d: ReceiveDeps,

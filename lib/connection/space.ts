@@ -35,9 +35,17 @@ export class PacketSpace {
   ackImmediate = false;
   ackDeadline: number | null = null;
 
-  readonly cryptoSend = new SendBuffer();
+  // The CRYPTO streams exist from first use and go with discard(): an established connection holds none for
+  // the Initial and Handshake levels, and no receive side for the application level unless CRYPTO arrives there.
+  private cryptoSendBuf: SendBuffer | null = null;
+  private cryptoRecvBuf: RecvBuffer | null = null;
+  get cryptoSend(): SendBuffer {
+    return (this.cryptoSendBuf ??= new SendBuffer());
+  }
   /** A handshake flight arrives in a few pieces: 256 disjoint fragments is far beyond any honest peer. */
-  readonly cryptoRecv = new RecvBuffer({ maxFragments: 256, errorCode: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED });
+  get cryptoRecv(): RecvBuffer {
+    return (this.cryptoRecvBuf ??= new RecvBuffer({ maxFragments: 256, errorCode: TransportErrorCode.CRYPTO_BUFFER_EXCEEDED }));
+  }
 
   write: PacketProtector | null = null;
   read: PacketProtector | null = null;
@@ -86,7 +94,8 @@ export class PacketSpace {
     this.ackDeadline = null;
     this.probes = 0;
     this.toAck.clear();
-    this.cryptoSend.reset();
+    this.cryptoSendBuf = null;
+    this.cryptoRecvBuf = null;
   }
 }
 

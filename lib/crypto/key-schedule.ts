@@ -66,6 +66,12 @@ export function hkdfLabel(prefix: string, label: string, context: Uint8Array, le
   return out;
 }
 
+/**
+ * HkdfLabels with an empty context (packet keys, "finished", Initial secrets…): a handshake asks for the
+ * same dozen again and again, so each is encoded once. Read-only: the providers only read `info`.
+ */
+const emptyContextLabels = new Map<string, Uint8Array>();
+
 /** HKDF-Expand-Label(Secret, Label, Context, Length) with the given prefix in place of "tls13 ". */
 export function hkdfExpandLabel(
   provider: CryptoProvider,
@@ -75,7 +81,17 @@ export function hkdfExpandLabel(
   length: number,
   prefix: string,
 ): Uint8Array {
-  return provider.hkdfExpand(secret, hkdfLabel(prefix, label, context, length), length);
+  let info: Uint8Array | undefined;
+  if (context.length === 0) {
+    const key = `${length} ${prefix}${label}`;
+    info = emptyContextLabels.get(key);
+    // Bounded by the labels the code uses (a few per prefix); a stray caller cannot grow it past 256.
+    if (info === undefined) {
+      info = hkdfLabel(prefix, label, context, length);
+      if (emptyContextLabels.size < 256) emptyContextLabels.set(key, info);
+    }
+  } else info = hkdfLabel(prefix, label, context, length);
+  return provider.hkdfExpand(secret, info, length);
 }
 
 /** Derive-Secret(Secret, Label, Messages) = HKDF-Expand-Label(Secret, Label, Transcript-Hash(Messages), 32). */
@@ -83,13 +99,44 @@ export function deriveSecret(provider: CryptoProvider, secret: Uint8Array, label
   return hkdfExpandLabel(provider, secret, label, transcriptHash, HASH_LENGTH, prefix);
 }
 
+/**
+ * Without a PSK the Early Secret, and the "derived" salt the Handshake Secret is extracted with, are constants:
+ * computed once per provider (and prefix), handed out as copies. Same bytes as deriving them every time.
+ */
+interface NoPskConstants {
+  early: Uint8Array;
+  derived: Map<string, Uint8Array>;
+}
+const noPsk = new WeakMap<CryptoProvider, NoPskConstants>();
+
+function noPskConstants(provider: CryptoProvider): NoPskConstants {
+  let c = noPsk.get(provider);
+  if (!c) noPsk.set(provider, (c = { early: provider.hkdfExtract(ZEROS, ZEROS), derived: new Map() }));
+  return c;
+}
+
+/** Without an early exit: `a` may derive from a PSK. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
 /** Early Secret = HKDF-Extract(0, PSK), with 32 zero bytes when there is no PSK (Petrel's case). */
 export function earlySecret(provider: CryptoProvider, psk: Uint8Array = ZEROS): Uint8Array {
+  if (psk === ZEROS) return noPskConstants(provider).early.slice();
   return provider.hkdfExtract(ZEROS, psk);
 }
 
 /** The "derived" step that links one extract stage to the next: Derive-Secret(secret, "derived", ""). */
 function derivedFor(provider: CryptoProvider, secret: Uint8Array, prefix: string): Uint8Array {
+  const c = noPskConstants(provider);
+  if (sameBytes(secret, c.early)) {
+    let d = c.derived.get(prefix);
+    if (!d) c.derived.set(prefix, (d = deriveSecret(provider, secret, 'derived', provider.sha256(EMPTY), prefix)));
+    return d.slice();
+  }
   return deriveSecret(provider, secret, 'derived', provider.sha256(EMPTY), prefix);
 }
 

@@ -65,8 +65,12 @@ interface Sodium {
 /** Loads sodium-native, or returns null (not installed, no prebuilt binary for this platform, ...). */
 function loadSodium(): Sodium | null {
   try {
-    // `require` exists in the CJS build; the ESM build makes one from its own URL.
-    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+    // The ESM build (and the TypeScript source) makes a require from its own URL; the CJS build, where
+    // import.meta is empty, has its own. Never test `typeof require` in ESM: a bundler's require shim
+    // (esbuild's __require, in the published ESM build) exists there and throws on this dynamic require,
+    // which silently fell back to node:crypto.
+    const url = (import.meta as { url?: string }).url;
+    const req = typeof url === 'string' ? createRequire(url) : require;
     const s = req('sodium-native') as Sodium;
     return typeof s.crypto_aead_chacha20poly1305_ietf_encrypt_detached === 'function' ? s : null;
   } catch {

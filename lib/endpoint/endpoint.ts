@@ -121,9 +121,8 @@ const TOKEN_LENGTH = 16;
 
 /** Connection-id bytes as a compact Map key (one short string per lookup). */
 function cidKey(buf: Uint8Array, off: number, len: number): string {
-  let s = '';
-  for (let i = 0; i < len; i++) s += String.fromCharCode(buf[off + i]!);
-  return s;
+  // One flat string (a char-by-char `+=` builds a rope of len-1 cons cells, kept alive as a Map key).
+  return String.fromCharCode.apply(null, buf.subarray(off, off + len) as unknown as number[]);
 }
 
 export class Endpoint {
@@ -428,13 +427,18 @@ export class Endpoint {
     }
     const localCid = this.freshCid();
     // The Initial keys just derived serve the connection too (derivation is most of a junk Initial's cost).
+    // Handed over once: the closure must not hold the Initial keys (cipher objects) for the connection's life.
     const keysFor = h.dcid.slice();
+    let spare: typeof protectors | null = protectors;
     const crypto: CryptoConfig = {
       createSession: (args) => server.crypto.createSession({ ...args, remote: from }),
-      initialProtectors: (cid, isClient) =>
-        !isClient && cid.length === keysFor.length && cid.every((b, i) => b === keysFor[i])
-          ? protectors
-          : server.crypto.initialProtectors(cid, isClient),
+      initialProtectors: (cid, isClient) => {
+        const p = spare;
+        spare = null;
+        return p && !isClient && cid.length === keysFor.length && cid.every((b, i) => b === keysFor[i])
+          ? p
+          : server.crypto.initialProtectors(cid, isClient);
+      },
     };
     const conn = new Connection({
       isClient: false,

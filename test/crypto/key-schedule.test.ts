@@ -238,3 +238,41 @@ describe('Petrel profile', () => {
     expect([toHex(sv.key), toHex(sv.iv), toHex(sv.hp)]).toEqual([outHex(iv, 'serverKey'), outHex(iv, 'serverIv'), outHex(iv, 'serverHp')]);
   });
 });
+
+describe('cached constants of the key schedule (no PSK)', () => {
+  it('hands out copies: zeroing one Early Secret leaves the next one intact', () => {
+    const a = earlySecret(p);
+    const want = toHex(a);
+    a.fill(0);
+    expect(toHex(earlySecret(p))).toBe(want);
+    expect(want).toBe(toHex(p.hkdfExtract(new Uint8Array(32), new Uint8Array(32))));
+  });
+
+  it('derives the same Handshake Secret as the uncached steps, for each prefix, also with a PSK', () => {
+    const shared = new Uint8Array(32).map((_, i) => i + 1);
+    for (const prefix of [TLS13_LABEL_PREFIX, PETREL_LABEL_PREFIX]) {
+      const early = p.hkdfExtract(new Uint8Array(32), new Uint8Array(32));
+      const salt = deriveSecret(p, early, 'derived', p.sha256(EMPTY), prefix);
+      const want = toHex(p.hkdfExtract(salt, shared));
+      expect(toHex(handshakeSecret(p, earlySecret(p), shared, prefix))).toBe(want);
+      expect(toHex(handshakeSecret(p, earlySecret(p), shared, prefix))).toBe(want);
+      const psk = new Uint8Array(32).fill(9);
+      const pskEarly = p.hkdfExtract(new Uint8Array(32), psk);
+      const pskSalt = deriveSecret(p, pskEarly, 'derived', p.sha256(EMPTY), prefix);
+      expect(toHex(handshakeSecret(p, earlySecret(p, psk), shared, prefix))).toBe(toHex(p.hkdfExtract(pskSalt, shared)));
+    }
+  });
+
+  it('encodes an empty-context label once and still expands to the uncached bytes', () => {
+    const secret = new Uint8Array(32).fill(3);
+    for (let i = 0; i < 3; i++) {
+      expect(toHex(hkdfExpandLabel(p, secret, 'key', EMPTY, 16, PETREL_LABEL_PREFIX))).toBe(
+        toHex(p.hkdfExpand(secret, hkdfLabel(PETREL_LABEL_PREFIX, 'key', EMPTY, 16), 16)),
+      );
+    }
+    // Same label, other length: a distinct HkdfLabel.
+    expect(toHex(hkdfExpandLabel(p, secret, 'key', EMPTY, 32, PETREL_LABEL_PREFIX))).toBe(
+      toHex(p.hkdfExpand(secret, hkdfLabel(PETREL_LABEL_PREFIX, 'key', EMPTY, 32), 32)),
+    );
+  });
+});

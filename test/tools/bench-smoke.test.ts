@@ -112,6 +112,21 @@ describe('tools/bench in --quick mode', () => {
     for (const m of ['tcp_64k', 'tcp_1472', 'petrel_insecure', 'petrel_secure']) expect(res.get(`${m}_mib`)).toBe('1');
   });
 
+  it('api-cost: two processes through listen()/connect(), A/B of two library entry points, exits 0 with the figures', async () => {
+    const lib = `${ROOT}lib/index.ts`;
+    const r = await bench('api-cost', ['--quick', '--insecure', '--lib', `${lib},${lib}`]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('server CPU µs/handshake');
+    const res = finalLine(r.out);
+    expectNumbers(res, ['lib0_server_cpu_us_per_handshake', 'lib1_server_cpu_us_per_handshake']);
+    // Ten idle connections: a GC can leave a memory delta below zero, so only finiteness is checked.
+    for (const k of ['lib0_heap_bytes_per_conn', 'lib1_heap_bytes_per_conn', 'lib0_external_bytes_per_conn', 'lib1_external_bytes_per_conn']) {
+      expect(Number.isFinite(Number(res.get(k))), `${k}=${res.get(k)}`).toBe(true);
+    }
+    expect(Number(res.get('lib0_server_cpu_us_per_handshake'))).toBeGreaterThan(0);
+    expect(res.get('handshakes')).toBe('10');
+  });
+
   it('rejects a malformed option with exit code 2', async () => {
     const [a, b] = await Promise.all([bench('handshake', ['--n', 'lots']), bench('run-all', ['--bench', 'nope'])]);
     expect(a.code).toBe(2);
