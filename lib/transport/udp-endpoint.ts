@@ -9,8 +9,8 @@
  * Application calls reach the core synchronously; the core's wake hook schedules one pump per microtask turn,
  * so a burst of writes is sent together.
  *
- * Outgoing datagrams are written into pooled 2 KiB buffers: `socket.send` keeps the buffer until its callback,
- * so a buffer returns to the pool only then. Socket errors never escape as 'error' events: ICMP refusals on a
+ * Outgoing datagrams are written into pooled 2 KiB buffers: `socket.send` may keep a buffer until its callback,
+ * so buffers return to the pool once no send is pending (one shared callback, no closure per datagram). Socket errors never escape as 'error' events: ICMP refusals on a
  * connected (client) socket go to `onRefused`, anything else is counted and reported to `onSocketError`.
  */
 import dgram from 'node:dgram';
@@ -154,8 +154,9 @@ export class UdpEndpoint {
   private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, listenerErrors: 0, timerFires: 0, pumps: 0 };
   private granted = { recv: 0, send: 0 };
   private warnedCore = false;
-  /** Sends handed to the socket whose callback has not run yet. */
+  /** Sends handed to the socket whose callback has not run yet, and their buffers in send order. */
   private inflight = 0;
+  private readonly sentBufs: Buffer[] = [];
   private onDrained: (() => void) | null = null;
   // Every entry from the event loop (socket message, timer, microtask, setImmediate) is guarded: the core
   // closes a connection that throws (Endpoint.guard); what still escapes is counted here, never rethrown.
@@ -405,22 +406,33 @@ export class UdpEndpoint {
   }
 
   private send(buf: Buffer, length: number, to: PeerAddress): void {
-    const done = (err: Error | null): void => {
-      this.inflight--;
-      if (err) this.onSendError(err);
-      if (this.pool.length < POOL_MAX) this.pool.push(buf);
-      if (this.inflight === 0 && this.onDrained) this.onDrained();
-    };
     this.inflight++;
+    this.sentBufs.push(buf);
     try {
-      if (this.connected) this.socket.send(buf, 0, length, done);
-      else this.socket.send(buf, 0, length, to.port, to.host, done);
+      if (this.connected) this.socket.send(buf, 0, length, this.onSent);
+      else this.socket.send(buf, 0, length, to.port, to.host, this.onSent);
     } catch (e) {
       // Synchronous throws: socket closed underneath us, bad address. Never fatal.
       this.inflight--;
+      this.sentBufs.pop();
       this.onSendError(e as Error);
     }
   }
+
+  /**
+   * Every send's completion, one shared function (no closure per datagram). Buffers go back to the pool
+   * once no send is pending at all: which buffer a completion belongs to is then never in doubt, and in a
+   * burst (sends complete synchronously, their callbacks run on the next tick) that is at the burst's end.
+   */
+  private readonly onSent = (err: Error | null): void => {
+    this.inflight--;
+    if (err) this.onSendError(err);
+    if (this.inflight > 0) return;
+    const sent = this.sentBufs;
+    for (let i = 0; i < sent.length && this.pool.length < POOL_MAX; i++) this.pool.push(sent[i]!);
+    sent.length = 0;
+    if (this.onDrained) this.onDrained();
+  };
 
   private arm(now: number): void {
     let t = this.core.pollTimeout();
