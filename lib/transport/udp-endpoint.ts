@@ -148,6 +148,8 @@ export class UdpEndpoint {
   private pumpScheduled = false;
   private resumeScheduled = false;
   private pumping = false;
+  /** Woken (kick) while pumping: the pump goes round again. */
+  private rewake = false;
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly pool: Buffer[] = [];
@@ -289,7 +291,13 @@ export class UdpEndpoint {
 
   /** Schedules one pump at the end of the current microtask turn. */
   kick(): void {
-    if (this.pumpScheduled || this.closed) return;
+    if (this.closed) return;
+    // Inside a pump (a listener wrote, say): its loop goes round again instead of a second pump afterwards.
+    if (this.pumping) {
+      this.rewake = true;
+      return;
+    }
+    if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     queueMicrotask(this.runPump);
   }
@@ -347,6 +355,7 @@ export class UdpEndpoint {
     try {
       let budget = BURST;
       for (let round = 0; round < MAX_ROUNDS; round++) {
+        this.rewake = false;
         budget -= this.drainTransmit(now, budget);
         if (budget <= 0) {
           // More may be sendable: let received datagrams in first, then carry on.
@@ -368,8 +377,9 @@ export class UdpEndpoint {
           }
           if (this.closed) return;
         }
-        if (!any) break;
-        if (round === MAX_ROUNDS - 1) this.kick(); // keep going on the next turn rather than starve I/O
+        if (!any && !this.rewake) break;
+        // Out of rounds: keep going on the next turn rather than starve I/O.
+        if (round === MAX_ROUNDS - 1) this.rewake = true;
       }
       try {
         this.handler.afterPump?.(now);
@@ -378,6 +388,11 @@ export class UdpEndpoint {
       }
     } finally {
       this.pumping = false;
+      if (this.rewake) {
+        // Woken after its last round (by afterPump, or out of rounds): one more pump on this turn.
+        this.rewake = false;
+        this.kick();
+      }
       if (!this.closed) this.arm(now);
       const err = this.core.lastInternalError;
       if (err) {
