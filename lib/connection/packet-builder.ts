@@ -245,8 +245,25 @@ export class PacketBuilder {
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     if (mtuProbe) ackEliciting = true;
+    // Every field Recovery's rate sampler fills in is present from the start (undefined until then): one
+    // object shape with in-object fields, instead of a property store grown on every sent packet.
     ctx.recovery.onPacketSent(
-      { pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames, isPmtuProbe: mtuProbe },
+      {
+        pn,
+        space: id,
+        timeSent: now,
+        size,
+        ackEliciting,
+        inFlight: ackEliciting || padded,
+        frames,
+        isPmtuProbe: mtuProbe,
+        delivered: undefined,
+        deliveredTime: undefined,
+        firstSentTime: undefined,
+        appLimited: undefined,
+        txInFlight: undefined,
+        lostAtSend: undefined,
+      },
       now,
     );
     if ((ctx.opts.pacing || ctx.opts.maxSendRate > 0) && (ackEliciting || padded)) d.pacer.onSend(now, size);
