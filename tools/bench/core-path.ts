@@ -4,13 +4,18 @@
  * crypto alone — what two processes on loopback add on top is the socket (node:dgram and the kernel).
  *
  *   node --import tsx tools/bench/core-path.ts [--mib 16] [--rounds 5] [--rtt-n 2000] [--quick]
+ *   node --expose-gc --max-semi-space-size=128 --import tsx tools/bench/core-path.ts   # also bytes allocated
  *
  * bulk: the client writes --mib MiB on one stream (keeping 1 MiB buffered), the server reads it all;
  * CPU µs per 1472 B of payload for each side (process.cpuUsage deltas around that side's calls, so time
  * the process spent preempted by other load does not count) and the whole process's CPU per 1472 B
  * (both sides and the loop). rtt: 64-byte DATAGRAM echoes one at a time; µs of both sides' work per
- * round trip. Modes: insecure and the runtime provider's default suite, interleaved per round.
+ * round trip. Modes: insecure and the runtime provider's default suite, interleaved per round. With --expose-gc,
+ * also the heap bytes allocated per packet and per round trip (measured between GCs): unlike CPU time on a
+ * shared machine, that figure does not move with other load.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Endpoint, type EndpointEvent } from '../../lib/endpoint/endpoint.js';
 import type { Connection } from '../../lib/connection/connection.js';
 import type { CryptoConfig, PeerAddress } from '../../lib/connection/types.js';
@@ -196,6 +201,85 @@ function rtt(mode: Mode, n: number): { clientUs: number; serverUs: number; packe
   return { clientUs: p.cm.us / n, serverUs: p.sm.us / n, packets: p.packets / n };
 }
 
+/**
+ * Heap bytes allocated by `fn` (both sides and the loop): young-generation growth with no GC in between, so the process
+ * needs --expose-gc and a young generation larger than the batch (--max-semi-space-size=128). null when a GC ran.
+ */
+function allocated(fn: () => void): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  gc();
+  const g0 = gcCount;
+  const h0 = youngBytes();
+  fn();
+  const h1 = youngBytes();
+  return gcCount === g0 ? h1 - h0 : null;
+}
+let gcCount = 0;
+/** Bytes in the young generation (where short-lived allocations land; old-space sweeping does not move it). */
+function youngBytes(): number {
+  let n = 0;
+  for (const sp of getHeapSpaceStatistics()) if (sp.space_name === 'new_space' || sp.space_name === 'new_large_object_space') n += sp.space_used_size;
+  return n;
+}
+
+/** Bytes allocated per 1472 B of bulk payload, on a connection whose window is already open (8 MiB sent first). */
+function allocBulk(mode: Mode): number | null {
+  const p = connected(mode);
+  const id = p.client.openStream()!;
+  let written = 0;
+  let received = 0;
+  let goal = 8 * 1024 * 1024;
+  const fill = (): void => {
+    while (written < goal && p.client.streamBufferedBytes(id) < BUFFERED) {
+      p.client.streamWrite(id, CHUNK);
+      written += CHUNK.length;
+    }
+  };
+  p.onClientEvent = (e) => {
+    if (e.kind === 'connection' && e.event.type === 'stream_writable') fill();
+  };
+  p.onServerEvent = (e) => {
+    if (e.kind === 'connection' && e.event.type === 'stream_readable') {
+      for (let d = p.server!.streamRead(e.event.streamId); d; d = p.server!.streamRead(e.event.streamId)) received += d.length;
+    }
+  };
+  fill();
+  p.run(() => received >= goal);
+  const bytes = 2 * 1024 * 1024;
+  const a = allocated(() => {
+    goal += bytes;
+    fill();
+    p.run(() => received >= goal);
+  });
+  return a === null ? null : a / (bytes / 1472);
+}
+
+/** Bytes allocated per 64-byte DATAGRAM echo (both sides), after 300 unmeasured ones. */
+function allocRtt(mode: Mode): number | null {
+  const p = connected(mode);
+  const msg = new Uint8Array(64).fill(1);
+  let got = 0;
+  p.onServerEvent = (e) => {
+    if (e.kind === 'connection' && e.event.type === 'datagram') p.server!.sendDatagram(e.event.data);
+  };
+  p.onClientEvent = (e) => {
+    if (e.kind === 'connection' && e.event.type === 'datagram') got++;
+  };
+  const trips = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const want = got + 1;
+      p.client.sendDatagram(msg);
+      p.run(() => got >= want);
+    }
+  };
+  trips(300);
+  const a = allocated(() => trips(500));
+  return a === null ? null : a / 500;
+}
+
+const ALLOC = typeof (globalThis as { gc?: unknown }).gc === 'function';
+if (ALLOC) new PerformanceObserver((l) => (gcCount += l.getEntries().length)).observe({ entryTypes: ['gc'] });
+
 const out: Record<string, number[]> = {};
 const push = (k: string, v: number): void => void (out[k] ??= []).push(v);
 bulk(MODES[0]!, 1024 * 1024); // JIT warm-up
@@ -209,6 +293,12 @@ for (let r = 0; r < ROUNDS; r++) {
     push(`${m.key}_rtt_client_us`, t.clientUs);
     push(`${m.key}_rtt_server_us`, t.serverUs);
     push(`${m.key}_rtt_packets`, t.packets);
+    if (ALLOC) {
+      const ab = allocBulk(m);
+      if (ab !== null) push(`${m.key}_bulk_alloc_B_per_1472B`, ab);
+      const ar = allocRtt(m);
+      if (ar !== null) push(`${m.key}_rtt_alloc_B_per_rt`, ar);
+    }
   }
 }
 console.log(environmentLine());
