@@ -253,6 +253,8 @@ export class PetrelConnection extends EventEmitter<PetrelConnectionEvents> imple
     if (initiator === 'local') this.core.setStreamPriority(id, p);
     const s = new PetrelStream(this, id, initiator, {
       highWaterMark: this.options.streamHighWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK,
+      // Unset: 1 MiB or twice the measured bandwidth-delay product, whichever is larger (up to maxStreamWindow).
+      autoHighWater: this.options.streamHighWaterMark === undefined,
       priority: p.urgency ?? 3,
     });
     this.ownStreams().set(id, s);

@@ -50,7 +50,11 @@ export interface TransportOptions extends Pick<ConnectionOptions, CoreKey> {
   /** Kernel socket buffer sizes requested (4 MiB each); the granted sizes are in stats(). */
   recvBufferSize?: number;
   sendBufferSize?: number;
-  /** Bytes a stream may have unacknowledged before write() waits (1 MiB). */
+  /**
+   * Bytes a stream may have unacknowledged before write() waits. Unset: 1 MiB, or twice the path's measured
+   * bandwidth-delay product when that is larger (at most maxStreamWindow), so one stream can fill a long fat
+   * path; set: exactly this.
+   */
   streamHighWaterMark?: number;
   /** Largest channel message, encoded (1 MiB; unreliable channels are capped at 256 KiB by the wire). */
   maxMessageSize?: number;

@@ -41,12 +41,19 @@ export class PetrelStream extends Duplex {
   early = false;
   private readonly host: StreamHost;
   private readonly sendHighWater: number;
+  /** The high-water mark follows the path's bandwidth-delay product (core.streamSendTarget), never below sendHighWater. */
+  private readonly autoHighWater: boolean;
   private pendingWrite: ((err?: Error | null) => void) | null = null;
   private wantRead = false;
   private readDone: boolean;
   private writeDone: boolean;
 
-  constructor(host: StreamHost, id: number, initiator: 'local' | 'peer', opts: { highWaterMark: number; priority?: number }) {
+  constructor(
+    host: StreamHost,
+    id: number,
+    initiator: 'local' | 'peer',
+    opts: { highWaterMark: number; autoHighWater?: boolean; priority?: number },
+  ) {
     const bidi = isBidi(id);
     const canRead = bidi || initiator === 'peer';
     const canWrite = bidi || initiator === 'local';
@@ -58,8 +65,14 @@ export class PetrelStream extends Duplex {
     this.initiator = initiator;
     this.priority = opts.priority ?? 0;
     this.sendHighWater = opts.highWaterMark;
+    this.autoHighWater = opts.autoHighWater === true;
     this.readDone = !canRead;
     this.writeDone = !canWrite;
+  }
+
+  /** Bytes write() buffers before it waits for acknowledgements. */
+  private highWater(): number {
+    return this.autoHighWater ? Math.max(this.sendHighWater, this.host.core.streamSendTarget()) : this.sendHighWater;
   }
 
   /** Bytes written but not yet acknowledged by the peer. */
@@ -75,7 +88,7 @@ export class PetrelStream extends Duplex {
       cb(asPetrelError(e));
       return;
     }
-    if (core.streamBufferedBytes(this.id) > this.sendHighWater) this.pendingWrite = cb;
+    if (core.streamBufferedBytes(this.id) > this.highWater()) this.pendingWrite = cb;
     else cb();
   }
 
@@ -168,7 +181,7 @@ export class PetrelStream extends Duplex {
   /** @internal An acknowledgement freed send buffer: release a held write below the high-water mark. */
   onWritable(): void {
     const w = this.pendingWrite;
-    if (w && this.host.core.streamBufferedBytes(this.id) <= this.sendHighWater) {
+    if (w && this.host.core.streamBufferedBytes(this.id) <= this.highWater()) {
       this.pendingWrite = null;
       w();
     }

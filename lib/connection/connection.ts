@@ -326,6 +326,17 @@ export class Connection {
     return this.streams.bufferedBytes(id);
   }
 
+  /**
+   * Bytes worth keeping written but unacknowledged on a stream so it can fill the path: twice the
+   * bandwidth-delay product the connection has measured (delivery rate × RTT; twice, so the buffer itself
+   * never caps the rate and a buffer-limited stream's target still doubles every round trip), at most
+   * maxStreamWindow (the most a peer's stream window grows to by default). 0 before any measurement: the
+   * caller's own floor (the API's 1 MiB high-water mark) applies.
+   */
+  streamSendTarget(): number {
+    return Math.min(this.ctx.opts.maxStreamWindow, Math.ceil(2 * this.ctx.recovery.bdpEstimate()));
+  }
+
   /** Reads up to `max` contiguous bytes; null when nothing is readable now. */
   streamRead(id: number, max = Infinity): Uint8Array | null {
     return this.streams.read(id, max);

@@ -27,6 +27,8 @@ export interface DatagramQueueState {
   oldestAge: number;
 }
 
+const NONE: readonly QueuedDatagram[] = [];
+
 export class DatagramQueue {
   private readonly levels: QueuedDatagram[][] = Array.from({ length: URGENCY_LEVELS }, () => []);
   private readonly maxEntries: number;
@@ -95,9 +97,10 @@ export class DatagramQueue {
   }
 
   /** Removes every entry whose deadline has passed; returns them (oldest first per level). */
-  expire(now: number): QueuedDatagram[] {
+  expire(now: number): readonly QueuedDatagram[] {
+    // Called for every packet built: nothing due (the usual case) allocates nothing.
+    if (!(now > this.minExpiry)) return NONE;
     const out: QueuedDatagram[] = [];
-    if (!(now > this.minExpiry)) return out;
     let min = Infinity;
     for (const q of this.levels) {
       if (q.length === 0) continue;

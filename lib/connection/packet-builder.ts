@@ -140,11 +140,15 @@ export class PacketBuilder {
     return false;
   }
 
+  /** Whether the packet the last build() wrote is ack-eliciting (a field, not a result object per packet). */
+  lastAckEliciting = false;
+
   /**
    * Builds a packet of space `id` into buf[start, end), padded up to `padTo` bytes from the datagram
-   * start. Returns where it ended (`start`: nothing to send) and whether it is ack-eliciting.
+   * start. Returns where it ended (`start`: nothing to send); lastAckEliciting says whether it is ack-eliciting.
    */
-  build(id: SpaceId, buf: Uint8Array, start: number, end: number, now: number, padTo: number): { end: number; ackEliciting: boolean } {
+  build(id: SpaceId, buf: Uint8Array, start: number, end: number, now: number, padTo: number): number {
+    this.lastAckEliciting = false;
     const ctx = this.ctx;
     const d = this.d;
     const space = ctx.spaces[id];
@@ -182,7 +186,7 @@ export class PacketBuilder {
     }
     const tag = protector.tagLength;
     const payloadEnd = end - tag;
-    if (payloadEnd - payloadOffset < MIN_PACKET_PAYLOAD) return { end: start, ackEliciting: false };
+    if (payloadEnd - payloadOffset < MIN_PACKET_PAYLOAD) return start;
     const w = this.writer.reset(buf, payloadOffset, payloadEnd);
     const frames: SentFrame[] = [];
     let ackEliciting = false;
@@ -217,7 +221,7 @@ export class PacketBuilder {
       if (probe && ackEliciting) space.probes--;
       // Nothing to say: no packet — unless it must pad a datagram that carries an Initial packet (the
       // 1200-byte rule), then a PADDING-only packet still carries the padding.
-      if (w.pos === payloadOffset && !(padTo > 0 && (id === INITIAL || start > 0))) return { end: start, ackEliciting: false };
+      if (w.pos === payloadOffset && !(padTo > 0 && (id === INITIAL || start > 0))) return start;
     }
     // Padding: up to the requested datagram size (padTo counts from the datagram start), and enough
     // bytes after the packet number for the header-protection sample.
@@ -243,14 +247,32 @@ export class PacketBuilder {
     const size = packetEnd - start;
     // In flight: ack-eliciting or padded packets (RFC 9002 §2); ACK-only packets are not.
     if (mtuProbe) ackEliciting = true;
+    // Every field Recovery's rate sampler fills in is present from the start (undefined until then): one
+    // object shape with in-object fields, instead of a property store grown on every sent packet.
     ctx.recovery.onPacketSent(
-      { pn, space: id, timeSent: now, size, ackEliciting, inFlight: ackEliciting || padded, frames, isPmtuProbe: mtuProbe },
+      {
+        pn,
+        space: id,
+        timeSent: now,
+        size,
+        ackEliciting,
+        inFlight: ackEliciting || padded,
+        frames,
+        isPmtuProbe: mtuProbe,
+        delivered: undefined,
+        deliveredTime: undefined,
+        firstSentTime: undefined,
+        appLimited: undefined,
+        txInFlight: undefined,
+        lostAtSend: undefined,
+      },
       now,
     );
     if ((ctx.opts.pacing || ctx.opts.maxSendRate > 0) && (ackEliciting || padded)) d.pacer.onSend(now, size);
     if (ackEliciting) d.timers.onAckElicitingSent(id === APP, now);
     d.handshake.onPacketSent(id, now);
     if (ctx.env.trace) ctx.env.trace('transport:packet_sent', { space: SPACE_NAME[id], pn, size, frames }, now);
-    return { end: packetEnd, ackEliciting };
+    this.lastAckEliciting = ackEliciting;
+    return packetEnd;
   }
 }

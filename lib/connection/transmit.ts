@@ -70,13 +70,15 @@ export class Transmitter {
     const end = limit - CRC_LENGTH;
     let off = 0;
     // Which spaces have something to send decides which packet is last (and carries the padding).
-    const want = [this.spaceWantsToSend(INITIAL, now), this.spaceWantsToSend(HANDSHAKE, now), this.spaceWantsToSend(APP, now)];
-    const last = want[2] ? APP : want[1] ? HANDSHAKE : want[0] ? INITIAL : -1;
+    const wantInitial = this.spaceWantsToSend(INITIAL, now);
+    const wantHandshake = this.spaceWantsToSend(HANDSHAKE, now);
+    const wantApp = this.spaceWantsToSend(APP, now);
+    const last = wantApp ? APP : wantHandshake ? HANDSHAKE : wantInitial ? INITIAL : -1;
     if (last < 0) return null;
     let containsInitial = false;
     let ackElicitingInitial = false;
     for (let id = 0 as SpaceId; id <= 2; id = (id + 1) as SpaceId) {
-      if (!want[id]) continue;
+      if (!(id === INITIAL ? wantInitial : id === HANDSHAKE ? wantHandshake : wantApp)) continue;
       let padTo = 0;
       if (id === last && (containsInitial || id === INITIAL) && (ctx.isClient || ackElicitingInitial || id === INITIAL)) {
         padTo = MIN_INITIAL_DATAGRAM - CRC_LENGTH;
@@ -85,13 +87,13 @@ export class Transmitter {
       if (id === APP && (paths.challengePending || paths.pendingResponse) && end >= MIN_INITIAL_DATAGRAM - CRC_LENGTH) {
         padTo = MIN_INITIAL_DATAGRAM - CRC_LENGTH;
       }
-      const r = builder.build(id, buf, off, end, now, padTo);
-      if (r.end > off) {
+      const packetEnd = builder.build(id, buf, off, end, now, padTo);
+      if (packetEnd > off) {
         if (id === INITIAL) {
           containsInitial = true;
-          ackElicitingInitial = r.ackEliciting;
+          ackElicitingInitial = builder.lastAckEliciting;
         }
-        off = r.end;
+        off = packetEnd;
       }
       if (end - off < MIN_COALESCE_ROOM) break;
     }
@@ -107,9 +109,9 @@ export class Transmitter {
     const builder = this.d.builder;
     builder.probeOnly = true;
     try {
-      const r = builder.build(APP, buf, 0, Math.min(buf.length, ctx.maxDatagramSize) - CRC_LENGTH, now, 0);
-      if (r.end === 0) return null;
-      const total = appendChecksum(buf, r.end, ctx.env.crc32);
+      const packetEnd = builder.build(APP, buf, 0, Math.min(buf.length, ctx.maxDatagramSize) - CRC_LENGTH, now, 0);
+      if (packetEnd === 0) return null;
+      const total = appendChecksum(buf, packetEnd, ctx.env.crc32);
       ctx.counters.bytesSent += total;
       this.d.paths.onSentUnvalidated(total, false);
       return { length: total, to: ctx.remote };
@@ -139,9 +141,9 @@ export class Transmitter {
     builder.probeOnly = true;
     try {
       const end = Math.min(buf.length, ctx.maxDatagramSize, budget) - CRC_LENGTH;
-      const r = builder.build(APP, buf, 0, end, now, Math.min(MIN_INITIAL_DATAGRAM, budget) - CRC_LENGTH);
-      if (r.end === 0) return null;
-      const total = appendChecksum(buf, r.end, ctx.env.crc32);
+      const packetEnd = builder.build(APP, buf, 0, end, now, Math.min(MIN_INITIAL_DATAGRAM, budget) - CRC_LENGTH);
+      if (packetEnd === 0) return null;
+      const total = appendChecksum(buf, packetEnd, ctx.env.crc32);
       ctx.counters.bytesSent += total;
       paths.onSentOffPath(target, total);
       return { length: total, to: target };
@@ -163,10 +165,10 @@ export class Transmitter {
     mtu.probeSize = size;
     try {
       const pn = ctx.spaces[APP].nextPn;
-      const r = this.d.builder.build(APP, buf, 0, size - CRC_LENGTH, now, size - CRC_LENGTH);
-      if (r.end === 0) return null;
+      const packetEnd = this.d.builder.build(APP, buf, 0, size - CRC_LENGTH, now, size - CRC_LENGTH);
+      if (packetEnd === 0) return null;
       pmtud.onProbeSent(pn, size, now);
-      const total = appendChecksum(buf, r.end, ctx.env.crc32);
+      const total = appendChecksum(buf, packetEnd, ctx.env.crc32);
       ctx.counters.bytesSent += total;
       return { length: total, to: ctx.remote };
     } finally {

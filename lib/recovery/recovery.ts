@@ -102,6 +102,9 @@ interface SpaceState<F> {
   pathStartPn: number;
 }
 
+/** Length of one delivery-rate max-filter window, in smoothed RTTs (bdpEstimate). */
+export const RATE_WINDOW_RTTS = 8;
+
 const NO_LOSS = { packets: [] as never[], persistent: false };
 
 export class Recovery<F = unknown> {
@@ -147,6 +150,14 @@ export class Recovery<F = unknown> {
   private firstRttSampleTime: number | null = null;
   /** `now` of the last event that would re-arm the RFC's timer (base of the anti-deadlock PTO) */
   private timerAnchor: number | null = null;
+  /**
+   * Highest delivery rate (bytes/ms) sampled in the current and the previous window of RATE_WINDOW_RTTS
+   * smoothed RTTs: a max filter, so a pause (an app-limited moment) does not shrink what the path proved it
+   * carries until two windows have passed without it.
+   */
+  private rateMax = 0;
+  private ratePrevMax = 0;
+  private rateWindowEnd = -Infinity;
 
   constructor(cfg: RecoveryConfig, cc: CongestionController) {
     this.initialRtt = cfg.initialRtt ?? DEFAULT_INITIAL_RTT;
@@ -296,6 +307,7 @@ export class Recovery<F = unknown> {
       const sampler = this.rateSampler;
       for (let i = 0; i < ccAcked.length; i++) sampler.onAcked(ccAcked[i]!, now);
       const rs = sampler.generate(now, this.rtt.min);
+      if (rs !== null) this.noteDeliveryRate(rs.deliveryRate, now);
       this.cc.onPacketsAcked(ccAcked, now, this.rtt, this.appLimited);
       if (rs !== null && this.sampling) this.cc.onRateSample?.(rs, now);
     }
@@ -304,6 +316,23 @@ export class Recovery<F = unknown> {
     if (this.peerValidatedAddress) this._ptoCount = 0;
     this.timerAnchor = now;
     return { acked, lost: lost.packets, largestNewlyAcked: largestNewly };
+  }
+
+  private noteDeliveryRate(rate: number, now: number): void {
+    if (now >= this.rateWindowEnd) {
+      this.ratePrevMax = this.rateMax;
+      this.rateMax = 0;
+      this.rateWindowEnd = now + RATE_WINDOW_RTTS * this.rtt.smoothed;
+    }
+    if (rate > this.rateMax) this.rateMax = rate;
+  }
+
+  /**
+   * The bandwidth-delay product the path has shown (bytes): the highest recent delivery rate × the smoothed
+   * RTT. 0 before the first rate sample. Buffers sized from it (stream send buffering) keep the path full.
+   */
+  bdpEstimate(): number {
+    return Math.max(this.rateMax, this.ratePrevMax) * this.rtt.smoothed;
   }
 
   /** When the loss/PTO timer must fire (ms), or null for no timer. */

@@ -9,8 +9,8 @@
  * Application calls reach the core synchronously; the core's wake hook schedules one pump per microtask turn,
  * so a burst of writes is sent together.
  *
- * Outgoing datagrams are written into pooled 2 KiB buffers: `socket.send` keeps the buffer until its callback,
- * so a buffer returns to the pool only then. Socket errors never escape as 'error' events: ICMP refusals on a
+ * Outgoing datagrams are written into pooled 2 KiB buffers: `socket.send` may keep a buffer until its callback,
+ * so buffers return to the pool once no send is pending (one shared callback, no closure per datagram). Socket errors never escape as 'error' events: ICMP refusals on a
  * connected (client) socket go to `onRefused`, anything else is counted and reported to `onSocketError`.
  */
 import dgram from 'node:dgram';
@@ -187,14 +187,17 @@ export class UdpEndpoint {
   private pumpScheduled = false;
   private resumeScheduled = false;
   private pumping = false;
+  /** Woken (kick) while pumping: the pump goes round again. */
+  private rewake = false;
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly pool: Buffer[] = [];
   private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, listenerErrors: 0, timerFires: 0, pumps: 0 };
   private granted = { recv: 0, send: 0 };
   private warnedCore = false;
-  /** Sends handed to the socket whose callback has not run yet. */
+  /** Sends handed to the socket whose callback has not run yet, and their buffers in send order. */
   private inflight = 0;
+  private readonly sentBufs: Buffer[] = [];
   private onDrained: (() => void) | null = null;
   // Every entry from the event loop (socket message, timer, microtask, setImmediate) is guarded: the core
   // closes a connection that throws (Endpoint.guard); what still escapes is counted here, never rethrown.
@@ -327,7 +330,13 @@ export class UdpEndpoint {
 
   /** Schedules one pump at the end of the current microtask turn. */
   kick(): void {
-    if (this.pumpScheduled || this.closed) return;
+    if (this.closed) return;
+    // Inside a pump (a listener wrote, say): its loop goes round again instead of a second pump afterwards.
+    if (this.pumping) {
+      this.rewake = true;
+      return;
+    }
+    if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     queueMicrotask(this.runPump);
   }
@@ -388,6 +397,7 @@ export class UdpEndpoint {
     try {
       let budget = BURST;
       for (let round = 0; round < MAX_ROUNDS; round++) {
+        this.rewake = false;
         budget -= this.drainTransmit(now, budget);
         if (budget <= 0) {
           // More may be sendable: let received datagrams in first, then carry on.
@@ -409,8 +419,9 @@ export class UdpEndpoint {
           }
           if (this.closed) return;
         }
-        if (!any) break;
-        if (round === MAX_ROUNDS - 1) this.kick(); // keep going on the next turn rather than starve I/O
+        if (!any && !this.rewake) break;
+        // Out of rounds: keep going on the next turn rather than starve I/O.
+        if (round === MAX_ROUNDS - 1) this.rewake = true;
       }
       try {
         this.handler.afterPump?.(now);
@@ -419,6 +430,11 @@ export class UdpEndpoint {
       }
     } finally {
       this.pumping = false;
+      if (this.rewake) {
+        // Woken after its last round (by afterPump, or out of rounds): one more pump on this turn.
+        this.rewake = false;
+        this.kick();
+      }
       if (!this.closed) this.arm(now);
       const err = this.core.lastInternalError;
       if (err) {
@@ -447,22 +463,33 @@ export class UdpEndpoint {
   }
 
   private send(buf: Buffer, length: number, to: PeerAddress): void {
-    const done = (err: Error | null): void => {
-      this.inflight--;
-      if (err) this.onSendError(err);
-      if (this.pool.length < POOL_MAX) this.pool.push(buf);
-      if (this.inflight === 0 && this.onDrained) this.onDrained();
-    };
     this.inflight++;
+    this.sentBufs.push(buf);
     try {
-      if (this.connected) this.socket.send(buf, 0, length, done);
-      else this.socket.send(buf, 0, length, to.port, to.host, done);
+      if (this.connected) this.socket.send(buf, 0, length, this.onSent);
+      else this.socket.send(buf, 0, length, to.port, to.host, this.onSent);
     } catch (e) {
       // Synchronous throws: socket closed underneath us, bad address. Never fatal.
       this.inflight--;
+      this.sentBufs.pop();
       this.onSendError(e as Error);
     }
   }
+
+  /**
+   * Every send's completion, one shared function (no closure per datagram). Buffers go back to the pool
+   * once no send is pending at all: which buffer a completion belongs to is then never in doubt, and in a
+   * burst (sends complete synchronously, their callbacks run on the next tick) that is at the burst's end.
+   */
+  private readonly onSent = (err: Error | null): void => {
+    this.inflight--;
+    if (err) this.onSendError(err);
+    if (this.inflight > 0) return;
+    const sent = this.sentBufs;
+    for (let i = 0; i < sent.length && this.pool.length < POOL_MAX; i++) this.pool.push(sent[i]!);
+    sent.length = 0;
+    if (this.onDrained) this.onDrained();
+  };
 
   private arm(now: number): void {
     let t = this.core.pollTimeout();

@@ -1,9 +1,24 @@
 /**
  * A set of non-negative integers kept as sorted, disjoint, non-adjacent inclusive ranges.
  * Used for received packet numbers (ACK generation), acknowledged stream bytes and reassembly.
- * Storage is two parallel number arrays; operations are O(log n) search + O(n) splice, and n stays
- * small in practice (ACK ranges are capped, stream gaps are bounded by flow control).
+ * Storage is two parallel number arrays; operations are O(log n) search + O(n) shifting, and n stays
+ * small in practice (ACK ranges are capped, stream gaps are bounded by flow control). Elements are moved in
+ * place rather than with Array.splice, which allocates an array of the removed elements on every call
+ * (this runs per received packet).
  */
+
+/** Inserts `v` at index `i`, shifting the tail up (in place). */
+function insertAt(a: number[], i: number, v: number): void {
+  for (let k = a.length; k > i; k--) a[k] = a[k - 1]!;
+  a[i] = v;
+}
+
+/** Removes `n` elements from index `i` (in place). */
+function removeAt(a: number[], i: number, n: number): void {
+  const len = a.length;
+  for (let k = i; k + n < len; k++) a[k] = a[k + n]!;
+  a.length = len - n;
+}
 /** An inclusive range (the shape of lib/wire's AckRange, without importing it). */
 export interface InclusiveRange {
   smallest: number;
@@ -84,14 +99,14 @@ export class RangeSet {
       j++;
     }
     if (j === i) {
-      this.starts.splice(i, 0, newStart);
-      this.ends.splice(i, 0, newEnd);
+      insertAt(this.starts, i, newStart);
+      insertAt(this.ends, i, newEnd);
     } else {
       this.starts[i] = newStart;
       this.ends[i] = newEnd;
       if (j - i > 1) {
-        this.starts.splice(i + 1, j - i - 1);
-        this.ends.splice(i + 1, j - i - 1);
+        removeAt(this.starts, i + 1, j - i - 1);
+        removeAt(this.ends, i + 1, j - i - 1);
       }
     }
     return end - start + 1 - covered;
@@ -102,8 +117,8 @@ export class RangeSet {
     let i = 0;
     while (i < this.starts.length && this.ends[i]! < v) i++;
     if (i > 0) {
-      this.starts.splice(0, i);
-      this.ends.splice(0, i);
+      removeAt(this.starts, 0, i);
+      removeAt(this.ends, 0, i);
     }
     if (this.starts.length && this.starts[0]! < v) this.starts[0] = v;
   }
@@ -117,8 +132,8 @@ export class RangeSet {
       const e = this.ends[i]!;
       if (s < start && e > end) {
         // Split.
-        this.starts.splice(i + 1, 0, end + 1);
-        this.ends.splice(i + 1, 0, e);
+        insertAt(this.starts, i + 1, end + 1);
+        insertAt(this.ends, i + 1, e);
         this.ends[i] = start - 1;
         return;
       }
@@ -129,8 +144,8 @@ export class RangeSet {
         this.starts[i] = end + 1;
         return;
       } else {
-        this.starts.splice(i, 1);
-        this.ends.splice(i, 1);
+        removeAt(this.starts, i, 1);
+        removeAt(this.ends, i, 1);
       }
     }
   }
@@ -139,8 +154,8 @@ export class RangeSet {
   keepHighest(n: number): void {
     const extra = this.starts.length - n;
     if (extra > 0) {
-      this.starts.splice(0, extra);
-      this.ends.splice(0, extra);
+      removeAt(this.starts, 0, extra);
+      removeAt(this.ends, 0, extra);
     }
   }
 

@@ -5,7 +5,7 @@
  * from elsewhere on the machine lands on all of them alike; figures are medians with [min–max] ranges and
  * ratios to raw node:dgram (bulk, round trips) measured in the same run.
  *
- *   npx petrel bench [--quick] [--json] [--reps 5] [--tests bulk,rtt,handshake,idle] [--cases udp,petrel_default,...]
+ *   npx petrel bench [--quick] [--json] [--reps 5] [--tests bulk,rtt,rtt1,handshake,idle] [--cases udp,petrel_default,...]
  *                    [--mib 64] [--rtt-n 2000] [--handshakes 300] [--idle-conns 2000] [--no-pin]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,7 @@ const USAGE = `Usage: npx petrel bench [options]
   --quick              a short smoke run (tiny sizes, 1 repetition): meaningless figures
   --json               print the results as JSON instead of tables
   --reps N             interleaved repetitions of every case (default 5; --quick 1)
-  --tests LIST         bulk,rtt,handshake,idle (default all)
+  --tests LIST         bulk,rtt,rtt1,handshake,idle (default all; rtt1 = round trips with both processes on core 0)
   --cases LIST         only these case keys (see the tables), e.g. udp,petrel_default
   --mib N              bulk upload per measurement, MiB (default 64; --quick 4), after a warm-up of N/8
   --rtt-n N            64-byte round trips per measurement (default 2000; --quick 100)
@@ -97,7 +97,7 @@ function parse(argv: string[]) {
     out: get('out'),
     pin: !argv.includes('--no-pin'),
     reps: Math.round(num('reps', quick ? 1 : 5)),
-    tests: (get('tests') ?? 'bulk,rtt,handshake,idle').split(','),
+    tests: (get('tests') ?? 'bulk,rtt,rtt1,handshake,idle').split(','),
     cases: get('cases')?.split(','),
     bytes: Math.round(num('mib', quick ? 4 : 64) * MiB),
     rttN: Math.round(num('rtt-n', quick ? 100 : 2000)),
@@ -187,11 +187,13 @@ async function pair(
   c: Case,
   args: Args,
   mode: 'sink' | 'echo' | 'accept',
+  oneCore = false,
 ): Promise<{ server: Peer; client: Peer; port: number; fingerprint?: string }> {
-  const pin = args.pin && hasTaskset;
+  // One core: both processes pinned to core 0 (each wake-up of one waits for the other to yield the core).
+  const pin = (args.pin || oneCore) && hasTaskset;
   const env = c.env ?? {};
   const server = new Peer(pin ? 0 : null, env);
-  const client = new Peer(pin ? 1 : null, env);
+  const client = new Peer(pin ? (oneCore ? 0 : 1) : null, env);
   try {
     const { port, fingerprint } = await server.call<{ port: number; fingerprint?: string }>({
       op: 'listen',
@@ -243,15 +245,20 @@ function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-async function rtt(c: Case, lane: Lane, args: Args): Promise<Sample> {
-  const { server, client } = await pair(c, args, 'echo');
+async function rtt(c: Case, lane: Lane, args: Args, oneCore = false): Promise<Sample> {
+  const { server, client } = await pair(c, args, 'echo', oneCore);
   try {
-    const { samplesUs } = await client.call<{ samplesUs: number[] }>(
-      { op: 'rtt', lane, n: args.rttN, warm: Math.max(100, Math.round(args.rttN / 5)), size: 64 },
+    const warm = Math.max(100, Math.round(args.rttN / 5));
+    await server.call({ op: 'mark' });
+    const { samplesUs, cpuUs } = await client.call<{ samplesUs: number[]; cpuUs: number }>(
+      { op: 'rtt', lane, n: args.rttN, warm, size: 64 },
       300_000,
     );
+    const su = await server.call<Usage>({ op: 'usage' });
     const s = [...samplesUs].sort((a, b) => a - b);
-    return { p50_us: pct(s, 0.5), p99_us: pct(s, 0.99) };
+    // CPU per round trip (warm-up included, both sides): unlike the times, hardly moved by other load.
+    const trips = args.rttN + warm;
+    return { p50_us: pct(s, 0.5), p99_us: pct(s, 0.99), client_cpu_us_per_rt: cpuUs / trips, server_cpu_us_per_rt: su.cpuUs / trips };
   } finally {
     await Promise.all([server.stop(), client.stop()]);
   }
@@ -338,16 +345,16 @@ export async function main(argv: string[]): Promise<number> {
   const jobs: Job[] = [];
   const all = [...PEERS, ...PETREL].filter(want);
   if (args.tests.includes('bulk')) for (const c of all) jobs.push({ test: 'bulk', key: c.key, label: c.label, run: () => bulk(c, args) });
-  if (args.tests.includes('rtt')) {
+  for (const test of ['rtt', 'rtt1'].filter((t) => args.tests.includes(t))) {
     for (const c of all) {
       const lanes: Lane[] =
         c.kind !== 'petrel' ? ['plain'] : c.key === 'petrel_default' || c.key === 'petrel_nobatch' ? ['datagram', 'stream', 'channel'] : ['datagram'];
       for (const lane of lanes) {
         jobs.push({
-          test: 'rtt',
+          test,
           key: lane === 'plain' ? c.key : `${c.key}/${lane}`,
           label: lane === 'plain' ? c.label : `${c.label}: ${lane}`,
-          run: () => rtt(c, lane, args),
+          run: () => rtt(c, lane, args, test === 'rtt1'),
         });
       }
     }
@@ -418,17 +425,26 @@ export async function main(argv: string[]): Promise<number> {
       { key: 'udp', metric: 'goodput_MBps', label: 'goodput / raw dgram' },
     );
   }
-  if (of('rtt').length) {
-    printTable(`64-byte round trips, ${args.rttN} sequential after a warm-up (µs)`, of('rtt'), ['p50_us', 'p99_us'], {
-      key: 'udp',
-      metric: 'p50_us',
-      label: 'p50 / raw dgram',
-    });
-    const base = rows.get('rtt:udp');
+  for (const [test, where] of [
+    ['rtt', 'two cores'],
+    ['rtt1', 'one core: both processes pinned to core 0'],
+  ] as const) {
+    if (!of(test).length) continue;
+    printTable(
+      `64-byte round trips, ${where}, ${args.rttN} sequential after a warm-up (µs)`,
+      of(test),
+      ['p50_us', 'p99_us', 'client_cpu_us_per_rt', 'server_cpu_us_per_rt'],
+      {
+        key: 'udp',
+        metric: 'p50_us',
+        label: 'p50 / raw dgram',
+      },
+    );
+    const base = rows.get(`${test}:udp`);
     if (base?.samples.length) {
       const b99 = summary(base.samples.map((s) => s.p99_us!)).median;
       console.log(
-        `\np99 / raw dgram: ${of('rtt')
+        `\np99 / raw dgram: ${of(test)
           .filter((r) => r.samples.length)
           .map((r) => `${r.key} ${f(summary(r.samples.map((s) => s.p99_us!)).median / b99)}×`)
           .join(', ')}`,

@@ -35,9 +35,13 @@ export class StreamWriter {
     return false;
   }
 
+  /** The predicate of hasStreamData, bound once (it runs for every packet built). */
+  private readonly streamHasPendingFn = (st: StreamState): boolean => this.streamHasPending(st);
+
   hasStreamData(): boolean {
-    if (this.m.scheduler.some((st) => this.streamHasPending(st))) return true;
+    if (this.m.scheduler.some(this.streamHasPendingFn)) return true;
     // Control frames owed by streams (kept in a set, so this is not a scan of every stream).
+    if (this.m.controlOwed.size === 0) return false;
     for (const st of this.m.controlOwed) if (owesControl(st)) return true;
     return false;
   }

@@ -70,8 +70,12 @@ async function handle(m: Op): Promise<unknown> {
       const c = process.cpuUsage(c0);
       return { startMs: t0, endMs: epochMs(), sent, cpuUs: c.user + c.system };
     }
-    case 'rtt':
-      return { samplesUs: await transport!.rtt(m.lane, m.n, m.warm, m.size) };
+    case 'rtt': {
+      const c0 = process.cpuUsage();
+      const samplesUs = await transport!.rtt(m.lane, m.n, m.warm, m.size);
+      const c = process.cpuUsage(c0);
+      return { samplesUs, cpuUs: c.user + c.system };
+    }
     case 'handshakes': {
       const t0 = epochMs();
       const ok = await transport!.handshakes(m.n, m.concurrency);
