@@ -35,9 +35,11 @@ export interface InsecureSessionOptions {
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Accumulates CRYPTO bytes of one level and yields complete messages. */
 class MessageReader {
-  private pending: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array = NO_BYTES;
   push(data: Uint8Array): void {
     const merged = new Uint8Array(this.pending.length + data.length);
     merged.set(this.pending);
@@ -58,7 +60,7 @@ class MessageReader {
     if (len > 65535) throw new PetrelWireError(ALERT_DECODE_ERROR, 'handshake message too large');
     if (r.remaining < len) return null;
     const body = r.bytes(len).slice();
-    this.pending = this.pending.slice(r.pos);
+    this.pending = r.pos === this.pending.length ? NO_BYTES : this.pending.slice(r.pos);
     return { type, body };
   }
 }
@@ -72,7 +74,8 @@ export class InsecureHandshake implements HandshakeSession {
   private readonly opts: InsecureSessionOptions;
   private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
   private readonly keys: KeyInstall[] = [];
-  private readonly readers = new Map<EncryptionLevel, MessageReader>();
+  /** Dropped once the handshake is complete (anything arriving later is unexpected anyway). */
+  private readers: Map<EncryptionLevel, MessageReader> | null = null;
   /** What we expect next: a tiny state machine. */
   private expect: 'client_hello' | 'server_hello' | 'encrypted_extensions' | 'finished' | 'done';
 
@@ -100,10 +103,11 @@ export class InsecureHandshake implements HandshakeSession {
   }
 
   handleCrypto(level: EncryptionLevel, data: Uint8Array): HandshakeError | null {
-    let reader = this.readers.get(level);
+    const readers = (this.readers ??= new Map());
+    let reader = readers.get(level);
     if (!reader) {
       reader = new MessageReader();
-      this.readers.set(level, reader);
+      readers.set(level, reader);
     }
     reader.push(data);
     try {
@@ -207,6 +211,7 @@ export class InsecureHandshake implements HandshakeSession {
         }
         this.complete = true;
         this.expect = 'done';
+        this.readers = null;
         return null;
       }
       default:

@@ -604,6 +604,7 @@ export class ClientHandshake extends SecureHandshake {
         // Only now is the server authenticated, so only now are its choices exposed.
         this.protocol = this.pendingAlpn;
         this.peerParams = this.pendingParams;
+        this.transcript.release();
         this.done = true;
         this.state = 'done';
         return;
@@ -794,6 +795,9 @@ export class ServerHandshake extends SecureHandshake {
     } else this.forgetMaster();
     this.forgetHandshakeSecrets();
     this.install({ level: '1rtt', read: this.oneRtt!.readProtector });
+    // Nothing more is derived from the transcript or the raw token (the server reads no post-handshake messages).
+    this.transcript.release();
+    this.tokenBytes = null;
     this.done = true;
     this.state = 'done';
   }
