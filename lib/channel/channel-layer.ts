@@ -71,7 +71,10 @@ export class ChannelLayer {
   private queueHead = 0;
 
   // Sending side.
-  private readonly outByName = new Map<string, OutChannel>();
+  private outByNameLazy: Map<string, OutChannel> | null = null;
+  private get outByName(): Map<string, OutChannel> {
+    return (this.outByNameLazy ??= new Map<string, OutChannel>());
+  }
   private readonly outById: OutChannel[] = [];
   private control: number | null = null;
   private controlWritten = 0;
@@ -79,14 +82,29 @@ export class ChannelLayer {
   /** Channels (and RESERVED_CONTROL for the control stream) waiting for a unidirectional stream, FIFO. */
   private readonly waitingUni: Array<OutChannel | typeof RESERVED_CONTROL> = [];
   /** Our own channel and control streams: their core events are internal. */
-  private readonly internal = new Set<number>();
+  private internalLazy: Set<number> | null = null;
+  private get internal(): Set<number> {
+    return (this.internalLazy ??= new Set<number>());
+  }
 
   // Receiving side.
-  private readonly inChannels = new Map<number, InChannel>();
-  private readonly inNames = new Map<string, number>();
-  private readonly inStreams = new Map<number, InStream>();
+  private inChannelsLazy: Map<number, InChannel> | null = null;
+  private get inChannels(): Map<number, InChannel> {
+    return (this.inChannelsLazy ??= new Map<number, InChannel>());
+  }
+  private inNamesLazy: Map<string, number> | null = null;
+  private get inNames(): Map<string, number> {
+    return (this.inNamesLazy ??= new Map<string, number>());
+  }
+  private inStreamsLazy: Map<number, InStream> | null = null;
+  private get inStreams(): Map<number, InStream> {
+    return (this.inStreamsLazy ??= new Map<number, InStream>());
+  }
   /** Channel streams that arrived before their channel's DECLARE, by channel id. */
-  private readonly heldStreams = new Map<number, number[]>();
+  private heldStreamsLazy: Map<number, number[]> | null = null;
+  private get heldStreams(): Map<number, number[]> {
+    return (this.heldStreamsLazy ??= new Map<number, number[]>());
+  }
   private peerControl: number | null = null;
   private readonly reassembly: Reassembly;
   private readonly unreliable: UnreliableSender;
@@ -399,16 +417,16 @@ export class ChannelLayer {
         this.onPeerReset(ev.streamId, ev);
         return;
       case 'stream_stop_sending':
-        if (this.internal.has(ev.streamId)) this.onStopped(ev.streamId);
+        if (this.internalLazy?.has(ev.streamId)) this.onStopped(ev.streamId);
         else this.push(ev);
         return;
       case 'stream_writable':
-        if (!this.internal.has(ev.streamId)) this.push(ev);
+        if (!this.internalLazy?.has(ev.streamId)) this.push(ev);
         return;
       case 'stream_closed': {
         const id = ev.streamId;
-        if (this.internal.delete(id)) return;
-        const st = this.inStreams.get(id);
+        if (this.internalLazy?.delete(id)) return;
+        const st = this.inStreamsLazy?.get(id);
         if (st === undefined) {
           this.push(ev);
           return;
@@ -434,7 +452,7 @@ export class ChannelLayer {
   }
 
   private onReadable(id: number, ev: ConnectionEvent): void {
-    const st = this.inStreams.get(id);
+    const st = this.inStreamsLazy?.get(id);
     if (st === undefined || st.kind === 'raw') {
       this.push(ev);
       return;
@@ -566,7 +584,7 @@ export class ChannelLayer {
   }
 
   private onPeerReset(id: number, ev: ConnectionEvent): void {
-    const st = this.inStreams.get(id);
+    const st = this.inStreamsLazy?.get(id);
     if (st === undefined || st.kind === 'raw') {
       this.push(ev);
       return;
@@ -700,7 +718,7 @@ export class ChannelLayer {
     }
     return {
       channelsDeclared: this.outById.length,
-      peerChannels: this.inChannels.size,
+      peerChannels: this.inChannelsLazy?.size ?? 0,
       ...this.counters,
       datagramsDropped: { ...this.datagramDrops },
       messagesDropped,

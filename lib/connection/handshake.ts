@@ -72,10 +72,13 @@ export function localTransportParameters(
   return p;
 }
 
+/** Encoding space shared by every connection (encoding is synchronous; the result is a copy). */
+const TP_SCRATCH = new Uint8Array(1024);
+
 export function encodeLocalParameters(p: TransportParameters, isClient: boolean): Uint8Array {
-  const tpBuf = new ByteWriter(new Uint8Array(1024));
+  const tpBuf = new ByteWriter(TP_SCRATCH);
   encodeTransportParameters(p, tpBuf, isClient ? 'client' : 'server');
-  return tpBuf.buf.slice(0, tpBuf.pos);
+  return TP_SCRATCH.slice(0, tpBuf.pos);
 }
 
 /** The sibling modules the handshake hands results to. */
