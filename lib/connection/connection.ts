@@ -212,6 +212,14 @@ export class Connection {
     this.cids.onResetTokens = f;
   }
 
+  /** Set by a driver: called once when the connection becomes terminated (`isTerminated`), from inside whichever call ended it. */
+  get onTerminated(): (() => void) | null {
+    return this.closer.onTerminated;
+  }
+  set onTerminated(f: (() => void) | null) {
+    this.closer.onTerminated = f;
+  }
+
   /** The destination id we currently send with. */
   get remoteCid(): Uint8Array {
     return this.cids.peer.current.cid;
