@@ -37,7 +37,7 @@ import {
 } from '../wire/channel.js';
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
-import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
+import { Reassembly, type ReassemblyDropReason, type ReassemblyLimits } from './reassembly.js';
 import {
   CHANNEL_DEFAULTS,
   type ChannelLayerEvent,
@@ -63,6 +63,19 @@ const RAW_PREAMBLE = new Uint8Array([0x00]);
 const RESERVED_CONTROL = -1;
 /** Unacknowledged reliable-ordered messages tracked per channel for the queue state. */
 const MAX_TRACKED = 4096;
+
+/** The last resolved options: every connection of a server resolves the same ones, so they share one (read-only) object. */
+let lastOptions: { opts: Required<ChannelLayerOptions>; limits: ReassemblyLimits } | null = null;
+
+function resolveLayerOptions(options: ChannelLayerOptions): { opts: Required<ChannelLayerOptions>; limits: ReassemblyLimits } {
+  const opts = { ...CHANNEL_DEFAULTS };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) (opts as Record<string, unknown>)[k] = v;
+  const last = lastOptions;
+  const keys = Object.keys(opts) as Array<keyof typeof opts>;
+  if (last !== null && keys.length === Object.keys(last.opts).length && keys.every((k) => Object.is(last.opts[k], opts[k]))) return last;
+  const limits = { maxBytes: opts.reassemblyMaxBytes, maxMessages: opts.reassemblyMaxMessages, timeout: opts.reassemblyTimeout };
+  return (lastOptions = { opts, limits });
+}
 
 export class ChannelLayer {
   readonly conn: Connection;
@@ -123,18 +136,15 @@ export class ChannelLayer {
     return (this.writerObj ??= new ByteWriter(this.scratch));
   }
   private readonly counters = { messagesSent: 0, messagesReceived: 0, fragmentsSent: 0, fragmentsReceived: 0 };
-  private readonly datagramDrops: Record<string, number> = {};
-  private readonly messageDrops: Record<string, number> = {};
+  // Created at the first drop.
+  private datagramDrops: Record<string, number> | null = null;
+  private messageDrops: Record<string, number> | null = null;
 
   constructor(conn: Connection, options: ChannelLayerOptions = {}) {
     this.conn = conn;
-    this.opts = { ...CHANNEL_DEFAULTS };
-    for (const [k, v] of Object.entries(options)) if (v !== undefined) (this.opts as Record<string, unknown>)[k] = v;
-    this.reassembly = new Reassembly({
-      maxBytes: this.opts.reassemblyMaxBytes,
-      maxMessages: this.opts.reassemblyMaxMessages,
-      timeout: this.opts.reassemblyTimeout,
-    });
+    const shared = resolveLayerOptions(options);
+    this.opts = shared.opts;
+    this.reassembly = new Reassembly(shared.limits);
     this.unreliable = new UnreliableSender(conn, this.counters, (r) => this.countMessageDrop(r), this.opts.maxHeldMessages);
   }
 
@@ -752,11 +762,13 @@ export class ChannelLayer {
   }
 
   private countDrop(reason: string): void {
-    this.datagramDrops[reason] = (this.datagramDrops[reason] ?? 0) + 1;
+    const d = (this.datagramDrops ??= {});
+    d[reason] = (d[reason] ?? 0) + 1;
   }
 
   private countMessageDrop(reason: string): void {
-    this.messageDrops[reason] = (this.messageDrops[reason] ?? 0) + 1;
+    const d = (this.messageDrops ??= {});
+    d[reason] = (d[reason] ?? 0) + 1;
   }
 }
 

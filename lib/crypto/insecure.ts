@@ -72,8 +72,9 @@ export class InsecureHandshake implements HandshakeSession {
   alpn: string | null = null;
   peerServerName: string | null = null;
   private readonly opts: InsecureSessionOptions;
-  private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
-  private readonly keys: KeyInstall[] = [];
+  // Queues, emptied by the connection as it goes: an emptied queue is replaced so that its grown storage goes too.
+  private out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
+  private keys: KeyInstall[] = [];
   /** Dropped once the handshake is complete (anything arriving later is unexpected anyway). */
   private readers: Map<EncryptionLevel, MessageReader> | null = null;
   /** What we expect next: a tiny state machine. */
@@ -123,11 +124,17 @@ export class InsecureHandshake implements HandshakeSession {
   }
 
   pollOutput(): { level: EncryptionLevel; data: Uint8Array } | null {
-    return this.out.shift() ?? null;
+    const m = this.out.shift();
+    if (m === undefined) return null;
+    if (this.out.length === 0) this.out = [];
+    return m;
   }
 
   pollKeys(): KeyInstall | null {
-    return this.keys.shift() ?? null;
+    const k = this.keys.shift();
+    if (k === undefined) return null;
+    if (this.keys.length === 0) this.keys = [];
+    return k;
   }
 
   private writer(): ByteWriter {
