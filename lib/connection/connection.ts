@@ -154,7 +154,12 @@ export class Connection {
     const handshake = (this.handshake = new HandshakeDriver(ctx, session, this.originalDcid, { cids, streams, mtu, ack, close: closer, timers }));
     if (this.isClient) handshake.initialKeysFor = clientInitialKeys(init.crypto);
     const keys = (this.keys = new KeyUpdate(ctx, session));
-    for (const owner of [streams, datagrams, ack, cids, paths, handshake]) router.register(owner.sentFrameHandlers());
+    router.register(streams, StreamManager.sentFrames);
+    router.register(datagrams, Datagrams.sentFrames);
+    router.register(ack, AckManager.sentFrames);
+    router.register(cids, CidController.sentFrames);
+    router.register(paths, Paths.sentFrames);
+    router.register(handshake, HandshakeDriver.sentFrames);
     const builder = new PacketBuilder(ctx, {
       ack,
       close: closer,

@@ -301,17 +301,15 @@ export class HandshakeDriver {
     return true;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return {
-      crypto: {
-        acked: (f, space) => void (!space.discarded && space.cryptoSend.onAck(f.offset, f.length, false)),
-        lost: (f, space) => {
-          if (space.discarded) return false;
-          space.cryptoSend.onLost(f.offset, f.length, false);
-          return true;
-        },
+  static readonly sentFrames: SentFrameHandlers<HandshakeDriver> = {
+    crypto: {
+      acked: (_h, f, space) => void (!space.discarded && space.cryptoSend.onAck(f.offset, f.length, false)),
+      lost: (_h, f, space) => {
+        if (space.discarded) return false;
+        space.cryptoSend.onLost(f.offset, f.length, false);
+        return true;
       },
-      handshake_done: { lost: () => void (this.donePending = true) },
-    };
-  }
+    },
+    handshake_done: { lost: (h) => void (h.donePending = true) },
+  };
 }

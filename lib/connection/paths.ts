@@ -282,7 +282,7 @@ export class Paths {
     return true;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return { path_challenge: { lost: () => void (this.challenge && (this.challengePending = true)) } };
-  }
+  static readonly sentFrames: SentFrameHandlers<Paths> = {
+    path_challenge: { lost: (p) => void (p.challenge && (p.challengePending = true)) },
+  };
 }
