@@ -130,8 +130,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: 'connection-id-limit-ignored',
     breaks: 'accepts more active connection ids than it allows',
     file: 'lib/connection/cids.ts',
-    find: 'const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, MAX_ACTIVE_CIDS);',
-    replace: 'const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, 1000);',
+    find: 'entry.subarray(cid.length), retirePriorTo, MAX_ACTIVE_CIDS);',
+    replace: 'entry.subarray(cid.length), retirePriorTo, 1000);',
     cases: /^transport\/connection-ids\/1$/,
   },
   {

@@ -62,6 +62,8 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   private readonly open = new Set<PetrelConnection>();
   /** Closed connections whose core is still in its closing period. */
   private readonly closing = new Set<PetrelConnection>();
+  /** Closing connections whose core has terminated since the last afterPump (the core's onTerminated hook). */
+  private readonly terminated: PetrelConnection[] = [];
   private readonly deadlines = new DeadlineHeap<PetrelConnection>();
   private readonly backlog: PetrelConnection[] = [];
   private readonly waiters: Array<(r: IteratorResult<PetrelConnection>) => void> = [];
@@ -216,6 +218,7 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
     for (const pc of this.all.values()) pc.markEnded();
     this.all.clear();
     this.closing.clear();
+    this.terminated.length = 0;
     if (this.qlog) await this.qlog.closeAll(); // every trace file complete before 'close'
     this.emit('close');
   }
@@ -259,15 +262,20 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   /** @internal */
   afterPump(now: number): void {
     this.qlog?.afterPump(now);
-    for (const pc of this.closing) {
-      if (!pc.core.isTerminated) continue;
-      this.closing.delete(pc);
+    // Only the connections that terminated: scanning every closing connection per pump cost O(closing) each time.
+    if (this.terminated.length === 0) return this.afterPumpDrained();
+    for (const pc of this.terminated.splice(0)) {
+      if (!this.closing.delete(pc)) continue;
       this.all.delete(pc.core);
       this.deadlines.delete(pc);
       // With qlog, close() resolves once the connection's trace file is complete.
       if (this.qlog) void this.qlog.end(pc.core).then(() => pc.markEnded());
       else pc.markEnded();
     }
+    this.afterPumpDrained();
+  }
+
+  private afterPumpDrained(): void {
     if (this.drained && this.all.size === 0) {
       const d = this.drained;
       this.drained = null;
@@ -301,7 +309,11 @@ export class PetrelServer extends EventEmitter<PetrelServerEvents> implements As
   closed(pc: PetrelConnection): void {
     this.open.delete(pc);
     this.deadlines.delete(pc);
-    this.closing.add(pc);
+    if (!this.closing.has(pc)) {
+      this.closing.add(pc);
+      if (pc.core.isTerminated) this.terminated.push(pc);
+      else pc.core.onTerminated = () => this.terminated.push(pc);
+    }
     const i = this.backlog.indexOf(pc);
     if (i >= 0) this.backlog.splice(i, 1);
   }

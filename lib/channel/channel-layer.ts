@@ -37,7 +37,7 @@ import {
 } from '../wire/channel.js';
 import { varintLengthFromFirstByte } from '../wire/varint.js';
 import { isBidi, isClientInitiated } from '../stream/stream-id.js';
-import { Reassembly, type ReassemblyDropReason } from './reassembly.js';
+import { Reassembly, type ReassemblyDropReason, type ReassemblyLimits } from './reassembly.js';
 import {
   CHANNEL_DEFAULTS,
   type ChannelLayerEvent,
@@ -64,6 +64,19 @@ const RESERVED_CONTROL = -1;
 /** Unacknowledged reliable-ordered messages tracked per channel for the queue state. */
 const MAX_TRACKED = 4096;
 
+/** The last resolved options: every connection of a server resolves the same ones, so they share one (read-only) object. */
+let lastOptions: { opts: Required<ChannelLayerOptions>; limits: ReassemblyLimits } | null = null;
+
+function resolveLayerOptions(options: ChannelLayerOptions): { opts: Required<ChannelLayerOptions>; limits: ReassemblyLimits } {
+  const opts = { ...CHANNEL_DEFAULTS };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) (opts as Record<string, unknown>)[k] = v;
+  const last = lastOptions;
+  const keys = Object.keys(opts) as Array<keyof typeof opts>;
+  if (last !== null && keys.length === Object.keys(last.opts).length && keys.every((k) => Object.is(last.opts[k], opts[k]))) return last;
+  const limits = { maxBytes: opts.reassemblyMaxBytes, maxMessages: opts.reassemblyMaxMessages, timeout: opts.reassemblyTimeout };
+  return (lastOptions = { opts, limits });
+}
+
 export class ChannelLayer {
   readonly conn: Connection;
   private readonly opts: Required<ChannelLayerOptions>;
@@ -71,7 +84,10 @@ export class ChannelLayer {
   private queueHead = 0;
 
   // Sending side.
-  private readonly outByName = new Map<string, OutChannel>();
+  private outByNameLazy: Map<string, OutChannel> | null = null;
+  private get outByName(): Map<string, OutChannel> {
+    return (this.outByNameLazy ??= new Map<string, OutChannel>());
+  }
   private readonly outById: OutChannel[] = [];
   private control: number | null = null;
   private controlWritten = 0;
@@ -79,14 +95,29 @@ export class ChannelLayer {
   /** Channels (and RESERVED_CONTROL for the control stream) waiting for a unidirectional stream, FIFO. */
   private readonly waitingUni: Array<OutChannel | typeof RESERVED_CONTROL> = [];
   /** Our own channel and control streams: their core events are internal. */
-  private readonly internal = new Set<number>();
+  private internalLazy: Set<number> | null = null;
+  private get internal(): Set<number> {
+    return (this.internalLazy ??= new Set<number>());
+  }
 
   // Receiving side.
-  private readonly inChannels = new Map<number, InChannel>();
-  private readonly inNames = new Map<string, number>();
-  private readonly inStreams = new Map<number, InStream>();
+  private inChannelsLazy: Map<number, InChannel> | null = null;
+  private get inChannels(): Map<number, InChannel> {
+    return (this.inChannelsLazy ??= new Map<number, InChannel>());
+  }
+  private inNamesLazy: Map<string, number> | null = null;
+  private get inNames(): Map<string, number> {
+    return (this.inNamesLazy ??= new Map<string, number>());
+  }
+  private inStreamsLazy: Map<number, InStream> | null = null;
+  private get inStreams(): Map<number, InStream> {
+    return (this.inStreamsLazy ??= new Map<number, InStream>());
+  }
   /** Channel streams that arrived before their channel's DECLARE, by channel id. */
-  private readonly heldStreams = new Map<number, number[]>();
+  private heldStreamsLazy: Map<number, number[]> | null = null;
+  private get heldStreams(): Map<number, number[]> {
+    return (this.heldStreamsLazy ??= new Map<number, number[]>());
+  }
   private peerControl: number | null = null;
   private readonly reassembly: Reassembly;
   private readonly unreliable: UnreliableSender;
@@ -105,18 +136,15 @@ export class ChannelLayer {
     return (this.writerObj ??= new ByteWriter(this.scratch));
   }
   private readonly counters = { messagesSent: 0, messagesReceived: 0, fragmentsSent: 0, fragmentsReceived: 0 };
-  private readonly datagramDrops: Record<string, number> = {};
-  private readonly messageDrops: Record<string, number> = {};
+  // Created at the first drop.
+  private datagramDrops: Record<string, number> | null = null;
+  private messageDrops: Record<string, number> | null = null;
 
   constructor(conn: Connection, options: ChannelLayerOptions = {}) {
     this.conn = conn;
-    this.opts = { ...CHANNEL_DEFAULTS };
-    for (const [k, v] of Object.entries(options)) if (v !== undefined) (this.opts as Record<string, unknown>)[k] = v;
-    this.reassembly = new Reassembly({
-      maxBytes: this.opts.reassemblyMaxBytes,
-      maxMessages: this.opts.reassemblyMaxMessages,
-      timeout: this.opts.reassemblyTimeout,
-    });
+    const shared = resolveLayerOptions(options);
+    this.opts = shared.opts;
+    this.reassembly = new Reassembly(shared.limits);
     this.unreliable = new UnreliableSender(conn, this.counters, (r) => this.countMessageDrop(r), this.opts.maxHeldMessages);
   }
 
@@ -399,16 +427,16 @@ export class ChannelLayer {
         this.onPeerReset(ev.streamId, ev);
         return;
       case 'stream_stop_sending':
-        if (this.internal.has(ev.streamId)) this.onStopped(ev.streamId);
+        if (this.internalLazy?.has(ev.streamId)) this.onStopped(ev.streamId);
         else this.push(ev);
         return;
       case 'stream_writable':
-        if (!this.internal.has(ev.streamId)) this.push(ev);
+        if (!this.internalLazy?.has(ev.streamId)) this.push(ev);
         return;
       case 'stream_closed': {
         const id = ev.streamId;
-        if (this.internal.delete(id)) return;
-        const st = this.inStreams.get(id);
+        if (this.internalLazy?.delete(id)) return;
+        const st = this.inStreamsLazy?.get(id);
         if (st === undefined) {
           this.push(ev);
           return;
@@ -434,7 +462,7 @@ export class ChannelLayer {
   }
 
   private onReadable(id: number, ev: ConnectionEvent): void {
-    const st = this.inStreams.get(id);
+    const st = this.inStreamsLazy?.get(id);
     if (st === undefined || st.kind === 'raw') {
       this.push(ev);
       return;
@@ -566,7 +594,7 @@ export class ChannelLayer {
   }
 
   private onPeerReset(id: number, ev: ConnectionEvent): void {
-    const st = this.inStreams.get(id);
+    const st = this.inStreamsLazy?.get(id);
     if (st === undefined || st.kind === 'raw') {
       this.push(ev);
       return;
@@ -700,7 +728,7 @@ export class ChannelLayer {
     }
     return {
       channelsDeclared: this.outById.length,
-      peerChannels: this.inChannels.size,
+      peerChannels: this.inChannelsLazy?.size ?? 0,
       ...this.counters,
       datagramsDropped: { ...this.datagramDrops },
       messagesDropped,
@@ -734,11 +762,13 @@ export class ChannelLayer {
   }
 
   private countDrop(reason: string): void {
-    this.datagramDrops[reason] = (this.datagramDrops[reason] ?? 0) + 1;
+    const d = (this.datagramDrops ??= {});
+    d[reason] = (d[reason] ?? 0) + 1;
   }
 
   private countMessageDrop(reason: string): void {
-    this.messageDrops[reason] = (this.messageDrops[reason] ?? 0) + 1;
+    const d = (this.messageDrops ??= {});
+    d[reason] = (d[reason] ?? 0) + 1;
   }
 }
 

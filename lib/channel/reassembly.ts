@@ -45,9 +45,15 @@ const TOMBSTONES = 1024;
 export class Reassembly {
   readonly limits: ReassemblyLimits;
   /** Insertion order is first-fragment order, so deadlines ascend: the first entry is the oldest. */
-  private readonly partials = new Map<string, Partial>();
+  private partialsLazy: Map<string, Partial> | null = null;
+  private get partials(): Map<string, Partial> {
+    return (this.partialsLazy ??= new Map<string, Partial>());
+  }
   private heldBytes = 0;
-  private readonly tombstones = new Set<string>();
+  private tombstonesLazy: Set<string> | null = null;
+  private get tombstones(): Set<string> {
+    return (this.tombstonesLazy ??= new Set<string>());
+  }
   /** Messages given up, by reason. Read by the channel layer's stats. */
   readonly dropped: Record<ReassemblyDropReason, number> = { reassembly_timeout: 0, reassembly_evicted: 0, oversize: 0, stale: 0 };
   completed = 0;
@@ -61,7 +67,7 @@ export class Reassembly {
   }
 
   get messages(): number {
-    return this.partials.size;
+    return this.partialsLazy?.size ?? 0;
   }
 
   /** Adds one fragment. `payload` is kept by reference (callers pass bytes they own). */
@@ -75,7 +81,7 @@ export class Reassembly {
     const key = `${channelId}:${frag.messageId}`;
     let p = this.partials.get(key);
     if (p === undefined) {
-      if (this.tombstones.has(key)) return { kind: 'dropped' };
+      if (this.tombstonesLazy?.has(key)) return { kind: 'dropped' };
       p = {
         channelId,
         messageId: frag.messageId,
@@ -131,14 +137,16 @@ export class Reassembly {
 
   /** Earliest expiry, or null. */
   nextDeadline(): number | null {
-    for (const p of this.partials.values()) return p.deadline;
+    if (this.partialsLazy === null) return null;
+    for (const p of this.partialsLazy.values()) return p.deadline;
     return null;
   }
 
   /** Drops every partial message whose deadline passed. Returns how many. */
   expire(now: number): number {
     let n = 0;
-    for (const [key, p] of this.partials) {
+    if (this.partialsLazy === null) return 0;
+    for (const [key, p] of this.partialsLazy) {
       if (p.deadline > now) break;
       this.remove(key, p, 'reassembly_timeout');
       n++;
@@ -147,8 +155,8 @@ export class Reassembly {
   }
 
   clear(): void {
-    this.partials.clear();
-    this.tombstones.clear();
+    this.partialsLazy?.clear();
+    this.tombstonesLazy?.clear();
     this.heldBytes = 0;
   }
 

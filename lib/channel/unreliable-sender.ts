@@ -19,7 +19,10 @@ export class UnreliableSender {
   private readonly counters: UnreliableCounters;
   private readonly countDrop: (reason: string) => void;
   private readonly maxHeld: number;
-  private readonly heldChannels = new Set<OutChannel>();
+  private heldChannelsLazy: Set<OutChannel> | null = null;
+  private get heldChannels(): Set<OutChannel> {
+    return (this.heldChannelsLazy ??= new Set<OutChannel>());
+  }
   private held = 0;
   // Allocated on first send: an idle connection holds no scratch space.
   private scratchBuf: Uint8Array | null = null;
@@ -58,7 +61,8 @@ export class UnreliableSender {
 
   /** Releases the held messages of every channel whose declaration is now acknowledged; stale ones are dropped. */
   release(controlAcked: number, now: number): void {
-    for (const ch of this.heldChannels) {
+    if (this.heldChannelsLazy === null) return;
+    for (const ch of this.heldChannelsLazy) {
       if (ch.declEnd > controlAcked) continue;
       this.heldChannels.delete(ch);
       const held = ch.held;
@@ -73,8 +77,10 @@ export class UnreliableSender {
 
   /** Forgets everything held (the connection closed). */
   clear(): void {
-    for (const ch of this.heldChannels) ch.held = [];
-    this.heldChannels.clear();
+    if (this.heldChannelsLazy !== null) {
+      for (const ch of this.heldChannelsLazy) ch.held = [];
+      this.heldChannelsLazy.clear();
+    }
     this.held = 0;
   }
 

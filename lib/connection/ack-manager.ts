@@ -147,11 +147,9 @@ export class AckManager {
     return true;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return {
-      // The peer has seen our ACK: stop acknowledging what it covered.
-      ack: { acked: (f, space) => space.toAck.removeBelow(f.largest + 1) },
-      ack_frequency: { lost: () => void (this.frequencyPending = true) },
-    };
-  }
+  static readonly sentFrames: SentFrameHandlers<AckManager> = {
+    // The peer has seen our ACK: stop acknowledging what it covered.
+    ack: { acked: (_a, f, space) => space.toAck.removeBelow(f.largest + 1) },
+    ack_frequency: { lost: (a) => void (a.frequencyPending = true) },
+  };
 }

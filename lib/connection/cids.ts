@@ -79,7 +79,11 @@ export class CidController {
   }
 
   onNewConnectionId(seq: number, cid: Uint8Array, token: Uint8Array, retirePriorTo: number): FrameError | null {
-    const res = this.peer.add(seq, cid.slice(), token.slice(), retirePriorTo, MAX_ACTIVE_CIDS);
+    // Copies (the frame's bytes are views of the datagram), the id and its token in one buffer.
+    const entry = new Uint8Array(cid.length + token.length);
+    entry.set(cid);
+    entry.set(token, cid.length);
+    const res = this.peer.add(seq, entry.subarray(0, cid.length), entry.subarray(cid.length), retirePriorTo, MAX_ACTIVE_CIDS);
     if (!Array.isArray(res)) return { ...res, frameType: 0x18 };
     if (this.peer.retirePending.size > MAX_RETIRE_PENDING) {
       return {
@@ -141,13 +145,11 @@ export class CidController {
     return wrote;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return {
-      new_cid: { lost: (f) => void (this.local.get(f.seq) && this.local.pending.add(f.seq)) },
-      retire_cid: {
-        acked: (f) => void this.peer.retirePending.delete(f.seq),
-        lost: (f) => void this.peer.retirePending.add(f.seq),
-      },
-    };
-  }
+  static readonly sentFrames: SentFrameHandlers<CidController> = {
+    new_cid: { lost: (c, f) => void (c.local.get(f.seq) && c.local.pending.add(f.seq)) },
+    retire_cid: {
+      acked: (c, f) => void c.peer.retirePending.delete(f.seq),
+      lost: (c, f) => void c.peer.retirePending.add(f.seq),
+    },
+  };
 }

@@ -21,7 +21,17 @@ export class CloseManager {
   private packetsReceived = 0;
   private frameType = 0;
 
+  /** Called once when the connection becomes terminated ('closed'), wherever that happens. */
+  onTerminated: (() => void) | null = null;
+
   constructor(private readonly ctx: ConnContext) {}
+
+  private setClosed(): void {
+    this.ctx.state = 'closed';
+    const f = this.onTerminated;
+    this.onTerminated = null;
+    f?.();
+  }
 
   private closePeriod(): number {
     return 3 * this.ctx.recovery.rtt.pto(this.ctx.peerParams?.maxAckDelay ?? 0, true);
@@ -56,7 +66,7 @@ export class CloseManager {
     const ctx = this.ctx;
     if (ctx.state === 'closed') return;
     const announce = ctx.state !== 'closing' && ctx.state !== 'draining';
-    ctx.state = 'closed';
+    this.setClosed();
     if (announce) {
       this.info = info;
       ctx.events.push({ type: 'closed', info });
@@ -76,7 +86,7 @@ export class CloseManager {
     const ctx = this.ctx;
     if (ctx.state === 'closed') return;
     if (ctx.state === 'closing' || ctx.state === 'draining') {
-      ctx.state = 'closed';
+      this.setClosed();
       return;
     }
     this.terminate({ errorCode: TransportErrorCode.NO_ERROR, reason: 'stateless reset', application: false, initiator: 'reset' });
@@ -90,7 +100,7 @@ export class CloseManager {
 
   /** The close period ended: the connection is gone. */
   onTimeout(now: number): void {
-    if (this.deadline !== null && now >= this.deadline) this.ctx.state = 'closed';
+    if (this.deadline !== null && now >= this.deadline) this.setClosed();
   }
 
   /** The space a CONNECTION_CLOSE goes in: the highest with keys (RFC 9000 §10.2.3). */

@@ -59,6 +59,15 @@ export interface ConnectionInit {
   trace?: CoreEnv['trace'];
 }
 
+/**
+ * The client's Initial-key derivation for a new destination id (after a Retry). Built outside the constructor:
+ * a closure there would put `init` in the constructor's context, which every constructor closure (`wake`…)
+ * shares, so each server connection would keep its `init` (the endpoint's crypto closures, the first datagram) for life.
+ */
+function clientInitialKeys(crypto: CryptoConfig): (cid: Uint8Array) => ReturnType<CryptoConfig['initialProtectors']> {
+  return (cid) => crypto.initialProtectors(cid, true);
+}
+
 export class Connection {
   readonly isClient: boolean;
   readonly localCid: Uint8Array;
@@ -143,9 +152,14 @@ export class Connection {
       serverName: opts.serverName,
     });
     const handshake = (this.handshake = new HandshakeDriver(ctx, session, this.originalDcid, { cids, streams, mtu, ack, close: closer, timers }));
-    if (this.isClient) handshake.initialKeysFor = (cid) => init.crypto.initialProtectors(cid, true);
+    if (this.isClient) handshake.initialKeysFor = clientInitialKeys(init.crypto);
     const keys = (this.keys = new KeyUpdate(ctx, session));
-    for (const owner of [streams, datagrams, ack, cids, paths, handshake]) router.register(owner.sentFrameHandlers());
+    router.register(streams, StreamManager.sentFrames);
+    router.register(datagrams, Datagrams.sentFrames);
+    router.register(ack, AckManager.sentFrames);
+    router.register(cids, CidController.sentFrames);
+    router.register(paths, Paths.sentFrames);
+    router.register(handshake, HandshakeDriver.sentFrames);
     const builder = new PacketBuilder(ctx, {
       ack,
       close: closer,
@@ -203,6 +217,14 @@ export class Connection {
     this.cids.onResetTokens = f;
   }
 
+  /** Set by a driver: called once when the connection becomes terminated (`isTerminated`), from inside whichever call ended it. */
+  get onTerminated(): (() => void) | null {
+    return this.closer.onTerminated;
+  }
+  set onTerminated(f: (() => void) | null) {
+    this.closer.onTerminated = f;
+  }
+
   /** The destination id we currently send with. */
   get remoteCid(): Uint8Array {
     return this.cids.peer.current.cid;
@@ -256,7 +278,7 @@ export class Connection {
 
   /** Server: whether the peer opened stream `id` with 0-RTT data. */
   isEarlyStream(id: number): boolean {
-    return this.handshake.early.earlyStreams.has(id);
+    return this.handshake.early.isEarlyStream(id);
   }
 
   /** Client: application data may be sent now in 0-RTT packets (before the handshake completes). */

@@ -30,7 +30,11 @@ export interface DatagramQueueState {
 const NONE: readonly QueuedDatagram[] = [];
 
 export class DatagramQueue {
-  private readonly levels: QueuedDatagram[][] = Array.from({ length: URGENCY_LEVELS }, () => []);
+  // Per urgency FIFOs, created with the first datagram queued (reads check `count` first).
+  private levelsLazy: QueuedDatagram[][] | null = null;
+  private get levels(): QueuedDatagram[][] {
+    return (this.levelsLazy ??= Array.from({ length: URGENCY_LEVELS }, () => []));
+  }
   private readonly maxEntries: number;
   private count = 0;
   private byteCount = 0;
@@ -67,17 +71,20 @@ export class DatagramQueue {
 
   /** The head of one urgency level, or undefined. */
   head(urgency: number): QueuedDatagram | undefined {
+    if (this.count === 0) return undefined;
     return this.levels[urgency]![0];
   }
 
   /** Removes and returns the head of one urgency level. */
   shift(urgency: number): QueuedDatagram | undefined {
+    if (this.count === 0) return undefined;
     const q = this.levels[urgency]!;
     return q.length > 0 ? this.take(q) : undefined;
   }
 
   /** Removes a still-queued datagram; false if it was already sent or dropped. */
   cancel(id: number): boolean {
+    if (this.count === 0) return false;
     for (const q of this.levels) {
       const i = q.findIndex((d) => d.id === id);
       if (i >= 0) {
@@ -92,6 +99,7 @@ export class DatagramQueue {
 
   /** Whether a datagram is still waiting. */
   has(id: number): boolean {
+    if (this.count === 0) return false;
     for (const q of this.levels) if (q.some((d) => d.id === id)) return true;
     return false;
   }
@@ -125,7 +133,7 @@ export class DatagramQueue {
 
   state(now: number): DatagramQueueState {
     let oldest = Infinity;
-    for (const q of this.levels) if (q.length > 0 && q[0]!.queuedAt < oldest) oldest = q[0]!.queuedAt;
+    if (this.count > 0) for (const q of this.levels) if (q.length > 0 && q[0]!.queuedAt < oldest) oldest = q[0]!.queuedAt;
     return { messages: this.count, bytes: this.byteCount, oldestAge: oldest === Infinity ? 0 : Math.max(0, now - oldest) };
   }
 

@@ -112,12 +112,10 @@ export class Datagrams {
     return wrote;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return {
-      datagram: {
-        acked: (f) => void this.ctx.events.push({ type: 'datagram_acked', id: f.id }),
-        lost: (f) => void this.ctx.events.push({ type: 'datagram_lost', id: f.id }),
-      },
-    };
-  }
+  static readonly sentFrames: SentFrameHandlers<Datagrams> = {
+    datagram: {
+      acked: (d, f) => void d.ctx.events.push({ type: 'datagram_acked', id: f.id }),
+      lost: (d, f) => void d.ctx.events.push({ type: 'datagram_lost', id: f.id }),
+    },
+  };
 }

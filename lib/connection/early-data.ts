@@ -25,7 +25,15 @@ export class EarlyData {
   /** 0-RTT data the server rejected, so sent again in 1-RTT (stream frames re-queued). */
   rejected = false;
   /** Server: streams opened by 0-RTT packets (at most the stream limit; forgotten with the connection). */
-  readonly earlyStreams = new Set<number>();
+  private earlyStreamsLazy: Set<number> | null = null;
+  /** Server: whether stream `id` was opened by a 0-RTT packet. */
+  isEarlyStream(id: number): boolean {
+    return this.earlyStreamsLazy?.has(id) ?? false;
+  }
+  /** Server: records a stream opened by a 0-RTT packet (the set exists from the first one). */
+  addEarlyStream(id: number): void {
+    (this.earlyStreamsLazy ??= new Set<number>()).add(id);
+  }
 
   constructor(
     private readonly ctx: ConnContext,

@@ -72,10 +72,13 @@ export function localTransportParameters(
   return p;
 }
 
+/** Encoding space shared by every connection (encoding is synchronous; the result is a copy). */
+const TP_SCRATCH = new Uint8Array(1024);
+
 export function encodeLocalParameters(p: TransportParameters, isClient: boolean): Uint8Array {
-  const tpBuf = new ByteWriter(new Uint8Array(1024));
+  const tpBuf = new ByteWriter(TP_SCRATCH);
   encodeTransportParameters(p, tpBuf, isClient ? 'client' : 'server');
-  return tpBuf.buf.slice(0, tpBuf.pos);
+  return TP_SCRATCH.slice(0, tpBuf.pos);
 }
 
 /** The sibling modules the handshake hands results to. */
@@ -298,17 +301,15 @@ export class HandshakeDriver {
     return true;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return {
-      crypto: {
-        acked: (f, space) => void (!space.discarded && space.cryptoSend.onAck(f.offset, f.length, false)),
-        lost: (f, space) => {
-          if (space.discarded) return false;
-          space.cryptoSend.onLost(f.offset, f.length, false);
-          return true;
-        },
+  static readonly sentFrames: SentFrameHandlers<HandshakeDriver> = {
+    crypto: {
+      acked: (_h, f, space) => void (!space.discarded && space.cryptoSend.onAck(f.offset, f.length, false)),
+      lost: (_h, f, space) => {
+        if (space.discarded) return false;
+        space.cryptoSend.onLost(f.offset, f.length, false);
+        return true;
       },
-      handshake_done: { lost: () => void (this.donePending = true) },
-    };
-  }
+    },
+    handshake_done: { lost: (h) => void (h.donePending = true) },
+  };
 }

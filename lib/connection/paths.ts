@@ -33,7 +33,11 @@ export class Paths {
    * one): a PATH_RESPONSE to such an address stays within 3× of what came from it (RFC 9000 §8.2.1, §9.3.1).
    * The newest PROBE_ADDRESSES are remembered.
    */
-  private readonly offPath = new Map<string, { recv: number; sent: number }>();
+  /** Created when a packet first arrives from another address (most connections never see one). */
+  private offPathLazy: Map<string, { recv: number; sent: number }> | null = null;
+  private get offPath(): Map<string, { recv: number; sent: number }> {
+    return (this.offPathLazy ??= new Map());
+  }
   /** Source of the datagram being processed. */
   packetFrom: PeerAddress;
   /** Whether the packet being processed carried a non-probing frame. */
@@ -90,12 +94,12 @@ export class Paths {
 
   /** What we may still send to an address that is not the current one (3× what it sent us, minus what we sent). */
   offPathBudget(to: PeerAddress): number {
-    const e = this.offPath.get(addressKey(to));
+    const e = this.offPathLazy?.get(addressKey(to));
     return e ? 3 * e.recv - e.sent : 0;
   }
 
   onSentOffPath(to: PeerAddress, bytes: number): void {
-    const e = this.offPath.get(addressKey(to));
+    const e = this.offPathLazy?.get(addressKey(to));
     if (e) e.sent += bytes;
   }
 
@@ -278,7 +282,7 @@ export class Paths {
     return true;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    return { path_challenge: { lost: () => void (this.challenge && (this.challengePending = true)) } };
-  }
+  static readonly sentFrames: SentFrameHandlers<Paths> = {
+    path_challenge: { lost: (p) => void (p.challenge && (p.challengePending = true)) },
+  };
 }

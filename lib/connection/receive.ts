@@ -187,7 +187,7 @@ export class Receiver {
       this.d.handshake.early.inPacket = false;
       for (let i = first; i < events.length; i++) {
         const e = events[i]!;
-        if (e.type === 'stream_opened') this.d.handshake.early.earlyStreams.add(e.streamId);
+        if (e.type === 'stream_opened') this.d.handshake.early.addEarlyStream(e.streamId);
         if (e.type === 'stream_opened' || e.type === 'datagram') e.early = true;
       }
     }

@@ -15,15 +15,23 @@ export interface Schedulable {
   queued: boolean;
 }
 
+/** What an urgency level reads as before anything was ever queued (never written to). */
+const NOTHING: readonly never[] = Object.freeze([]);
+
 export class PriorityScheduler<T extends Schedulable> {
+  // The per-urgency lists exist from the first enqueue: a connection that never sends stream data holds none.
   /** Per urgency: non-incremental items sorted by id. */
-  private readonly sequential: T[][] = Array.from({ length: URGENCY_LEVELS }, () => []);
+  private sequential: T[][] | null = null;
   /** Per urgency: incremental items in round-robin order. */
-  private readonly roundRobin: T[][] = Array.from({ length: URGENCY_LEVELS }, () => []);
+  private roundRobin: T[][] = [];
 
   enqueue(s: T): void {
     if (s.queued) return;
     s.queued = true;
+    if (this.sequential === null) {
+      this.sequential = Array.from({ length: URGENCY_LEVELS }, () => []);
+      this.roundRobin = Array.from({ length: URGENCY_LEVELS }, () => []);
+    }
     if (s.incremental) {
       this.roundRobin[s.urgency]!.push(s);
       return;
@@ -39,6 +47,7 @@ export class PriorityScheduler<T extends Schedulable> {
   remove(s: T): void {
     if (!s.queued) return;
     s.queued = false;
+    if (this.sequential === null) return;
     for (const lists of [this.sequential, this.roundRobin]) {
       const list = lists[s.urgency]!;
       const i = list.indexOf(s);
@@ -46,16 +55,18 @@ export class PriorityScheduler<T extends Schedulable> {
     }
   }
 
+  /** The list of urgency `u` (empty and shared before the first enqueue: only take from it when non-empty). */
   sequentialAt(u: number): T[] {
-    return this.sequential[u]!;
+    return this.sequential === null ? (NOTHING as unknown as T[]) : this.sequential[u]!;
   }
 
   roundRobinAt(u: number): T[] {
-    return this.roundRobin[u]!;
+    return this.sequential === null ? (NOTHING as unknown as T[]) : this.roundRobin[u]!;
   }
 
   /** Whether any queued item satisfies `pred` (used to ask "is there data to send"). */
   some(pred: (s: T) => boolean): boolean {
+    if (this.sequential === null) return false;
     for (let u = 0; u < URGENCY_LEVELS; u++) {
       for (const s of this.sequential[u]!) if (pred(s)) return true;
       for (const s of this.roundRobin[u]!) if (pred(s)) return true;

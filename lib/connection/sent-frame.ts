@@ -32,31 +32,44 @@ export type SentFrame =
 export type SentFrameKind = SentFrame['k'];
 export type SentFrameOf<K extends SentFrameKind> = Extract<SentFrame, { k: K }>;
 
-/** What the owner of a frame kind does when the packet carrying it is acknowledged or declared lost. */
-export interface SentFrameHandler<K extends SentFrameKind> {
-  acked?(f: SentFrameOf<K>, space: PacketSpace): void;
+/**
+ * What the owner of a frame kind does when the packet carrying it is acknowledged or declared lost. The
+ * handlers are per class (a static table), called with the owning instance: no closures per connection.
+ */
+export interface SentFrameHandler<O, K extends SentFrameKind> {
+  acked?(owner: O, f: SentFrameOf<K>, space: PacketSpace): void;
   /** Returns whether the frame's data was queued for retransmission (counted in packetsRetransmitted). */
-  lost?(f: SentFrameOf<K>, space: PacketSpace): boolean | void;
+  lost?(owner: O, f: SentFrameOf<K>, space: PacketSpace): boolean | void;
 }
 
-export type SentFrameHandlers = { [K in SentFrameKind]?: SentFrameHandler<K> };
+export type SentFrameHandlers<O> = { [K in SentFrameKind]?: SentFrameHandler<O, K> };
+
+type AnyHandler = SentFrameHandler<unknown, SentFrameKind>;
 
 export class SentFrameRouter {
-  private readonly handlers: SentFrameHandlers = {};
+  private readonly handlers: { [K in SentFrameKind]?: AnyHandler } = {};
+  private readonly owners: { [K in SentFrameKind]?: unknown } = {};
 
-  register(h: SentFrameHandlers): void {
-    Object.assign(this.handlers, h);
+  register<O>(owner: O, table: SentFrameHandlers<O>): void {
+    for (const k of Object.keys(table) as SentFrameKind[]) {
+      this.handlers[k] = table[k] as AnyHandler;
+      this.owners[k] = owner;
+    }
   }
 
   acked(p: SentPacket<SentFrame[]>, space: PacketSpace): void {
-    for (const f of p.frames) (this.handlers[f.k] as SentFrameHandler<SentFrameKind> | undefined)?.acked?.(f, space);
+    for (const f of p.frames) {
+      const h = this.handlers[f.k];
+      if (h?.acked) h.acked(this.owners[f.k], f, space);
+    }
   }
 
   /** Returns whether anything of the packet was queued for retransmission. */
   lost(p: SentPacket<SentFrame[]>, space: PacketSpace): boolean {
     let retransmitted = false;
     for (const f of p.frames) {
-      if ((this.handlers[f.k] as SentFrameHandler<SentFrameKind> | undefined)?.lost?.(f, space) === true) retransmitted = true;
+      const h = this.handlers[f.k];
+      if (h?.lost && h.lost(this.owners[f.k], f, space) === true) retransmitted = true;
     }
     return retransmitted;
   }

@@ -93,7 +93,9 @@ export class PacketSpace {
     this.ackNeeded = false;
     this.ackDeadline = null;
     this.probes = 0;
+    // A discarded space drops every packet before the duplicate check: its ranges go (clear() frees the arrays' storage).
     this.toAck.clear();
+    this.seen.clear();
     this.cryptoSendBuf = null;
     this.cryptoRecvBuf = null;
   }

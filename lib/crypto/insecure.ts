@@ -35,9 +35,11 @@ export interface InsecureSessionOptions {
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Accumulates CRYPTO bytes of one level and yields complete messages. */
 class MessageReader {
-  private pending: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array = NO_BYTES;
   push(data: Uint8Array): void {
     const merged = new Uint8Array(this.pending.length + data.length);
     merged.set(this.pending);
@@ -58,7 +60,7 @@ class MessageReader {
     if (len > 65535) throw new PetrelWireError(ALERT_DECODE_ERROR, 'handshake message too large');
     if (r.remaining < len) return null;
     const body = r.bytes(len).slice();
-    this.pending = this.pending.slice(r.pos);
+    this.pending = r.pos === this.pending.length ? NO_BYTES : this.pending.slice(r.pos);
     return { type, body };
   }
 }
@@ -70,9 +72,11 @@ export class InsecureHandshake implements HandshakeSession {
   alpn: string | null = null;
   peerServerName: string | null = null;
   private readonly opts: InsecureSessionOptions;
-  private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
-  private readonly keys: KeyInstall[] = [];
-  private readonly readers = new Map<EncryptionLevel, MessageReader>();
+  // Queues, emptied by the connection as it goes: an emptied queue is replaced so that its grown storage goes too.
+  private out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
+  private keys: KeyInstall[] = [];
+  /** Dropped once the handshake is complete (anything arriving later is unexpected anyway). */
+  private readers: Map<EncryptionLevel, MessageReader> | null = null;
   /** What we expect next: a tiny state machine. */
   private expect: 'client_hello' | 'server_hello' | 'encrypted_extensions' | 'finished' | 'done';
 
@@ -100,10 +104,11 @@ export class InsecureHandshake implements HandshakeSession {
   }
 
   handleCrypto(level: EncryptionLevel, data: Uint8Array): HandshakeError | null {
-    let reader = this.readers.get(level);
+    const readers = (this.readers ??= new Map());
+    let reader = readers.get(level);
     if (!reader) {
       reader = new MessageReader();
-      this.readers.set(level, reader);
+      readers.set(level, reader);
     }
     reader.push(data);
     try {
@@ -119,11 +124,17 @@ export class InsecureHandshake implements HandshakeSession {
   }
 
   pollOutput(): { level: EncryptionLevel; data: Uint8Array } | null {
-    return this.out.shift() ?? null;
+    const m = this.out.shift();
+    if (m === undefined) return null;
+    if (this.out.length === 0) this.out = [];
+    return m;
   }
 
   pollKeys(): KeyInstall | null {
-    return this.keys.shift() ?? null;
+    const k = this.keys.shift();
+    if (k === undefined) return null;
+    if (this.keys.length === 0) this.keys = [];
+    return k;
   }
 
   private writer(): ByteWriter {
@@ -207,6 +218,7 @@ export class InsecureHandshake implements HandshakeSession {
         }
         this.complete = true;
         this.expect = 'done';
+        this.readers = null;
         return null;
       }
       default:

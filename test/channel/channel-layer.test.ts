@@ -5,6 +5,7 @@ import { PetrelError, TransportErrorCode } from '../../lib/errors.js';
 import { ByteWriter } from '../../lib/wire/buffer.js';
 import { encodeChannelDeclaration, type ChannelMode } from '../../lib/wire/channel.js';
 import type { Connection } from '../../lib/connection/connection.js';
+import { ChannelLayer } from '../../lib/channel/channel-layer.js';
 
 function connectedPair(opts: ConstructorParameters<typeof LayerPair>[0] = {}): LayerPair {
   const p = new LayerPair(opts);
@@ -36,6 +37,23 @@ function closeInfo(events: LayerPair['clientEvents']) {
   const e = events.find((x) => x.type === 'closed');
   return e && e.type === 'closed' ? e.info : null;
 }
+
+describe('ChannelLayer: per-connection state', () => {
+  it('layers resolved with equal options share one options object; other options get their own, and are honoured', () => {
+    const p = connectedPair();
+    const optsOf = (l: ChannelLayer) => (l as unknown as { opts: { reassemblyTimeout: number } }).opts;
+    const a = new ChannelLayer(p.clientConn, { reassemblyTimeout: 500 });
+    const b = new ChannelLayer(p.clientConn, { reassemblyTimeout: 500, reassemblyMaxBytes: undefined });
+    const c = new ChannelLayer(p.clientConn, { reassemblyTimeout: 700 });
+    expect(optsOf(b)).toBe(optsOf(a));
+    expect(optsOf(c)).not.toBe(optsOf(a));
+    expect(optsOf(a).reassemblyTimeout).toBe(500);
+    expect(optsOf(c).reassemblyTimeout).toBe(700);
+    // Drop counters exist from the first drop: none before.
+    expect(a.stats().messagesDropped).toEqual({});
+    expect(a.stats().datagramsDropped).toEqual({});
+  });
+});
 
 describe('ChannelLayer: raw streams and datagrams', () => {
   it('writes the raw preamble on open and strips it on receipt', () => {

@@ -4,6 +4,19 @@ import { Reassembly } from '../../lib/channel/reassembly.js';
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
 
 describe('Reassembly', () => {
+  it('holds nothing before its first fragment (its tables come with it) and works when first used late', () => {
+    const r = new Reassembly({ maxBytes: 1000, maxMessages: 4, timeout: 100 });
+    expect(r.messages).toBe(0);
+    expect(r.nextDeadline()).toBeNull();
+    expect(r.expire(1e9)).toBe(0);
+    r.clear();
+    expect((r as unknown as { partialsLazy: unknown }).partialsLazy).toBeNull();
+    expect(r.add(0, { messageId: 1, index: 0, count: 2 }, undefined, bytes(2, 1), 5000).kind).toBe('pending');
+    expect(r.nextDeadline()).toBe(5100);
+    const done = r.add(0, { messageId: 1, index: 1, count: 2 }, undefined, bytes(1, 2), 5001);
+    expect(done.kind === 'complete' && Array.from(done.data)).toEqual([1, 1, 2]);
+  });
+
   it('joins fragments in index order whatever their arrival order and sizes', () => {
     const r = new Reassembly({ maxBytes: 1000, maxMessages: 4, timeout: 100 });
     expect(r.add(0, { messageId: 7, index: 2, count: 3 }, undefined, bytes(1, 3), 0).kind).toBe('pending');

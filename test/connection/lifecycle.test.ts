@@ -100,6 +100,24 @@ describe('closing', () => {
   });
 });
 
+describe('onTerminated (the driver hook for a connection that has ended)', () => {
+  it('fires once per connection, when isTerminated turns true: after the close and drain periods, and at an idle timeout', () => {
+    for (const how of ['close', 'idle'] as const) {
+      const p = new Pair({ latency: 10, client: { idleTimeout: 3000 }, server: { idleTimeout: 3000 } });
+      expect(p.run(() => p.connected())).toBe(true);
+      const seen: Array<{ side: string; terminated: boolean }> = [];
+      p.clientConn.onTerminated = () => seen.push({ side: 'client', terminated: p.clientConn.isTerminated });
+      p.serverConn!.onTerminated = () => seen.push({ side: 'server', terminated: p.serverConn!.isTerminated });
+      if (how === 'close') p.clientConn.close(7, 'bye');
+      expect(p.run(() => p.clientConn.isTerminated && p.serverConn!.isTerminated, 60_000)).toBe(true);
+      p.run(() => false, p.now + 100);
+      expect(seen.map((e) => e.side).sort()).toEqual(['client', 'server']);
+      expect(seen.every((e) => e.terminated)).toBe(true);
+      expect(p.clientConn.onTerminated).toBeNull();
+    }
+  });
+});
+
 describe('idle timeout and keep-alive', () => {
   it('without keep-alive a quiet connection closes at the negotiated idle timeout (the minimum)', () => {
     const p = new Pair({ latency: 10, client: { idleTimeout: 3000 }, server: { idleTimeout: 8000 } });
@@ -216,8 +234,11 @@ describe('NAT rebinding and connection ids', () => {
     expect(reset).not.toBeNull();
     expect(reset!.length).toBeLessThan(tx.length);
     expect(fresh.stats().drops.unknown_connection).toBe(1);
+    let hooked = 0;
+    t.client.onTerminated = () => hooked++;
     t.cep.handleDatagram(buf.slice(0, reset!.length), t.SERVER, 1001);
     expect(t.client.isTerminated).toBe(true);
+    expect(hooked).toBe(1);
     expect(t.client.closeReason!.initiator).toBe('reset');
     expect(t.cep.stats().drops.stateless_reset).toBe(1);
   });

@@ -112,6 +112,13 @@ describe('tools/bench in --quick mode', () => {
     for (const m of ['tcp_64k', 'tcp_1472', 'petrel_insecure', 'petrel_secure']) expect(res.get(`${m}_mib`)).toBe('1');
   });
 
+  it('conn-ctor: builds connections in a child process per library and prints CPU and heap per construction', async () => {
+    const lib = `${ROOT}lib/index.ts`;
+    const r = await bench('conn-ctor', ['--lib', lib, '--reps', '1', '--n', '50', '--rounds', '2']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/CPU µs per construction [0-9.]+ .*heap B per fresh connection [0-9.]+/);
+  });
+
   it('api-cost: two processes through listen()/connect(), A/B of two library entry points, exits 0 with the figures', async () => {
     const lib = `${ROOT}lib/index.ts`;
     const r = await bench('api-cost', ['--quick', '--insecure', '--lib', `${lib},${lib}`]);

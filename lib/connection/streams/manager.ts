@@ -405,45 +405,45 @@ export class StreamManager {
     return true;
   }
 
-  sentFrameHandlers(): SentFrameHandlers {
-    const owe = (s: StreamState | undefined, flag: 'maxDataPending' | 'resetPending' | 'stopPending', when: (s: StreamState) => boolean): void => {
-      if (s && when(s)) {
-        s[flag] = true;
-        this.controlOwed.add(s);
-      }
-    };
-    return {
-      stream: {
-        acked: (f) => {
-          const s = this.streams.get(f.id);
-          if (!s?.send || s.sendState === 'reset') return;
-          s.send.onAck(f.offset, f.length, f.fin);
-          if (s.send.allAcked) {
-            s.sendState = 'done';
-            this.maybeRetire(s);
-          } else this.ctx.events.push({ type: 'stream_writable', streamId: s.id });
-        },
-        lost: (f) => this.requeue(f.id, f.offset, f.length, f.fin),
-      },
-      reset_stream: {
-        acked: (f) => {
-          const s = this.streams.get(f.id);
-          if (!s) return;
-          s.sendState = 'done';
-          this.maybeRetire(s);
-        },
-        lost: (f) => owe(this.streams.get(f.id), 'resetPending', (s) => s.sendState === 'reset'),
-      },
-      stop_sending: {
-        acked: (f) => {
-          const s = this.streams.get(f.id);
-          if (s) this.maybeRetire(s);
-        },
-        lost: (f) => owe(this.streams.get(f.id), 'stopPending', (s) => s.recvState === 'open' && s.stopCode !== null),
-      },
-      max_stream_data: { lost: (f) => owe(this.streams.get(f.id), 'maxDataPending', (s) => s.recvState === 'open') },
-      max_data: { lost: () => void (this.flow.maxDataPending = true) },
-      max_streams: { lost: (f) => this.localMaxStreams[f.bidi ? 0 : 1].onUpdateLost(f.max) },
-    };
+  /** A lost control frame is owed again if the stream still wants it. */
+  private owe(s: StreamState | undefined, flag: 'maxDataPending' | 'resetPending' | 'stopPending', when: (s: StreamState) => boolean): void {
+    if (s && when(s)) {
+      s[flag] = true;
+      this.controlOwed.add(s);
+    }
   }
+
+  static readonly sentFrames: SentFrameHandlers<StreamManager> = {
+    stream: {
+      acked: (m, f) => {
+        const s = m.streams.get(f.id);
+        if (!s?.send || s.sendState === 'reset') return;
+        s.send.onAck(f.offset, f.length, f.fin);
+        if (s.send.allAcked) {
+          s.sendState = 'done';
+          m.maybeRetire(s);
+        } else m.ctx.events.push({ type: 'stream_writable', streamId: s.id });
+      },
+      lost: (m, f) => m.requeue(f.id, f.offset, f.length, f.fin),
+    },
+    reset_stream: {
+      acked: (m, f) => {
+        const s = m.streams.get(f.id);
+        if (!s) return;
+        s.sendState = 'done';
+        m.maybeRetire(s);
+      },
+      lost: (m, f) => m.owe(m.streams.get(f.id), 'resetPending', (s) => s.sendState === 'reset'),
+    },
+    stop_sending: {
+      acked: (m, f) => {
+        const s = m.streams.get(f.id);
+        if (s) m.maybeRetire(s);
+      },
+      lost: (m, f) => m.owe(m.streams.get(f.id), 'stopPending', (s) => s.recvState === 'open' && s.stopCode !== null),
+    },
+    max_stream_data: { lost: (m, f) => m.owe(m.streams.get(f.id), 'maxDataPending', (s) => s.recvState === 'open') },
+    max_data: { lost: (m) => void (m.flow.maxDataPending = true) },
+    max_streams: { lost: (m, f) => m.localMaxStreams[f.bidi ? 0 : 1].onUpdateLost(f.max) },
+  };
 }

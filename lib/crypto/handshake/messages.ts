@@ -400,9 +400,11 @@ export interface RawMessage {
   raw: Uint8Array;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Collects the CRYPTO bytes of one level and cuts them into complete messages. */
 export class MessageBuffer {
-  private buf = new Uint8Array(0);
+  private buf = NO_BYTES;
   private start = 0;
 
   /** Bytes received but not yet returned as part of a message. */
@@ -432,6 +434,11 @@ export class MessageBuffer {
     if (r.remaining < len) return null;
     const raw = b.slice(this.start, r.pos + len);
     this.start = r.pos + len;
+    if (this.start === b.length) {
+      // All consumed: let go of the received flight (a finished session would hold it for the connection's life).
+      this.buf = NO_BYTES;
+      this.start = 0;
+    }
     return { type: raw[0]!, body: raw.subarray(raw.length - len), raw };
   }
 }

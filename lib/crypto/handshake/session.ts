@@ -179,8 +179,9 @@ abstract class SecureHandshake implements HandshakeSession {
   protected master: Uint8Array | null = null;
   protected oneRtt: OneRttState | null = null;
   private failure: HandshakeError | null = null;
-  private readonly out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
-  private readonly keys: KeyInstall[] = [];
+  // Queues, emptied by the connection as it goes: an emptied queue is replaced so that its grown storage goes too.
+  private out: Array<{ level: EncryptionLevel; data: Uint8Array }> = [];
+  private keys: KeyInstall[] = [];
   private readonly inbox = new MessageBuffer();
   private readonly postHandshake = new MessageBuffer();
   private readonly keyLog: ((entry: KeyLogEntry) => void) | undefined;
@@ -252,11 +253,17 @@ abstract class SecureHandshake implements HandshakeSession {
   }
 
   pollOutput(): { level: EncryptionLevel; data: Uint8Array } | null {
-    return this.out.shift() ?? null;
+    const m = this.out.shift();
+    if (m === undefined) return null;
+    if (this.out.length === 0) this.out = [];
+    return m;
   }
 
   pollKeys(): KeyInstall | null {
-    return this.keys.shift() ?? null;
+    const k = this.keys.shift();
+    if (k === undefined) return null;
+    if (this.keys.length === 0) this.keys = [];
+    return k;
   }
 
   /**
@@ -604,6 +611,7 @@ export class ClientHandshake extends SecureHandshake {
         // Only now is the server authenticated, so only now are its choices exposed.
         this.protocol = this.pendingAlpn;
         this.peerParams = this.pendingParams;
+        this.transcript.release();
         this.done = true;
         this.state = 'done';
         return;
@@ -794,6 +802,9 @@ export class ServerHandshake extends SecureHandshake {
     } else this.forgetMaster();
     this.forgetHandshakeSecrets();
     this.install({ level: '1rtt', read: this.oneRtt!.readProtector });
+    // Nothing more is derived from the transcript or the raw token (the server reads no post-handshake messages).
+    this.transcript.release();
+    this.tokenBytes = null;
     this.done = true;
     this.state = 'done';
   }

@@ -10,7 +10,13 @@ export class Transcript {
     this.parts.push(message);
     this.length += message.length;
   }
+  /** Forgets the messages once no secret or MAC is derived from the transcript any more (the session is done). */
+  release(): void {
+    this.parts.length = 0;
+    this.length = -1;
+  }
   hash(): Uint8Array {
+    if (this.length < 0) throw new Error('handshake transcript used after release');
     const all = new Uint8Array(this.length);
     let o = 0;
     for (const p of this.parts) {
