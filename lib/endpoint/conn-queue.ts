@@ -9,8 +9,11 @@
  * stale (the item was deleted while queued) and is skipped.
  */
 export class ActiveQueue<T> {
-  private readonly queue: T[] = [];
+  // Slots [head, tail) hold the queue; slots outside it are undefined (no reference kept). The array's length
+  // is left alone: an array whose length drops to 0 loses its backing store, and the next push re-allocates.
+  private readonly queue: Array<T | undefined> = [];
   private head = 0;
+  private tail = 0;
   private readonly flags = new Map<T, boolean>();
   private count = 0;
 
@@ -22,30 +25,37 @@ export class ActiveQueue<T> {
     if (this.flags.get(item) === true) return;
     this.flags.set(item, true);
     const q = this.queue;
-    if (this.head > 64 && this.head * 2 > q.length) {
-      q.splice(0, this.head);
+    if (this.head > 64 && this.head * 2 > this.tail) {
+      let w = 0;
+      for (let r = this.head; r < this.tail; r++) {
+        q[w++] = q[r];
+        q[r] = undefined;
+      }
       this.head = 0;
+      this.tail = w;
     }
-    q.push(item);
+    q[this.tail++] = item;
     this.count++;
   }
 
   /** The first item, or null. Items added while a caller walks with peek/shift are reached too. */
   peek(): T | null {
     const q = this.queue;
-    while (this.head < q.length) {
+    while (this.head < this.tail) {
       const item = q[this.head]!;
       if (this.flags.get(item) === true) return item;
-      this.head++;
+      q[this.head++] = undefined;
     }
-    q.length = 0;
     this.head = 0;
+    this.tail = 0;
+    if (q.length > RELEASE_ABOVE) q.length = 0;
     return null;
   }
 
   /** Takes out the first item (the one peek returned). */
   shift(): void {
-    const item = this.queue[this.head++]!;
+    const item = this.queue[this.head]!;
+    this.queue[this.head++] = undefined;
     this.flags.set(item, false);
     this.count--;
   }
@@ -59,13 +69,14 @@ export class ActiveQueue<T> {
 
 /** Items marked since the last drain, each once, in marking order. */
 export class MarkList<T> {
-  private readonly list: T[] = [];
+  private readonly list: Array<T | undefined> = [];
+  private len = 0;
   private readonly marked = new Map<T, boolean>();
 
   mark(item: T): void {
     if (this.marked.get(item) === true) return;
     this.marked.set(item, true);
-    this.list.push(item);
+    this.list[this.len++] = item;
   }
 
   delete(item: T): void {
@@ -75,12 +86,17 @@ export class MarkList<T> {
   /** Calls `fn` for every marked item (items marked by `fn` itself are reached too) and clears the marks. */
   drain(fn: (item: T) => void): void {
     const l = this.list;
-    for (let i = 0; i < l.length; i++) {
+    for (let i = 0; i < this.len; i++) {
       const item = l[i]!;
+      l[i] = undefined;
       if (this.marked.get(item) !== true) continue; // deleted since
       this.marked.set(item, false);
       fn(item);
     }
-    l.length = 0;
+    this.len = 0;
+    if (l.length > RELEASE_ABOVE) l.length = 0;
   }
 }
+
+/** Queue arrays longer than this are released when they empty (after a burst of many connections). */
+const RELEASE_ABOVE = 1024;

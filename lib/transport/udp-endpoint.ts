@@ -203,13 +203,17 @@ export class UdpEndpoint {
   private rewake = false;
   private closed = false;
   private closing: Promise<void> | null = null;
+  // Free buffers are pool[0, poolSize) and sent ones sentBufs[0, sentCount): counts rather than push/pop and
+  // `length = 0`, since an array emptied that way loses its backing store and re-allocates on the next push.
   private readonly pool: Buffer[] = [];
+  private poolSize = 0;
   private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, listenerErrors: 0, timerFires: 0, pumps: 0 };
   private granted = { recv: 0, send: 0 };
   private warnedCore = false;
   /** Sends handed to the socket whose callback has not run yet, and their buffers in send order. */
   private inflight = 0;
-  private readonly sentBufs: Buffer[] = [];
+  private readonly sentBufs: Array<Buffer | undefined> = [];
+  private sentCount = 0;
   private onDrained: (() => void) | null = null;
   // Every entry from the event loop (socket message, timer, microtask, setImmediate) is guarded: the core
   // closes a connection that throws (Endpoint.guard); what still escapes is counted here, never rethrown.
@@ -480,10 +484,10 @@ export class UdpEndpoint {
   private drainTransmit(now: number, budget: number): number {
     let n = 0;
     while (n < budget) {
-      const buf = this.pool.pop() ?? Buffer.allocUnsafe(SEND_BUFFER_SIZE);
+      const buf = this.poolSize > 0 ? this.pool[--this.poolSize]! : Buffer.allocUnsafe(SEND_BUFFER_SIZE);
       const t = this.core.pollTransmit(now, buf);
       if (t === null) {
-        this.pool.push(buf);
+        this.pool[this.poolSize++] = buf;
         break;
       }
       this.send(buf, t.length, t.to);
@@ -494,14 +498,14 @@ export class UdpEndpoint {
 
   private send(buf: Buffer, length: number, to: PeerAddress): void {
     this.inflight++;
-    this.sentBufs.push(buf);
+    this.sentBufs[this.sentCount++] = buf;
     try {
       if (this.connected) this.socket.send(buf, 0, length, this.onSent);
       else this.socket.send(buf, 0, length, to.port, to.host, this.onSent);
     } catch (e) {
       // Synchronous throws: socket closed underneath us, bad address. Never fatal.
       this.inflight--;
-      this.sentBufs.pop();
+      this.sentBufs[--this.sentCount] = undefined;
       this.onSendError(e as Error);
     }
   }
@@ -516,8 +520,11 @@ export class UdpEndpoint {
     if (err) this.onSendError(err);
     if (this.inflight > 0) return;
     const sent = this.sentBufs;
-    for (let i = 0; i < sent.length && this.pool.length < POOL_MAX; i++) this.pool.push(sent[i]!);
-    sent.length = 0;
+    for (let i = 0; i < this.sentCount; i++) {
+      if (this.poolSize < POOL_MAX) this.pool[this.poolSize++] = sent[i]!;
+      sent[i] = undefined;
+    }
+    this.sentCount = 0;
     if (this.onDrained) this.onDrained();
   };
 
