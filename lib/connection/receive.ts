@@ -79,14 +79,16 @@ export class Receiver {
     }
   }
 
+  /** Counts a dropped packet; returns `ret` (a method, not a closure per packet). */
+  private drop(reason: string, ret: number): number {
+    this.ctx.counters.countDrop(reason);
+    return ret;
+  }
+
   /** Handles the packet at `off`; returns where the next coalesced packet starts. */
   private handlePacket(data: Uint8Array, off: number, now: number): number {
     const ctx = this.ctx;
     const { close, keys, paths } = this.d;
-    const drop = (reason: string, ret: number): number => {
-      ctx.counters.countDrop(reason);
-      return ret;
-    };
     const h = parsePacketHeader(data, off, data.length, CID_LENGTH);
     if (h.form === 'version_negotiation') {
       if (ctx.isClient && !this.d.cids.peerCidLearned) {
@@ -101,24 +103,24 @@ export class Receiver {
     }
     if (h.form === 'retry') {
       const refused = this.d.handshake.onRetry(h, data.subarray(off, data.length));
-      return refused ? drop(refused, data.length) : data.length;
+      return refused ? this.drop(refused, data.length) : data.length;
     }
-    if (h.form === 'unsupported_version') return drop('version_mismatch', h.end);
+    if (h.form === 'unsupported_version') return this.drop('version_mismatch', h.end);
     let spaceId: SpaceId;
     if (h.form === 'short') spaceId = APP;
     else if (h.type === 'initial') spaceId = INITIAL;
     else if (h.type === 'handshake') spaceId = HANDSHAKE;
     else spaceId = APP; // 0-RTT: the application space's numbers, its own key (early-data.ts)
     const early = h.form === 'long' && h.type === '0rtt' ? this.d.handshake.early : null;
-    if (early && (!early.read || early.budget < h.end - off)) return drop(early.read ? '0rtt_budget' : '0rtt_unsupported', h.end);
+    if (early && (!early.read || early.budget < h.end - off)) return this.drop(early.read ? '0rtt_budget' : '0rtt_unsupported', h.end);
     const space = ctx.spaces[spaceId];
-    if (!early && (space.discarded || !space.read)) return drop(space.discarded ? 'space_discarded' : 'keys_unavailable', h.end);
+    if (!early && (space.discarded || !space.read)) return this.drop(space.discarded ? 'space_discarded' : 'keys_unavailable', h.end);
     // Header protection, then packet number reconstruction.
     const protector = early ? early.read! : space.read!;
     const pnLength = unprotectHeader(data, off, h.pnOffset, protector, h.end);
-    if (pnLength < 0) return drop('short_packet', h.end);
+    if (pnLength < 0) return this.drop('short_packet', h.end);
     const firstByte = data[off]!;
-    if (h.pnOffset + pnLength > h.end) return drop('short_packet', h.end);
+    if (h.pnOffset + pnLength > h.end) return this.drop('short_packet', h.end);
     const truncated = readPacketNumber(data, h.pnOffset, pnLength);
     const pn = decodePacketNumber(space.largestRecv, truncated, pnLength * 8);
     const payloadOffset = h.pnOffset + pnLength;
@@ -128,14 +130,14 @@ export class Receiver {
     let phaseChange = false;
     if (h.form === 'short') {
       const k = keys.opener(protector, (firstByte & 0x04) !== 0 ? 1 : 0, pn);
-      if (!k) return drop('key_phase_unavailable', h.end);
+      if (!k) return this.drop('key_phase_unavailable', h.end);
       opener = k.opener;
       phaseChange = k.phaseChange;
     }
     const plainEnd = opener.open(pn, data, off, payloadOffset, h.end);
-    if (plainEnd < 0) return drop('auth_failed', h.end);
+    if (plainEnd < 0) return this.drop('auth_failed', h.end);
     if (phaseChange) keys.commitRead(pn, now);
-    if (space.isDuplicate(pn)) return drop('duplicate', h.end);
+    if (space.isDuplicate(pn)) return this.drop('duplicate', h.end);
     if ((h.form === 'short' && (firstByte & 0x18) !== 0) || (h.form === 'long' && (firstByte & 0x0c) !== 0)) {
       return close.protocolError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved bits set', 0, h.end);
     }

@@ -55,7 +55,7 @@ export class Timers {
     this.idleTimeout = ctx.opts.idleTimeout;
     this.lastActivity = now;
     this.liveness = new PeerLiveness(ctx.opts.peerTimeout, now);
-    const { paths, mtu, ack, outcomes } = deps;
+    const { paths, mtu, outcomes } = deps;
     this.table = [
       {
         kind: 'idle',
@@ -68,7 +68,7 @@ export class Timers {
       {
         // peerTimeout counts once the handshake is complete (connect() has its own timeout before).
         kind: 'liveness',
-        deadline: () => (ctx.handshakeComplete ? this.liveness.deadline() : null),
+        deadline: () => this.livenessDeadline(),
         fire: (now) => {
           const change = this.liveness.onTimeout(now);
           if (change === 'unresponsive') ctx.events.push({ type: 'unresponsive', silentFor: this.liveness.silentFor(now) });
@@ -82,7 +82,7 @@ export class Timers {
       { kind: 'loss', deadline: () => ctx.recovery.lossDetectionDeadline(), fire: (now) => outcomes.onLossTimeout(now) },
       // An ACK that the amplification limit keeps from leaving is not a deadline: more bytes from the
       // peer (which unblock it) arrive as input anyway. Due ACKs go out from pollTransmit.
-      { kind: 'ack', deadline: () => (paths.amplificationBlocked() ? null : ack.deadline()), fire: () => {} },
+      { kind: 'ack', deadline: () => this.ackDeadline(), fire: () => {} },
       {
         kind: 'keepAlive',
         deadline: () => this.keepAliveDeadline(),
@@ -131,6 +131,14 @@ export class Timers {
     return this.lastActivity + Math.max(this.idleTimeout, 3 * pto);
   }
 
+  private livenessDeadline(): number | null {
+    return this.ctx.handshakeComplete ? this.liveness.deadline() : null;
+  }
+
+  private ackDeadline(): number | null {
+    return this.deps.paths.amplificationBlocked() ? null : this.deps.ack.deadline();
+  }
+
   private keepAliveDeadline(): number | null {
     const ctx = this.ctx;
     // peerTimeout needs the peer to answer several times per period: it shortens the keep-alive.
@@ -144,11 +152,28 @@ export class Timers {
     const ctx = this.ctx;
     if (ctx.state === 'closed') return null;
     if (ctx.state === 'closing' || ctx.state === 'draining') return this.deps.close.deadline;
+    // The minimum over the table's rows, written out: asked after every datagram in and out, and nine calls
+    // through per-row closures cost more than the rows' own work (test/connection/timers-poll.test.ts checks
+    // it against the table).
+    const { paths, mtu } = this.deps;
+    let t = this.idleDeadline();
+    t = earlier(t, this.livenessDeadline());
+    t = earlier(t, ctx.recovery.lossDetectionDeadline());
+    t = earlier(t, this.ackDeadline());
+    t = earlier(t, this.keepAliveDeadline());
+    t = earlier(t, paths.resendDeadline());
+    t = earlier(t, paths.validationDeadlineAt());
+    t = earlier(t, this.pacedUntil);
+    return earlier(t, mtu.deadline());
+  }
+
+  /** pollTimeout by walking the table (what pollTimeout must equal; for tests). */
+  tableTimeout(): number | null {
+    const ctx = this.ctx;
+    if (ctx.state === 'closed') return null;
+    if (ctx.state === 'closing' || ctx.state === 'draining') return this.deps.close.deadline;
     let t: number | null = null;
-    for (const row of this.table) {
-      const d = row.deadline();
-      if (d !== null && (t === null || d < t)) t = d;
-    }
+    for (const row of this.table) t = earlier(t, row.deadline());
     return t;
   }
 
@@ -164,4 +189,8 @@ export class Timers {
       if (d !== null && now >= d && row.fire(now) === true) return;
     }
   }
+}
+
+function earlier(a: number | null, b: number | null): number | null {
+  return b === null ? a : a === null || b < a ? b : a;
 }

@@ -25,6 +25,7 @@ import {
 import { PLAINTEXT_PROTECTOR } from '../crypto/types.js';
 import { CRC_LENGTH, MIN_INITIAL_DATAGRAM, STATELESS_RESET_MIN, appendChecksum, verifyChecksum, writeStatelessReset } from '../wire/datagram.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { ActiveQueue, MarkList } from './conn-queue.js';
 import { InsecureMessage, insecureCrypto } from '../crypto/insecure.js';
 import { initialOpens, writeRefusal, type RefusalCode } from './refusal.js';
 import { initialAuthenticates } from './initial-check.js';
@@ -141,8 +142,14 @@ export class Endpoint {
   /** Stateless resets we may still send in the current second (a bound against reflection). */
   private resetBudget = RESETS_PER_SECOND;
   private resetWindowStart = 0;
-  /** Connections that may have output or events since they were last polled. */
-  private readonly active = new Set<Connection>();
+  /** Connections that may have output or events since they were last polled, in activation order. */
+  private readonly active = new ActiveQueue<Connection>();
+  /**
+   * Connections whose deadline may have moved since the heap last asked them. The heap is read only by
+   * pollTimeout and handleTimeout, which ask these connections first (flushDeadlines): once per driver pump
+   * instead of after every datagram in, every datagram out and every application call.
+   */
+  private readonly staleDeadlines = new MarkList<Connection>();
   private readonly timers = new DeadlineHeap<Connection>();
   private readonly pendingEvents: EndpointEvent[] = [];
   /** Endpoint-level datagrams (Version Negotiation), already complete with CRC. */
@@ -248,7 +255,7 @@ export class Endpoint {
         return;
       }
     }
-    this.guard(conn, () => conn.handleDatagram(body, from, now));
+    this.feed(conn, body, from, now);
     if (this.awaitingAccept.has(conn) && this.decideAccept(conn, from, now)) return;
     this.touch(conn);
   }
@@ -262,20 +269,51 @@ export class Endpoint {
     try {
       return fn();
     } catch (e) {
-      this.counters.internalErrors++;
-      this.lastInternalError = e instanceof Error ? e : new Error(String(e));
-      if (this.faulted.has(conn)) {
-        this.abandon(conn);
-        return null;
-      }
-      this.faulted.add(conn);
-      try {
-        conn.close(TransportErrorCode.INTERNAL_ERROR, 'internal error', false);
-      } catch {
-        this.abandon(conn);
-        return null;
-      }
+      this.fault(conn, e);
       return null;
+    }
+  }
+
+  // The per-packet entries, guarded like `guard` without a closure per call.
+  private feed(conn: Connection, body: Uint8Array, from: PeerAddress, now: number): void {
+    try {
+      conn.handleDatagram(body, from, now);
+    } catch (e) {
+      this.fault(conn, e);
+    }
+  }
+
+  private deadlineOf(conn: Connection): number | null {
+    try {
+      return conn.pollTimeout();
+    } catch (e) {
+      this.fault(conn, e);
+      return null;
+    }
+  }
+
+  private transmitOf(conn: Connection, now: number, buf: Uint8Array): { length: number; to: PeerAddress } | null {
+    try {
+      return conn.pollTransmit(now, buf);
+    } catch (e) {
+      this.fault(conn, e);
+      return null;
+    }
+  }
+
+  /** What `guard` does with a throw: count it, close that connection with INTERNAL_ERROR (a second throw drops it). */
+  private fault(conn: Connection, e: unknown): void {
+    this.counters.internalErrors++;
+    this.lastInternalError = e instanceof Error ? e : new Error(String(e));
+    if (this.faulted.has(conn)) {
+      this.abandon(conn);
+      return;
+    }
+    this.faulted.add(conn);
+    try {
+      conn.close(TransportErrorCode.INTERNAL_ERROR, 'internal error', false);
+    } catch {
+      this.abandon(conn);
     }
   }
 
@@ -461,14 +499,14 @@ export class Endpoint {
       // The hook needs the whole ClientHello, which may span several Initials: the connection is
       // surfaced (and its events released) only once the hook has accepted it.
       this.awaitingAccept.set(conn, { clientScid: h.scid.slice(), odcid: h.dcid.slice(), localCid });
-      this.guard(conn, () => conn.handleDatagram(body, from, now));
+      this.feed(conn, body, from, now);
       if (this.decideAccept(conn, from, now)) return;
       this.touch(conn);
       return;
     }
     this.counters.connectionsAccepted++;
     this.pendingEvents.push({ kind: 'accept', connection: conn });
-    this.guard(conn, () => conn.handleDatagram(body, from, now));
+    this.feed(conn, body, from, now);
     this.touch(conn);
   }
 
@@ -655,10 +693,7 @@ export class Endpoint {
   touch(conn: Connection): void {
     if (!this.keys.has(conn)) return; // abandoned after a fault, or already removed
     this.active.add(conn);
-    this.timers.set(
-      conn,
-      this.guard(conn, () => conn.pollTimeout()),
-    );
+    this.staleDeadlines.mark(conn);
     if (conn.hasEvents) this.drainEvents(conn);
     if (conn.isTerminated) this.remove(conn);
   }
@@ -687,6 +722,7 @@ export class Endpoint {
     conn.onCidChange = null;
     conn.onResetTokens = null;
     this.active.delete(conn);
+    this.staleDeadlines.delete(conn);
     this.timers.delete(conn);
     conn.onWake = null;
   }
@@ -699,37 +735,44 @@ export class Endpoint {
       this.counters.datagramsSent++;
       return { length: queued.data.length, to: queued.to };
     }
-    for (const conn of this.active) {
+    for (let conn = this.active.peek(); conn; conn = this.active.peek()) {
       const faults = this.counters.internalErrors;
-      const t = this.guard(conn, () => conn.pollTransmit(now, buf));
+      const t = this.transmitOf(conn, now, buf);
       if (t) {
         this.counters.datagramsSent++;
-        this.timers.set(
-          conn,
-          this.guard(conn, () => conn.pollTimeout()),
-        );
+        this.staleDeadlines.mark(conn);
         if (conn.hasEvents) this.drainEvents(conn);
         return t;
       }
-      this.active.delete(conn);
-      // A connection that just threw is closing now: visit it again (Set order) so its close goes out.
+      this.active.shift();
+      // A connection that just threw is closing now: visit it again (queued last) so its close goes out.
       if (this.counters.internalErrors !== faults) {
         this.touch(conn);
         continue;
       }
-      this.timers.set(
-        conn,
-        this.guard(conn, () => conn.pollTimeout()),
-      );
+      this.staleDeadlines.mark(conn);
       if (conn.hasEvents) this.drainEvents(conn);
       if (conn.isTerminated) this.remove(conn);
     }
     return null;
   }
 
+  /** Puts the current deadline of every connection marked since the last flush into the heap. */
+  private flushDeadlines(): void {
+    this.staleDeadlines.drain(this.refreshDeadline);
+  }
+
+  // A connection that throws here is closing (fault): touch marks it again and the drain reaches it again.
+  private readonly refreshDeadline = (conn: Connection): void => {
+    const faults = this.counters.internalErrors;
+    this.timers.set(conn, this.deadlineOf(conn));
+    if (this.counters.internalErrors !== faults) this.touch(conn);
+  };
+
   /** Earliest deadline over all connections, or null. */
   pollTimeout(): number | null {
     if (this.outbox.length > 0 || this.active.size > 0) return -Infinity;
+    this.flushDeadlines();
     const t = this.timers.peekTime();
     const first = this.halfOpen.values().next();
     if (first.done) return t;
@@ -740,11 +783,14 @@ export class Endpoint {
   handleTimeout(now: number): void {
     // Pop first, then fire: a connection whose deadline is only cleared by sending (an ACK due) must
     // not be popped again in the same call.
-    const due: Connection[] = [];
-    for (let conn = this.timers.popDue(now); conn; conn = this.timers.popDue(now)) due.push(conn);
-    for (const conn of due) {
-      this.guard(conn, () => conn.handleTimeout(now));
-      this.touch(conn);
+    this.flushDeadlines();
+    let due: Connection[] | null = null;
+    for (let conn = this.timers.popDue(now); conn; conn = this.timers.popDue(now)) (due ??= []).push(conn);
+    if (due) {
+      for (const conn of due) {
+        this.guard(conn, () => conn.handleTimeout(now));
+        this.touch(conn);
+      }
     }
     this.expireHalfOpen(now);
   }

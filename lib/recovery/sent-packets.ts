@@ -18,7 +18,13 @@ const MAX_STALE_NON_IN_FLIGHT = 1024;
 const COMPACT_MIN = 1024;
 
 export class SentPacketLog<F> {
+  /**
+   * slots[head, len) is the log; every slot from len on is undefined. `len` rather than the array's length:
+   * an array emptied with `length = 0` loses its backing store, and with one packet in flight (a round trip
+   * at a time) the log empties on every ACK.
+   */
   private slots: (SentPacket<F> | undefined)[] = [];
+  private len = 0;
   private head = 0;
   private basePn = 0;
   private _largestSent = -1;
@@ -42,7 +48,7 @@ export class SentPacketLog<F> {
   }
   /** pn of the oldest packet still in the log (largestSent + 1 when empty). */
   get headPn(): number {
-    return this.head < this.slots.length ? this.basePn + this.head : this._largestSent + 1;
+    return this.head < this.len ? this.basePn + this.head : this._largestSent + 1;
   }
 
   add(p: SentPacket<F>): void {
@@ -55,15 +61,17 @@ export class SentPacketLog<F> {
       this.skipped.insert(this._largestSent + 1, pn - 1);
       this.skipped.keepHighest(SKIPPED_MEMORY);
     }
-    if (this.head === this.slots.length) {
-      this.slots.length = 0;
+    if (this.head === this.len) {
+      // Empty (every slot is undefined): start over at the front.
+      if (this.slots.length > 2 * COMPACT_MIN) this.slots = [];
+      this.len = 0;
       this.head = 0;
       this.basePn = pn;
     } else {
       // Skipped pns become holes; senders only skip a few at a time.
-      for (let q = this.basePn + this.slots.length; q < pn; q++) this.slots.push(undefined);
+      for (let q = this.basePn + this.len; q < pn; q++) this.slots[this.len++] = undefined;
     }
-    this.slots.push(p);
+    this.slots[this.len++] = p;
     this._largestSent = pn;
     this.live++;
     if (p.inFlight) {
@@ -75,13 +83,13 @@ export class SentPacketLog<F> {
 
   get(pn: number): SentPacket<F> | undefined {
     const i = pn - this.basePn;
-    return i >= this.head && i < this.slots.length ? this.slots[i] : undefined;
+    return i >= this.head && i < this.len ? this.slots[i] : undefined;
   }
 
   /** Removes and returns the packet, or undefined when it is not in the log. */
   take(pn: number): SentPacket<F> | undefined {
     const i = pn - this.basePn;
-    if (i < this.head || i >= this.slots.length) return undefined;
+    if (i < this.head || i >= this.len) return undefined;
     const p = this.slots[i];
     if (p === undefined) return undefined;
     this.slots[i] = undefined;
@@ -105,11 +113,12 @@ export class SentPacketLog<F> {
   /** Empties the log (space discarded), returning what it held. */
   clear(): SentPacket<F>[] {
     const out: SentPacket<F>[] = [];
-    for (let i = this.head; i < this.slots.length; i++) {
+    for (let i = this.head; i < this.len; i++) {
       const p = this.slots[i];
       if (p !== undefined) out.push(p);
     }
-    this.slots.length = 0;
+    this.slots = [];
+    this.len = 0;
     this.head = 0;
     this.basePn = this._largestSent + 1;
     this.live = 0;
@@ -159,14 +168,18 @@ export class SentPacketLog<F> {
   private advanceHead(): void {
     const slots = this.slots;
     let h = this.head;
-    while (h < slots.length && slots[h] === undefined) h++;
+    const len = this.len;
+    while (h < len && slots[h] === undefined) h++;
     this.head = h;
-    if (h === slots.length) {
-      slots.length = 0;
+    if (h === len) {
+      this.len = 0;
       this.head = 0;
       this.basePn = this._largestSent + 1;
-    } else if (h >= COMPACT_MIN && h * 2 >= slots.length) {
-      slots.splice(0, h);
+    } else if (h >= COMPACT_MIN && h * 2 >= len) {
+      // Move the live part down in place; the slots it leaves are cleared.
+      for (let k = 0; k + h < len; k++) slots[k] = slots[k + h];
+      for (let k = len - h; k < len; k++) slots[k] = undefined;
+      this.len = len - h;
       this.basePn += h;
       this.head = 0;
     }
@@ -175,7 +188,7 @@ export class SentPacketLog<F> {
   /** Drops old ACK-only packets at the head: a peer only acknowledges them when it has something to ack. */
   private pruneStale(): void {
     for (;;) {
-      const p = this.head < this.slots.length ? this.slots[this.head] : undefined;
+      const p = this.head < this.len ? this.slots[this.head] : undefined;
       if (p === undefined || p.inFlight || this._largestSent - p.pn < MAX_STALE_NON_IN_FLIGHT) return;
       this.take(p.pn);
     }

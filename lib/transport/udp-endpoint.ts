@@ -14,6 +14,7 @@
  * connected (client) socket go to `onRefused`, anything else is counted and reported to `onSocketError`.
  */
 import dgram from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { createHmac, hash, randomBytes, randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -171,6 +172,17 @@ export function nodeEnv(secret: Uint8Array = processStatelessResetKey()): CoreEn
   };
 }
 
+/**
+ * The socket's address lookup: an IP literal (every destination a server answers, from rinfo) is its own
+ * answer at once, as dns.lookup gives it but without dns.lookup's argument checks and its process.nextTick
+ * hop before every unconnected send; names still go to dns.lookup.
+ */
+function literalLookup(host: string, family: unknown, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = isIP(host);
+  if (f !== 0) cb(null, host, f);
+  else dnsLookup(host, family as number, cb);
+}
+
 function checkSecret(key: Uint8Array | undefined): void {
   if (key !== undefined && !(key instanceof Uint8Array && key.length >= 16)) {
     throw new PetrelError('INVALID_OPTION', 'statelessResetKey must be a Uint8Array of at least 16 bytes');
@@ -191,31 +203,37 @@ export class UdpEndpoint {
   private rewake = false;
   private closed = false;
   private closing: Promise<void> | null = null;
+  // Free buffers are pool[0, poolSize) and sent ones sentBufs[0, sentCount): counts rather than push/pop and
+  // `length = 0`, since an array emptied that way loses its backing store and re-allocates on the next push.
   private readonly pool: Buffer[] = [];
+  private poolSize = 0;
   private readonly counters = { socketErrors: 0, sendErrors: 0, internalErrors: 0, listenerErrors: 0, timerFires: 0, pumps: 0 };
   private granted = { recv: 0, send: 0 };
   private warnedCore = false;
   /** Sends handed to the socket whose callback has not run yet, and their buffers in send order. */
   private inflight = 0;
-  private readonly sentBufs: Buffer[] = [];
+  private readonly sentBufs: Array<Buffer | undefined> = [];
+  private sentCount = 0;
   private onDrained: (() => void) | null = null;
   // Every entry from the event loop (socket message, timer, microtask, setImmediate) is guarded: the core
   // closes a connection that throws (Endpoint.guard); what still escapes is counted here, never rethrown.
   private readonly runPump = (): void => {
     this.pumpScheduled = false;
-    this.safely(() => this.pump(performance.now()));
+    this.safePump(performance.now());
   };
   /** Datagrams handed to the core since the last pump; whether this event-loop turn has seen one already. */
   private received = 0;
   private turnOpen = false;
   private readonly endTurn = (): void => {
     this.turnOpen = false;
-    if (this.received > 0) this.safely(() => this.pump(performance.now()));
+    if (this.received > 0) this.safePump(performance.now());
   };
   private readonly resume = (): void => {
     this.resumeScheduled = false;
-    this.safely(() => this.pump(performance.now()));
+    this.safePump(performance.now());
   };
+  /** The sender of the last datagram received, reused while the next one comes from the same address. */
+  private lastFrom: PeerAddress = { host: '', port: 0 };
   private readonly onTimer = (): void => {
     this.timer = null;
     const armed = this.timerAt;
@@ -226,7 +244,7 @@ export class UdpEndpoint {
     const now = Math.max(performance.now(), armed);
     this.safely(() => this.core.handleTimeout(now));
     this.safely(() => this.handler.onTimeout?.(now), 'listenerErrors');
-    this.safely(() => this.pump(now));
+    this.safePump(now);
   };
 
   private constructor(socket: dgram.Socket, handler: EndpointHandler, opts: UdpEndpointOptions) {
@@ -252,7 +270,7 @@ export class UdpEndpoint {
   /** Creates the socket, binds it (and connects it for clients), sizes its buffers. */
   static async bind(opts: UdpEndpointOptions, handler: EndpointHandler): Promise<UdpEndpoint> {
     const type = opts.type ?? (opts.host !== undefined && isIP(opts.host) === 6 ? 'udp6' : 'udp4');
-    const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' ? (opts.ipv6Only ?? false) : undefined });
+    const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' ? (opts.ipv6Only ?? false) : undefined, lookup: literalLookup });
     const ep = new UdpEndpoint(socket, handler, opts);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -349,7 +367,14 @@ export class UdpEndpoint {
     // A plain Uint8Array view: Buffer#slice() is a view, so ids and tokens the core copies with slice() would
     // otherwise keep the whole received datagram alive for the connection's life.
     const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
-    this.safely(() => this.core.handleDatagram(data, { host: rinfo.address, port: rinfo.port }, now));
+    // The core keeps addresses as given and never changes them: one object per sender, not per datagram.
+    let from = this.lastFrom;
+    if (from.port !== rinfo.port || from.host !== rinfo.address) from = this.lastFrom = { host: rinfo.address, port: rinfo.port };
+    try {
+      this.core.handleDatagram(data, from, now);
+    } catch (e) {
+      this.report('internalErrors', e);
+    }
     this.received++;
     // Latency guard: the first datagram of an event-loop turn is pumped at once, as before, so sparse
     // traffic (a ping, a game tick) waits for nothing. Datagrams that follow it in the same poll phase
@@ -358,8 +383,17 @@ export class UdpEndpoint {
     if (!this.turnOpen) {
       this.turnOpen = true;
       setImmediate(this.endTurn);
-      this.safely(() => this.pump(now));
-    } else if (this.received >= RECV_BATCH) this.safely(() => this.pump(now));
+      this.safePump(now);
+    } else if (this.received >= RECV_BATCH) this.safePump(now);
+  }
+
+  /** `pump` as an entry from the event loop: a throw is counted and reported, never rethrown. */
+  private safePump(now: number): void {
+    try {
+      this.pump(now);
+    } catch (e) {
+      this.report('internalErrors', e);
+    }
   }
 
   /** Runs an entry; a throw is counted and reported once per kind, never rethrown to the event loop. */
@@ -450,10 +484,10 @@ export class UdpEndpoint {
   private drainTransmit(now: number, budget: number): number {
     let n = 0;
     while (n < budget) {
-      const buf = this.pool.pop() ?? Buffer.allocUnsafe(SEND_BUFFER_SIZE);
+      const buf = this.poolSize > 0 ? this.pool[--this.poolSize]! : Buffer.allocUnsafe(SEND_BUFFER_SIZE);
       const t = this.core.pollTransmit(now, buf);
       if (t === null) {
-        this.pool.push(buf);
+        this.pool[this.poolSize++] = buf;
         break;
       }
       this.send(buf, t.length, t.to);
@@ -464,14 +498,14 @@ export class UdpEndpoint {
 
   private send(buf: Buffer, length: number, to: PeerAddress): void {
     this.inflight++;
-    this.sentBufs.push(buf);
+    this.sentBufs[this.sentCount++] = buf;
     try {
       if (this.connected) this.socket.send(buf, 0, length, this.onSent);
       else this.socket.send(buf, 0, length, to.port, to.host, this.onSent);
     } catch (e) {
       // Synchronous throws: socket closed underneath us, bad address. Never fatal.
       this.inflight--;
-      this.sentBufs.pop();
+      this.sentBufs[--this.sentCount] = undefined;
       this.onSendError(e as Error);
     }
   }
@@ -486,8 +520,11 @@ export class UdpEndpoint {
     if (err) this.onSendError(err);
     if (this.inflight > 0) return;
     const sent = this.sentBufs;
-    for (let i = 0; i < sent.length && this.pool.length < POOL_MAX; i++) this.pool.push(sent[i]!);
-    sent.length = 0;
+    for (let i = 0; i < this.sentCount; i++) {
+      if (this.poolSize < POOL_MAX) this.pool[this.poolSize++] = sent[i]!;
+      sent[i] = undefined;
+    }
+    this.sentCount = 0;
     if (this.onDrained) this.onDrained();
   };
 

@@ -7,18 +7,19 @@
  * (this runs per received packet).
  */
 
-/** Inserts `v` at index `i`, shifting the tail up (in place). */
-function insertAt(a: number[], i: number, v: number): void {
-  for (let k = a.length; k > i; k--) a[k] = a[k - 1]!;
+/** Inserts `v` at index `i` of the `len` elements in use, shifting the tail up (in place). */
+function insertAt(a: number[], len: number, i: number, v: number): void {
+  for (let k = len; k > i; k--) a[k] = a[k - 1]!;
   a[i] = v;
 }
 
-/** Removes `n` elements from index `i` (in place). */
-function removeAt(a: number[], i: number, n: number): void {
-  const len = a.length;
+/** Removes `n` of the `len` elements in use from index `i` (in place; the array keeps its length). */
+function removeAt(a: number[], len: number, i: number, n: number): void {
   for (let k = i; k + n < len; k++) a[k] = a[k + n]!;
-  a.length = len - n;
 }
+
+/** Arrays up to this length are kept when the set empties (no re-allocation per packet); longer ones go. */
+const KEEP_WHEN_EMPTY = 16;
 /** An inclusive range (the shape of lib/wire's AckRange, without importing it). */
 export interface InclusiveRange {
   smallest: number;
@@ -26,39 +27,49 @@ export interface InclusiveRange {
 }
 
 export class RangeSet {
-  /** starts[i] <= ends[i] < starts[i+1] - 1 */
+  /** starts[i] <= ends[i] < starts[i+1] - 1, for i < n. The arrays may be longer than n: a set that empties
+   * and fills again per packet (received packet numbers to acknowledge) would otherwise re-allocate them. */
   private starts: number[] = [];
   private ends: number[] = [];
+  private n = 0;
 
   get rangeCount(): number {
-    return this.starts.length;
+    return this.n;
   }
 
   get isEmpty(): boolean {
-    return this.starts.length === 0;
+    return this.n === 0;
+  }
+
+  /** Takes `count` ranges out from index i. */
+  private cut(i: number, count: number): void {
+    removeAt(this.starts, this.n, i, count);
+    removeAt(this.ends, this.n, i, count);
+    this.n -= count;
+    if (this.n === 0 && this.starts.length > KEEP_WHEN_EMPTY) this.clear();
   }
 
   /** Smallest member, or -1 when empty. */
   min(): number {
-    return this.starts.length ? this.starts[0]! : -1;
+    return this.n ? this.starts[0]! : -1;
   }
 
   /** Largest member, or -1 when empty. */
   max(): number {
-    return this.ends.length ? this.ends[this.ends.length - 1]! : -1;
+    return this.n ? this.ends[this.n - 1]! : -1;
   }
 
   /** Total count of integers in the set. */
   count(): number {
     let n = 0;
-    for (let i = 0; i < this.starts.length; i++) n += this.ends[i]! - this.starts[i]! + 1;
+    for (let i = 0; i < this.n; i++) n += this.ends[i]! - this.starts[i]! + 1;
     return n;
   }
 
   /** Index of the first range whose end >= v (ranges.length if none). */
   private lowerBound(v: number): number {
     let lo = 0;
-    let hi = this.ends.length;
+    let hi = this.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.ends[mid]! < v) lo = mid + 1;
@@ -69,13 +80,13 @@ export class RangeSet {
 
   has(v: number): boolean {
     const i = this.lowerBound(v);
-    return i < this.starts.length && this.starts[i]! <= v;
+    return i < this.n && this.starts[i]! <= v;
   }
 
   /** True when every integer of [start, end] is in the set. */
   hasRange(start: number, end: number): boolean {
     const i = this.lowerBound(start);
-    return i < this.starts.length && this.starts[i]! <= start && this.ends[i]! >= end;
+    return i < this.n && this.starts[i]! <= start && this.ends[i]! >= end;
   }
 
   /** Adds [start, end] (inclusive). Returns the number of integers that were not already present. */
@@ -88,7 +99,7 @@ export class RangeSet {
     let newStart = start;
     let newEnd = end;
     // Merge every range that overlaps or is adjacent to [start, end].
-    while (j < this.starts.length && this.starts[j]! <= end + 1) {
+    while (j < this.n && this.starts[j]! <= end + 1) {
       const s = this.starts[j]!;
       const e = this.ends[j]!;
       const os = Math.max(s, start);
@@ -99,15 +110,13 @@ export class RangeSet {
       j++;
     }
     if (j === i) {
-      insertAt(this.starts, i, newStart);
-      insertAt(this.ends, i, newEnd);
+      insertAt(this.starts, this.n, i, newStart);
+      insertAt(this.ends, this.n, i, newEnd);
+      this.n++;
     } else {
       this.starts[i] = newStart;
       this.ends[i] = newEnd;
-      if (j - i > 1) {
-        removeAt(this.starts, i + 1, j - i - 1);
-        removeAt(this.ends, i + 1, j - i - 1);
-      }
+      if (j - i > 1) this.cut(i + 1, j - i - 1);
     }
     return end - start + 1 - covered;
   }
@@ -115,25 +124,23 @@ export class RangeSet {
   /** Removes every integer below `v`. */
   removeBelow(v: number): void {
     let i = 0;
-    while (i < this.starts.length && this.ends[i]! < v) i++;
-    if (i > 0) {
-      removeAt(this.starts, 0, i);
-      removeAt(this.ends, 0, i);
-    }
-    if (this.starts.length && this.starts[0]! < v) this.starts[0] = v;
+    while (i < this.n && this.ends[i]! < v) i++;
+    if (i > 0) this.cut(0, i);
+    if (this.n && this.starts[0]! < v) this.starts[0] = v;
   }
 
   /** Removes [start, end] (inclusive). */
   remove(start: number, end: number): void {
     if (end < start) return;
     let i = this.lowerBound(start);
-    while (i < this.starts.length && this.starts[i]! <= end) {
+    while (i < this.n && this.starts[i]! <= end) {
       const s = this.starts[i]!;
       const e = this.ends[i]!;
       if (s < start && e > end) {
         // Split.
-        insertAt(this.starts, i + 1, end + 1);
-        insertAt(this.ends, i + 1, e);
+        insertAt(this.starts, this.n, i + 1, end + 1);
+        insertAt(this.ends, this.n, i + 1, e);
+        this.n++;
         this.ends[i] = start - 1;
         return;
       }
@@ -144,25 +151,21 @@ export class RangeSet {
         this.starts[i] = end + 1;
         return;
       } else {
-        removeAt(this.starts, i, 1);
-        removeAt(this.ends, i, 1);
+        this.cut(i, 1);
       }
     }
   }
 
   /** Drops the lowest ranges until at most `n` remain (bounded ACK state). */
   keepHighest(n: number): void {
-    const extra = this.starts.length - n;
-    if (extra > 0) {
-      removeAt(this.starts, 0, extra);
-      removeAt(this.ends, 0, extra);
-    }
+    const extra = this.n - n;
+    if (extra > 0) this.cut(0, extra);
   }
 
   /** The [start, end] of the range containing v, or null. */
   rangeContaining(v: number): [number, number] | null {
     const i = this.lowerBound(v);
-    if (i < this.starts.length && this.starts[i]! <= v) return [this.starts[i]!, this.ends[i]!];
+    if (i < this.n && this.starts[i]! <= v) return [this.starts[i]!, this.ends[i]!];
     return null;
   }
 
@@ -179,7 +182,7 @@ export class RangeSet {
   /** Ranges in descending order, at most `limit` of them (the form an ACK frame carries). */
   toAckRanges(limit = Infinity): InclusiveRange[] {
     const out: InclusiveRange[] = [];
-    for (let i = this.starts.length - 1; i >= 0 && out.length < limit; i--) {
+    for (let i = this.n - 1; i >= 0 && out.length < limit; i--) {
       out.push({ smallest: this.starts[i]!, largest: this.ends[i]! });
     }
     return out;
@@ -187,11 +190,14 @@ export class RangeSet {
 
   /** Ascending [start, end] pairs (for tests and debugging). */
   toArray(): Array<[number, number]> {
-    return this.starts.map((s, i) => [s, this.ends[i]!]);
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < this.n; i++) out.push([this.starts[i]!, this.ends[i]!]);
+    return out;
   }
 
   clear(): void {
     this.starts.length = 0;
     this.ends.length = 0;
+    this.n = 0;
   }
 }

@@ -512,3 +512,47 @@ describe('RangeSet properties (model: Set<number> over 0..200)', () => {
     );
   });
 });
+
+describe('RangeSet that empties and fills again (arrays kept, not re-allocated)', () => {
+  it('matches a plain set of integers through empty/refill cycles, large and small', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('insert'), a: fc.nat(80), b: fc.nat(6) }),
+      fc.record({ k: fc.constant('remove'), a: fc.nat(80), b: fc.nat(10) }),
+      fc.record({ k: fc.constant('removeBelow'), a: fc.nat(90), b: fc.constant(0) }),
+      fc.record({ k: fc.constant('keepHighest'), a: fc.nat(5), b: fc.constant(0) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const rs = new RangeSet();
+        let ref = new Set<number>();
+        for (const { k, a, b } of ops) {
+          if (k === 'insert') {
+            // Every other value: many separate ranges, so emptying sometimes drops arrays beyond the kept size.
+            for (let v = a; v <= a + b; v += 2) {
+              rs.insert(v, v);
+              ref.add(v);
+            }
+          } else if (k === 'remove') {
+            rs.remove(a, a + b);
+            for (let v = a; v <= a + b; v++) ref.delete(v);
+          } else if (k === 'removeBelow') {
+            rs.removeBelow(a);
+            ref = new Set([...ref].filter((v) => v >= a));
+          } else {
+            rs.keepHighest(a);
+            const pairs = rs.toArray();
+            ref = new Set(pairs.flatMap(([s, e]) => Array.from({ length: e - s + 1 }, (_, i) => s + i)));
+          }
+          const sorted = [...ref].sort((x, y) => x - y);
+          expect(rs.count()).toBe(sorted.length);
+          expect(rs.isEmpty).toBe(sorted.length === 0);
+          expect(rs.min()).toBe(sorted.length ? sorted[0] : -1);
+          expect(rs.max()).toBe(sorted.length ? sorted[sorted.length - 1] : -1);
+          for (const v of sorted) expect(rs.has(v)).toBe(true);
+          expect(rs.toAckRanges().length).toBe(rs.rangeCount);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -51,6 +51,37 @@ describe('SentPacketLog', () => {
     expect(log.get(6000)?.pn).toBe(6000);
   });
 
+  it('matches a map of packets through empty/refill cycles, skipped pns and compactions (random operations)', () => {
+    const log = new SentPacketLog<string>();
+    const ref = new Map<number, number>();
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let next = 0;
+    for (let step = 0; step < 20_000; step++) {
+      // Phases: one packet in flight at a time (the log empties on each ack), then bursts of hundreds.
+      const burst = Math.floor(step / 2000) % 2 === 1;
+      if (ref.size === 0 || rnd(burst ? 3 : 2) !== 0) {
+        next += 1 + (rnd(10) === 0 ? rnd(3) : 0); // sometimes skip pns
+        log.add(pkt(next, 0, { size: 1 }));
+        ref.set(next, next);
+      } else {
+        const keys = [...ref.keys()];
+        const pn = burst ? keys[rnd(keys.length)]! : keys[0]!;
+        expect(log.take(pn)?.pn).toBe(pn);
+        ref.delete(pn);
+      }
+      if (step % 97 === 0) {
+        expect(log.size).toBe(ref.size);
+        expect(log.bytesInFlight).toBe(ref.size);
+        expect([...log.packets()].map((p) => p.pn)).toEqual([...ref.keys()].sort((a, b) => a - b));
+        expect(log.headPn).toBe(ref.size ? Math.min(...ref.keys()) : next + 1);
+      }
+    }
+  });
+
   it('forgets ACK-only packets more than 1024 pns behind the newest', () => {
     const log = new SentPacketLog<string>();
     for (let pn = 0; pn < 3000; pn++) log.add(pkt(pn, 0, { ackEliciting: false, inFlight: false, size: 40 }));
