@@ -27,9 +27,13 @@ export class PeerLiveness {
     return this.unresponsive;
   }
 
-  /** ms since the last packet from the peer. */
+  /**
+   * ms since the last packet from the peer. Once unresponsive it is at least timeout / 2: the deadline test
+   * `now >= lastHeard + timeout / 2` can hold while `now - lastHeard` rounds to just below it.
+   */
   silentFor(now: number): number {
-    return now - this.lastHeard;
+    const s = now - this.lastHeard;
+    return this.unresponsive && s < this.timeout / 2 ? this.timeout / 2 : s;
   }
 
   /** Longest gap between our ack-eliciting packets while enabled (Infinity when off). */

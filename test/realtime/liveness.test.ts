@@ -9,6 +9,14 @@ describe('PeerLiveness', () => {
     expect(l.onTimeout(1e9)).toBe(null);
   });
 
+  it('an unresponsive report never says less than half the timeout, even where float subtraction rounds down', () => {
+    // 1400.1 - 1000.1 is 399.9999999999999 in doubles, though 1400.1 >= 1000.1 + 400 holds.
+    const l = new PeerLiveness(800, 1000.1);
+    expect(l.onTimeout(1000.1 + 400)).toBe('unresponsive');
+    expect(l.silentFor(1000.1 + 400)).toBe(400);
+    expect(l.silentFor(1000.1 + 500)).toBeCloseTo(500, 9);
+  });
+
   it('unresponsive at half the timeout, responsive again on any packet, dead at the full timeout', () => {
     const l = new PeerLiveness(1000, 0);
     expect(l.keepAliveInterval).toBe(250);
