@@ -25,7 +25,7 @@ const HEADERS = {
 };
 
 /** The page script. Built (`npm run build`, and in the package): web/app.js next to this module in dist/. From a
- *  checkout without a build: bundled from web/app.ts on first request with esbuild (a dependency of tsup and vitest;
+ *  checkout without a build: bundled from web/app.ts on first request with esbuild (a declared devDependency;
  *  never needed by the package). */
 async function loadScript(): Promise<string> {
   const built = fileURLToPath(new URL('./web/app.js', import.meta.url));
