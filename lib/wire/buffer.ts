@@ -60,6 +60,14 @@ export class ByteReader {
     return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
 
+  /** A big-endian 64-bit integer (times in ms): fails when above 2^53 - 1, naming `what`. */
+  u53(what: string): number {
+    const hi = this.u32();
+    const lo = this.u32();
+    if (hi > 0x1fffff) this.fail(`${what} above 2^53 - 1`);
+    return hi * 0x1_0000_0000 + lo;
+  }
+
   /** Reads a varint (any length, minimal or not). Values above 2^53 - 1 are rejected (spec §Integers). */
   varint(): number {
     this.need(1);
@@ -154,6 +162,13 @@ export class ByteWriter {
     b[p + 2] = (v >>> 8) & 0xff;
     b[p + 3] = v & 0xff;
     this.pos = p + 4;
+  }
+
+  /** A big-endian 64-bit integer; `v` is a non-negative safe integer (callers check). */
+  u64(v: number): void {
+    this.need(8);
+    this.u32(Math.floor(v / 0x1_0000_0000));
+    this.u32(v >>> 0);
   }
 
   varint(v: number, size?: 1 | 2 | 4 | 8): void {

@@ -108,6 +108,18 @@ describe('ByteWriter', () => {
     expect(wireError(() => w.u8(4)).errorCode).toBe(TransportErrorCode.BUFFER_TOO_SMALL);
   });
 
+  it('u64 and u53: 64-bit times round-trip up to 2^53 - 1; above it the reader fails naming the field', () => {
+    const values = [0, 0xffffffff, 2 ** 32, Number.MAX_SAFE_INTEGER];
+    const w = new ByteWriter(new Uint8Array(32));
+    for (const v of values) w.u64(v);
+    expect(toHex(w.buf)).toBe('0000000000000000' + '00000000ffffffff' + '0000000100000000' + '001fffffffffffff');
+    const r = new ByteReader(w.buf);
+    expect(values.map(() => r.u53('t'))).toEqual(values);
+    const over = new ByteReader(fromHex('0020000000000000'));
+    expect(() => over.u53('expiresAt')).toThrow(/expiresAt above 2\^53 - 1/);
+    expect(wireError(() => new ByteWriter(new Uint8Array(7)).u64(1)).errorCode).toBe(TransportErrorCode.BUFFER_TOO_SMALL);
+  });
+
   it('reset re-points the writer', () => {
     const w = new ByteWriter(new Uint8Array(1));
     const buf = new Uint8Array(4);

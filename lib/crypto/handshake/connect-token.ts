@@ -62,11 +62,6 @@ function invalid(message: string): never {
   throw new PetrelError('INVALID_CONNECT_TOKEN', message);
 }
 
-function writeU64(w: ByteWriter, v: number): void {
-  w.u32(Math.floor(v / 2 ** 32));
-  w.u32(v >>> 0);
-}
-
 /** Encodes and signs a token. Throws PetrelError('INVALID_CONNECT_TOKEN') on out-of-range fields. */
 export function encodeConnectToken(provider: CryptoProvider, backendKey: KeyPair, f: ConnectTokenFields): Uint8Array {
   if (backendKey.publicKey.length !== 32 || backendKey.privateKey.length !== 32) invalid('backendKey must be a raw Ed25519 key pair');
@@ -98,7 +93,7 @@ export function encodeConnectToken(provider: CryptoProvider, backendKey: KeyPair
   w.bytes(f.tokenId);
   w.varint(clientId.length);
   w.bytes(clientId);
-  writeU64(w, f.expiresAt);
+  w.u64(f.expiresAt);
   w.varint(n);
   for (const a of addrs) {
     w.varint(a.length);
@@ -130,10 +125,7 @@ export function decodeConnectToken(bytes: Uint8Array): ConnectToken {
     if (version !== CONNECT_TOKEN_VERSION) r.fail(`unknown connect token version ${version}`);
     const tokenId = r.bytes(16).slice();
     const clientId = readString(r, CONNECT_TOKEN_LIMITS.clientId, 'clientId');
-    const hi = r.u32();
-    const lo = r.u32();
-    if (hi >= 2 ** 21) r.fail('expiresAt exceeds 2^53 - 1');
-    const expiresAt = hi * 2 ** 32 + lo;
+    const expiresAt = r.u53('expiresAt');
     const n = r.varint();
     if (n === 0 || n > CONNECT_TOKEN_LIMITS.serverAddresses) r.fail(`server address count ${n} outside 1..16`);
     const serverAddresses: string[] = [];

@@ -159,18 +159,6 @@ function checkTime(t: number, what: string): void {
   if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`${what} must be a non-negative integer of ms: ${t}`);
 }
 
-function writeU64(w: ByteWriter, v: number): void {
-  w.u32(Math.floor(v / 0x1_0000_0000));
-  w.u32(v >>> 0);
-}
-
-function readU64(r: ByteReader): number {
-  const hi = r.u32();
-  const lo = r.u32();
-  if (hi > 0x1fffff) r.fail('time above 2^53 - 1');
-  return hi * 0x1_0000_0000 + lo;
-}
-
 /**
  * Issues a certificate: the issuer (a CA key pair) signs serverName, publicKey, the validity window and
  * the CA flag. Returns the encoded certificate (spec/handshake.md §Certificates).
@@ -191,8 +179,8 @@ export function issueCertificate(provider: CryptoProvider, issuer: KeyPair, info
   w.u8(name.length);
   w.bytes(name);
   w.bytes(info.publicKey);
-  writeU64(w, info.notBefore);
-  writeU64(w, info.notAfter);
+  w.u64(info.notBefore);
+  w.u64(info.notAfter);
   w.bytes(issuer.publicKey);
   w.bytes(signWithContext(provider, issuer.privateKey, SignatureContext.CERTIFICATE, out.subarray(0, tbsLength)));
   return out;
@@ -214,8 +202,8 @@ export function decodeCertificate(bytes: Uint8Array): Certificate {
       return r.fail('certificate name is not valid UTF-8');
     }
     const publicKey = r.bytes(PUBLIC_KEY_LENGTH).slice();
-    const notBefore = readU64(r);
-    const notAfter = readU64(r);
+    const notBefore = r.u53('notBefore');
+    const notAfter = r.u53('notAfter');
     const issuer = r.bytes(PUBLIC_KEY_LENGTH).slice();
     const tbs = bytes.slice(0, r.pos);
     const signature = r.bytes(SIGNATURE_LENGTH).slice();

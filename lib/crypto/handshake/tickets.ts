@@ -49,17 +49,6 @@ export interface TicketState {
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: true });
 
-function writeU64(w: ByteWriter, v: number): void {
-  w.u32(Math.floor(v / 2 ** 32));
-  w.u32(v >>> 0);
-}
-
-function readU64(r: ByteReader): number {
-  const hi = r.u32();
-  const lo = r.u32();
-  return hi * 2 ** 32 + lo;
-}
-
 export function encodeTicketState(s: TicketState): Uint8Array {
   const alpn = utf8.encode(s.alpn);
   const name = utf8.encode(s.serverName);
@@ -68,7 +57,7 @@ export function encodeTicketState(s: TicketState): Uint8Array {
   const w = new ByteWriter(out);
   w.u8(TICKET_VERSION);
   w.bytes(s.ticketId);
-  writeU64(w, s.issuedAt);
+  w.u64(s.issuedAt);
   w.u32(s.lifetime);
   w.u32(s.ageAdd);
   w.u16(SUITE_CODES[s.suite]);
@@ -87,7 +76,7 @@ export function decodeTicketState(b: Uint8Array): TicketState | null {
     const r = new ByteReader(b);
     if (r.u8() !== TICKET_VERSION) return null;
     const ticketId = r.bytes(TICKET_ID_LENGTH).slice();
-    const issuedAt = readU64(r);
+    const issuedAt = r.u53('issuedAt');
     const lifetime = r.u32();
     const ageAdd = r.u32();
     const suite = suiteFromCode(r.u16());
@@ -95,7 +84,7 @@ export function decodeTicketState(b: Uint8Array): TicketState | null {
     const alpn = utf8d.decode(r.bytes(r.u8()));
     const serverName = utf8d.decode(r.bytes(r.u8()));
     const psk = r.bytes(32).slice();
-    if (suite === null || r.remaining !== 0 || !Number.isSafeInteger(issuedAt)) return null;
+    if (suite === null || r.remaining !== 0) return null;
     return { ticketId, issuedAt, lifetime, ageAdd, suite, maxEarlyData, alpn, serverName, psk };
   } catch {
     return null;
