@@ -3,40 +3,18 @@
  * insecure readers) while what comes after the handshake still works: tickets, resumption with them, key updates.
  */
 import { describe, expect, it } from 'vitest';
-import { createClientSession, createServerSession } from '../../lib/crypto/handshake/index.js';
 import { frameMessage, MessageBuffer } from '../../lib/crypto/handshake/messages.js';
-import { newTicketStats, SingleUseStore, TicketKeyRing, type TicketPolicy } from '../../lib/crypto/handshake/tickets.js';
+import type { SessionTicket } from '../../lib/crypto/handshake/tickets.js';
 import { Transcript } from '../../lib/crypto/handshake/transcript.js';
 import { InsecureHandshake } from '../../lib/crypto/insecure.js';
-import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
-import { ed25519FromSeed, pump, sealOpen } from './handshake-harness.js';
+import { pump, sealOpen } from './handshake-harness.js';
+import { policy, sessions, TP } from './ticket-harness.js';
 
-const p = nodeCryptoProvider;
-const serverId = ed25519FromSeed('c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7');
-const TP = new Uint8Array([1, 2, 3]);
 const clock = { t: 1_000_000 };
-const policy: TicketPolicy = {
-  keys: new TicketKeyRing({ provider: p, now: () => clock.t, lifetime: 3_600_000 }),
-  perConnection: 2,
-  maxEarlyData: 16384,
-  freshnessWindow: 10_000,
-  singleUse: new SingleUseStore({ maxEntries: 100 }),
-  now: () => clock.t,
-  stats: newTicketStats(),
-};
+const pol = policy(clock, { perConnection: 2 });
 
-function pair(ticket?: Parameters<typeof createClientSession>[0]['ticket']) {
-  const client = createClientSession({
-    provider: p,
-    alpn: ['game'],
-    transportParameters: TP,
-    serverName: 'game.example',
-    serverKey: serverId.publicKey,
-    now: () => clock.t,
-    ticket,
-  });
-  const server = createServerSession({ provider: p, alpn: ['game'], transportParameters: TP, identity: serverId, tickets: policy });
-  return { client, server };
+function pair(ticket?: SessionTicket) {
+  return sessions(clock, pol, { ticket });
 }
 
 const transcriptOf = (s: object): Transcript => (s as { transcript: Transcript }).transcript;

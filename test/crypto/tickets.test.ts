@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createClientSession, createServerSession, HandshakeType } from '../../lib/crypto/handshake/index.js';
 import {
-  newTicketStats,
   SessionTicketStore,
   SingleUseStore,
   TicketKeyRing,
@@ -9,49 +8,10 @@ import {
   type SessionTicket,
   type TicketPolicy,
 } from '../../lib/crypto/handshake/tickets.js';
-import { nodeCryptoProvider } from '../../lib/crypto/node-provider.js';
 import type { ClientHandshake, ServerHandshake } from '../../lib/crypto/handshake/session.js';
 import { ConnectTokenPolicy, encodeConnectToken } from '../../lib/crypto/handshake/connect-token.js';
 import { bodyOf, ed25519FromSeed, installed, pump, sealOpen, tryOpen } from './handshake-harness.js';
-
-const p = nodeCryptoProvider;
-const serverId = ed25519FromSeed('c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7');
-const TP = new Uint8Array([1, 2, 3]);
-
-interface Clock {
-  t: number;
-}
-
-function policy(clock: Clock, o: Partial<TicketPolicy> & { rotateEvery?: number; lifetime?: number } = {}): TicketPolicy {
-  return {
-    keys: o.keys ?? new TicketKeyRing({ provider: p, now: () => clock.t, rotateEvery: o.rotateEvery, lifetime: o.lifetime ?? 3_600_000 }),
-    perConnection: o.perConnection ?? 1,
-    maxEarlyData: o.maxEarlyData ?? 16384,
-    freshnessWindow: o.freshnessWindow ?? 10_000,
-    singleUse: o.singleUse ?? new SingleUseStore({ maxEntries: 100 }),
-    now: () => clock.t,
-    stats: newTicketStats(),
-  };
-}
-
-function sessions(
-  clock: Clock,
-  pol: TicketPolicy | undefined,
-  c: { ticket?: SessionTicket; earlyData?: boolean; onTicket?: (t: SessionTicket) => void } = {},
-  s: { admit?: Parameters<typeof createServerSession>[0]['admit']; connectTokenPolicy?: ConnectTokenPolicy } = {},
-): { client: ClientHandshake; server: ServerHandshake } {
-  const client = createClientSession({
-    provider: p,
-    alpn: ['game'],
-    transportParameters: TP,
-    serverName: 'game.example',
-    serverKey: serverId.publicKey,
-    now: () => clock.t,
-    ...c,
-  });
-  const server = createServerSession({ provider: p, alpn: ['game'], transportParameters: TP, identity: serverId, tickets: pol, ...s });
-  return { client, server };
-}
+import { p, policy, serverId, sessions, TP, type Clock } from './ticket-harness.js';
 
 /** A first connection that ends with a ticket. */
 function firstTicket(clock: Clock, pol: TicketPolicy): SessionTicket {
