@@ -177,16 +177,22 @@ function bulk(mode: Mode, bytes: number): { clientUs: number; serverUs: number; 
   return { clientUs: p.cm.us / units, serverUs: p.sm.us / units, cpuUs: (cpu.user + cpu.system) / units };
 }
 
-function rtt(mode: Mode, n: number): { clientUs: number; serverUs: number; packets: number } {
+/** A connected pair whose server echoes every DATAGRAM; `got` counts the echoes back at the client. */
+function echoPair(mode: Mode): { p: ReturnType<typeof connected>; msg: Uint8Array; got: number } {
   const p = connected(mode);
-  const msg = new Uint8Array(64).fill(1);
-  let got = 0;
-  p.onServerEvent = (e) => {
-    if (e.kind === 'connection' && e.event.type === 'datagram') p.server!.sendDatagram(e.event.data);
+  const e = { p, msg: new Uint8Array(64).fill(1), got: 0 };
+  p.onServerEvent = (ev) => {
+    if (ev.kind === 'connection' && ev.event.type === 'datagram') p.server!.sendDatagram(ev.event.data);
   };
-  p.onClientEvent = (e) => {
-    if (e.kind === 'connection' && e.event.type === 'datagram') got++;
+  p.onClientEvent = (ev) => {
+    if (ev.kind === 'connection' && ev.event.type === 'datagram') e.got++;
   };
+  return e;
+}
+
+function rtt(mode: Mode, n: number): { clientUs: number; serverUs: number; packets: number } {
+  const e = echoPair(mode);
+  const { p, msg } = e;
   const warm = Math.max(20, n / 5);
   for (let i = 0; i < warm + n; i++) {
     if (i === warm) {
@@ -194,9 +200,9 @@ function rtt(mode: Mode, n: number): { clientUs: number; serverUs: number; packe
       p.sm.us = 0;
       p.packets = 0;
     }
-    const want = got + 1;
+    const want = e.got + 1;
     p.cm.run(() => p.client.sendDatagram(msg));
-    p.run(() => got >= want);
+    p.run(() => e.got >= want);
   }
   return { clientUs: p.cm.us / n, serverUs: p.sm.us / n, packets: p.packets / n };
 }
@@ -256,20 +262,13 @@ function allocBulk(mode: Mode): number | null {
 
 /** Bytes allocated per 64-byte DATAGRAM echo (both sides), after 300 unmeasured ones. */
 function allocRtt(mode: Mode): number | null {
-  const p = connected(mode);
-  const msg = new Uint8Array(64).fill(1);
-  let got = 0;
-  p.onServerEvent = (e) => {
-    if (e.kind === 'connection' && e.event.type === 'datagram') p.server!.sendDatagram(e.event.data);
-  };
-  p.onClientEvent = (e) => {
-    if (e.kind === 'connection' && e.event.type === 'datagram') got++;
-  };
+  const e = echoPair(mode);
+  const { p, msg } = e;
   const trips = (n: number): void => {
     for (let i = 0; i < n; i++) {
-      const want = got + 1;
+      const want = e.got + 1;
       p.client.sendDatagram(msg);
-      p.run(() => got >= want);
+      p.run(() => e.got >= want);
     }
   };
   trips(300);
