@@ -3,18 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HttpErrorCode } from '../../lib/http/errors.js';
+import { members, root } from '../helpers/interface-members.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const docs = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
-
-/** Top-level member names of `export interface NAME { … }` in a source file (one level of braces is enough here). */
-function members(file: string, name: string): string[] {
-  const src = readFileSync(join(root, file), 'utf8');
-  const start = src.indexOf(`export interface ${name} `);
-  expect(start, `${name} in ${file}`).toBeGreaterThanOrEqual(0);
-  const body = src.slice(src.indexOf('{', start) + 1, src.indexOf('\n}', start));
-  return [...body.replace(/\/\*[\s\S]*?\*\//g, '').matchAll(/^ {2}(?:readonly\s+)?([A-Za-z_]\w*)\??\s*:/gm)].map((m) => m[1]!);
-}
 
 describe('docs/api.md: HTTP', () => {
   for (const [file, name] of [

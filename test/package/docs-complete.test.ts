@@ -7,38 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TransportErrorCode } from '../../lib/errors.js';
 import { HANDSHAKE_ALERTS } from '../../lib/crypto/handshake/errors.js';
+import { members, root } from '../helpers/interface-members.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const docs = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
-
-/** The property names declared directly in `interface NAME { … }` of a source file. */
-function members(file: string, name: string): string[] {
-  const src = readFileSync(join(root, file), 'utf8');
-  const start = src.indexOf(`export interface ${name} `);
-  expect(start, `${name} in ${file}`).toBeGreaterThanOrEqual(0);
-  const open = src.indexOf('{', start);
-  let depth = 0;
-  let end = open;
-  for (; end < src.length; end++) {
-    if (src[end] === '{') depth++;
-    else if (src[end] === '}' && --depth === 0) break;
-  }
-  const body = src.slice(open + 1, end);
-  // Top-level members only: drop nested braces' contents.
-  let flat = '';
-  depth = 0;
-  for (const ch of body) {
-    if (ch === '{') depth++;
-    if (depth === 0) flat += ch;
-    if (ch === '}') depth--;
-  }
-  return [
-    ...flat
-      .replace(/\/\*[\s\S]*?\*\//g, '')
-      .replace(/\/\/.*$/gm, '')
-      .matchAll(/^\s*(?:readonly\s+)?([A-Za-z_]\w*)\??\s*:/gm),
-  ].map((m) => m[1]!);
-}
 
 describe('docs/api.md is complete', () => {
   const cases: Array<[string, string]> = [
